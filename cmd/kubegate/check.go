@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/render"
+	"github.com/kubegate/kubegate/gate/report"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// inputFlags are the flags shared by check and render.
+type inputFlags struct {
+	config      string
+	kubeVersion string
+	render      render.Options
+}
+
+func (f *inputFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "policy file (default: kubegate.yaml in the working directory, if any)")
+	fs.StringVar(&f.kubeVersion, "kube-version", "", "target Kubernetes version, e.g. 1.37 (overrides the policy's kubernetesVersion)")
+	fs.StringArrayVarP(&f.render.ValuesFiles, "values", "f", nil, "Helm values file (repeatable; later files win)")
+	fs.StringArrayVar(&f.render.SetValues, "set", nil, "Helm value, key=value (repeatable)")
+	fs.StringVar(&f.render.ReleaseName, "release-name", "release-name", "Helm release name")
+	fs.StringVarP(&f.render.Namespace, "namespace", "n", "", "Helm release namespace")
+}
+
+// loadPolicy reads the policy and applies flag overrides.
+func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
+	var p *policy.Policy
+	var err error
+	if f.config != "" {
+		p, err = policy.Load(f.config)
+	} else {
+		p, err = policy.Discover(".")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f.kubeVersion != "" {
+		if _, err := policy.ParseKubeMinor(f.kubeVersion); err != nil {
+			return nil, fmt.Errorf("--kube-version: %v", err)
+		}
+		p.KubernetesVersion = f.kubeVersion
+	}
+	f.render.KubeVersion = p.KubernetesVersion
+	f.render.Stdin = os.Stdin
+	return p, nil
+}
+
+func newCheckCmd() *cobra.Command {
+	var (
+		in      inputFlags
+		profile string
+		failOn  string
+		format  string
+		offline bool
+		noColor bool
+	)
+	cmd := &cobra.Command{
+		Use:   "check PATH...",
+		Short: "Render the inputs and check every object; exit 1 on findings at or above failOn",
+		Long: "Render files, directories, Kustomize roots and Helm charts (or - for stdin) and check\n" +
+			"every object against the rules. Exit codes: 0 pass, 1 findings at or above failOn,\n" +
+			"2 usage, policy or input error.",
+		Example: "  kubegate check deploy/overlays/prod charts/app\n" +
+			"  helm template app charts/app | kubegate check -\n" +
+			"  kubegate check --profile baseline --fail-on high --format json manifests/",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := in.loadPolicy()
+			if err != nil {
+				return err
+			}
+			if profile != "" {
+				if profile != string(rules.Baseline) && profile != string(rules.Restricted) {
+					return fmt.Errorf("--profile must be baseline or restricted, got %q", profile)
+				}
+				p.Profile = rules.Profile(profile)
+			}
+			if failOn != "" {
+				s, err := rules.ParseSeverity(failOn)
+				if err != nil {
+					return fmt.Errorf("--fail-on: %v", err)
+				}
+				p.FailOn = s
+			}
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format must be text or json, got %q", format)
+			}
+			in.render.Stdin = cmd.InOrStdin()
+			res := gate.Run(gate.Options{Paths: args, Render: in.render, Policy: p, Offline: offline})
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				err = report.JSON(out, res)
+			} else {
+				err = report.Text(out, res, report.TextOptions{Color: !noColor && isTerminal(out)})
+			}
+			if err != nil {
+				return err
+			}
+			if code := res.ExitCode(); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	in.register(cmd.Flags())
+	cmd.Flags().StringVar(&profile, "profile", "", "Pod Security Standards level: baseline or restricted (default from the policy: restricted)")
+	cmd.Flags().StringVar(&failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium)")
+	cmd.Flags().StringVarP(&format, "format", "o", "text", "report format: text or json")
+	cmd.Flags().BoolVar(&offline, "offline", false, "use no network at all (image checks are skipped and the report says so)")
+	cmd.Flags().BoolVar(&noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
+	return cmd
+}
+
+func isTerminal(w any) bool {
+	if os.Getenv("NO_COLOR") != "" || strings.EqualFold(os.Getenv("TERM"), "dumb") {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

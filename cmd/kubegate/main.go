@@ -1,0 +1,62 @@
+// Command kubegate is a deploy gate for Kubernetes: it renders manifests, Kustomize roots
+// and Helm charts, checks every object against hardening rules, and fails the build on
+// violations.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// exitError carries an exit code through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line and returns the exit code: 0 pass, 1 findings at or above
+// failOn, 2 usage, policy or input error.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(stderr, "kubegate:", err)
+		return 2
+	}
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubegate",
+		Short: "A deploy gate for Kubernetes manifests, Kustomize and Helm",
+		Long: "kubegate renders Kubernetes manifests, Kustomize roots and Helm charts, checks every object\n" +
+			"against hardening rules (Pod Security Standards and more), and fails the build on violations.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
+	})
+	root.AddCommand(newCheckCmd(), newRenderCmd(), newRulesCmd(), newVersionCmd())
+	return root
+}

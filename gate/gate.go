@@ -1,0 +1,116 @@
+// Package gate is the pipeline: render the inputs, run the rules, apply the policy, and
+// reach a verdict. Commands call Run and hand the Result to a report.
+package gate
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/render"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// Options for one run of the gate.
+type Options struct {
+	Paths   []string
+	Render  render.Options
+	Policy  *policy.Policy
+	Offline bool
+	Now     time.Time // when exemptions are judged; zero means now
+}
+
+// Verdict is the outcome of a run.
+type Verdict string
+
+const (
+	Pass  Verdict = "pass"  // exit 0
+	Fail  Verdict = "fail"  // exit 1: findings at or above failOn
+	Error Verdict = "error" // exit 2: an input could not be read or rendered
+)
+
+// Result is what reports show.
+type Result struct {
+	Objects  int
+	Findings []rules.Finding
+	Exempted []rules.Finding
+	Errors   []*manifest.Error
+	Notes    []string
+	FailOn   rules.Severity
+	Verdict  Verdict
+}
+
+// ExitCode is the process exit code for the verdict.
+func (r *Result) ExitCode() int {
+	switch r.Verdict {
+	case Fail:
+		return 1
+	case Error:
+		return 2
+	}
+	return 0
+}
+
+// Run renders the inputs and checks them.
+func Run(opts Options) *Result {
+	rendered := render.Render(opts.Paths, opts.Render)
+	res := Check(rendered.Objects, opts.Policy, opts.Now)
+	res.Errors = append(rendered.Errors, res.Errors...)
+	res.Notes = append(res.Notes, rendered.Notes...)
+	if opts.Offline {
+		res.Notes = append(res.Notes, "images: not checked (--offline)")
+	} else {
+		res.Notes = append(res.Notes, "images: not checked (the image supply-chain stage is not in this build yet)")
+	}
+	res.decide()
+	return res
+}
+
+// Check runs the rules and the policy over rendered objects.
+func Check(objs []*manifest.Object, p *policy.Policy, now time.Time) *Result {
+	if p == nil {
+		p = policy.Default()
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	minor := 0
+	if p.KubernetesVersion != "" {
+		minor, _ = policy.ParseKubeMinor(p.KubernetesVersion) // validated when loaded
+	}
+	set := rules.NewSet(objs, rules.Options{Profile: p.Profile, KubeMinor: minor})
+	outcome := p.Apply(rules.Run(set, p.Enabled), objs, now)
+	sortFindings(outcome.Findings)
+	res := &Result{
+		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
+		Errors: set.Errors, FailOn: p.FailOn,
+	}
+	res.decide()
+	return res
+}
+
+func (r *Result) decide() {
+	slices.SortStableFunc(r.Errors, func(a, b *manifest.Error) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	switch {
+	case len(r.Errors) > 0:
+		r.Verdict = Error
+	case slices.ContainsFunc(r.Findings, func(f rules.Finding) bool { return f.Severity >= r.FailOn }):
+		r.Verdict = Fail
+	default:
+		r.Verdict = Pass
+	}
+}
+
+// sortFindings orders findings by file, line, rule, object, message: reports diff cleanly.
+func sortFindings(fs []rules.Finding) {
+	slices.SortStableFunc(fs, func(a, b rules.Finding) int {
+		return cmp.Or(
+			cmp.Compare(a.Source.File, b.Source.File), cmp.Compare(a.Source.Line, b.Source.Line),
+			cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Object.String(), b.Object.String()),
+			cmp.Compare(a.Message, b.Message))
+	})
+}

@@ -1,0 +1,353 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Error is a problem with an input, at a file and line.
+type Error struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Msg  string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+var errNotKubernetes = errors.New("not a Kubernetes object: no apiVersion and kind")
+
+// maxDepth bounds nesting; real manifests stay far below it.
+const maxDepth = 1000
+
+// Document is the result of decoding one YAML document of a stream.
+type Document struct {
+	Objects []*Object // several when the document is a List
+	Err     *Error    // the document could not be decoded
+	// NotKubernetes is set for a well-formed document that has no apiVersion/kind.
+	NotKubernetes bool
+	Line          int // first line of the document in the file
+}
+
+// Decode splits a YAML (or JSON) stream into documents and decodes them in parallel,
+// once: each document is parsed into yaml.v3 nodes, which give positions, and the object
+// map is built from those nodes. Empty documents are dropped. Results keep stream order.
+func Decode(data []byte, src Source) []Document {
+	chunks := splitDocuments(data)
+	docs := make([]Document, len(chunks))
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	if workers <= 1 {
+		for i, c := range chunks {
+			docs[i] = decodeChunk(c, src)
+		}
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(chunks) {
+						return
+					}
+					docs[i] = decodeChunk(chunks[i], src)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	out := docs[:0]
+	for _, d := range docs {
+		if d.Err != nil || d.NotKubernetes || len(d.Objects) > 0 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+type chunk struct {
+	data []byte
+	line int // 1-based line of the chunk's first byte
+}
+
+// splitDocuments cuts a stream at "---" lines. A document marker at column 0 cannot occur
+// inside a block or quoted scalar of a well-formed document, so cutting there is safe, and
+// it lets one malformed document fail alone instead of taking the stream with it.
+func splitDocuments(data []byte) []chunk {
+	var chunks []chunk
+	start, startLine, line := 0, 1, 1
+	for pos := 0; pos < len(data); {
+		end := bytes.IndexByte(data[pos:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = pos + end + 1
+		}
+		if pos > start && isDocMarker(data[pos:next]) {
+			chunks = append(chunks, chunk{data[start:pos], startLine})
+			start, startLine = pos, line
+		}
+		pos = next
+		line++
+	}
+	if start < len(data) {
+		chunks = append(chunks, chunk{data[start:], startLine})
+	}
+	return chunks
+}
+
+func isDocMarker(l []byte) bool {
+	if !bytes.HasPrefix(l, []byte("---")) {
+		return false
+	}
+	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+
+func decodeChunk(c chunk, src Source) (doc Document) {
+	doc.Line = c.line
+	fail := func(line int, format string, args ...any) Document {
+		doc.Err = &Error{File: src.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+		return doc
+	}
+	if bytes.IndexByte(c.data, 0) >= 0 {
+		return fail(c.line, "binary data (NUL byte), not YAML")
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(c.data, &root); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := c.line
+		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line = c.line + n - 1
+			msg = strings.TrimPrefix(strings.Replace(msg, m[0]+":", "", 1), " ")
+		}
+		return fail(line, "invalid YAML: %s", msg)
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return doc // empty document: only comments or "---"
+	}
+	body := root.Content[0]
+	off := c.line - 1
+	if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
+		return doc
+	}
+	conv := converter{budget: len(c.data) + 100_000, lineOffset: off}
+	v, err := conv.value(body, 0)
+	if err != nil {
+		var pe *posError
+		if errors.As(err, &pe) {
+			return fail(off+pe.line, "%s", pe.msg)
+		}
+		return fail(off+body.Line, "%v", err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		doc.NotKubernetes = true
+		return doc
+	}
+	objSrc := src
+	objSrc.Line = off + body.Line
+	obj, err := NewObject(m, objSrc)
+	if err != nil {
+		doc.NotKubernetes = true
+		return doc
+	}
+	obj.LocateIn(body, off)
+	if items, ok := m["items"].([]any); ok && strings.HasSuffix(obj.Kind, "List") {
+		itemsNode := mapValue(body, "items")
+		for i, it := range items {
+			im, ok := it.(map[string]any)
+			line := objSrc.Line
+			var itemNode *yaml.Node
+			if itemsNode != nil && i < len(itemsNode.Content) {
+				itemNode = itemsNode.Content[i]
+				line = off + itemNode.Line
+			}
+			if !ok {
+				return fail(line, "%s item %d is not an object", obj.Kind, i)
+			}
+			itemSrc := src
+			itemSrc.Line = line
+			o, err := NewObject(im, itemSrc)
+			if err != nil {
+				return fail(line, "%s item %d: %v", obj.Kind, i, err)
+			}
+			if itemNode != nil {
+				o.LocateIn(itemNode, off)
+			}
+			doc.Objects = append(doc.Objects, o)
+		}
+		return doc
+	}
+	doc.Objects = []*Object{obj}
+	return doc
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+type posError struct {
+	line int
+	msg  string
+}
+
+func (e *posError) Error() string { return e.msg }
+
+// converter builds plain Go values (map[string]any, []any, string, int64, float64, bool,
+// nil — what JSON decoding would give) from yaml.v3 nodes, rejecting duplicate keys and
+// bounding alias expansion so that an alias bomb costs a bounded amount of work.
+type converter struct {
+	budget     int
+	lineOffset int // added to node lines in messages
+}
+
+func (c *converter) value(n *yaml.Node, depth int) (any, error) {
+	c.budget--
+	if c.budget < 0 {
+		return nil, &posError{n.Line, "document expands to too many values (excessive YAML aliasing)"}
+	}
+	if depth > maxDepth {
+		return nil, &posError{n.Line, fmt.Sprintf("document nests deeper than %d levels", maxDepth)}
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		if n.Alias == nil {
+			return nil, &posError{n.Line, "unknown alias"}
+		}
+		return c.value(n.Alias, depth+1)
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return c.value(n.Content[0], depth)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, item := range n.Content {
+			v, err := c.value(item, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		lines := make(map[string]int, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.ShortTag() == "!!merge" {
+				if err := c.merge(out, lines, vn, depth); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			key := k.Value
+			if k.Kind != yaml.ScalarNode {
+				return nil, &posError{k.Line, "mapping key is not a scalar"}
+			}
+			if first, dup := lines[key]; dup && first > 0 {
+				return nil, &posError{k.Line, fmt.Sprintf("duplicate key %q (first set at line %d)", key, first+c.lineOffset)}
+			}
+			v, err := c.value(vn, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = v
+			lines[key] = k.Line
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, &posError{n.Line, "unsupported YAML node"}
+}
+
+// merge applies a "<<" merge key: values already set explicitly win.
+func (c *converter) merge(out map[string]any, lines map[string]int, n *yaml.Node, depth int) error {
+	srcs := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		srcs = n.Content
+	}
+	for _, s := range srcs {
+		v, err := c.value(s, depth+1)
+		if err != nil {
+			return err
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return &posError{s.Line, "merge key value is not a mapping"}
+		}
+		for k, val := range m {
+			if _, set := out[k]; !set {
+				out[k] = val
+				lines[k] = 0 // merged, not written here: an explicit key may still override
+			}
+		}
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on", "y":
+			return true, nil
+		}
+		return false, nil
+	case "!!int":
+		s := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return i, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, &posError{n.Line, err.Error()}
+		}
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+		return n.Value, nil
+	case "!!float":
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
+			return f, nil
+		}
+		switch strings.ToLower(n.Value) {
+		case ".inf", "+.inf":
+			return math.Inf(1), nil
+		case "-.inf":
+			return math.Inf(-1), nil
+		}
+		return math.NaN(), nil
+	}
+	// !!str, !!timestamp (kept as written, like JSON would), !!binary and custom tags.
+	return n.Value, nil
+}

@@ -1,0 +1,232 @@
+// Package manifest holds the rendered Kubernetes objects the gate checks, each with the
+// place it was written (file, line, and how it was produced), and decodes YAML streams into
+// them while keeping positions.
+package manifest
+
+import (
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Source says where an object (or a field of it) is written.
+type Source struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	// Via names what produced the object when it is not the file itself:
+	// "kustomize:deploy/prod" or "helm:charts/app".
+	Via string `json:"via,omitempty"`
+}
+
+func (s Source) String() string {
+	if s.Line > 0 {
+		return fmt.Sprintf("%s:%d", s.File, s.Line)
+	}
+	return s.File
+}
+
+// Ref identifies an object in reports.
+type Ref struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+func (r Ref) String() string {
+	if r.Namespace != "" {
+		return r.Kind + " " + r.Namespace + "/" + r.Name
+	}
+	return r.Kind + " " + r.Name
+}
+
+// Object is one rendered Kubernetes object.
+type Object struct {
+	APIVersion, Kind, Namespace, Name string
+	Raw                               map[string]any
+	Source                            Source
+
+	// locate finds the line of a field path in the file the object came from; nil when
+	// only the object's own line is known.
+	locate func(path []pathStep) int
+}
+
+// Ref returns the object's identity.
+func (o *Object) Ref() Ref {
+	return Ref{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+}
+
+// Annotations returns metadata.annotations as strings.
+func (o *Object) Annotations() map[string]string {
+	return stringMap(Lookup(o.Raw, "metadata", "annotations"))
+}
+
+// Labels returns metadata.labels as strings.
+func (o *Object) Labels() map[string]string {
+	return stringMap(Lookup(o.Raw, "metadata", "labels"))
+}
+
+// SourceOf returns where the field at path (".spec.hostPID", "spec.containers[0].image") is
+// written: its own line when the source file has it, else the line of its nearest written
+// parent, else the object's line.
+func (o *Object) SourceOf(path string) Source {
+	s := o.Source
+	if o.locate == nil || path == "" {
+		return s
+	}
+	if line := o.locate(parsePath(path)); line > 0 {
+		s.Line = line
+	}
+	return s
+}
+
+// NewObject builds an object from a decoded map (used by renderers whose output has no
+// useful positions of its own). It fails when apiVersion or kind is missing.
+func NewObject(raw map[string]any, src Source) (*Object, error) {
+	o := &Object{Raw: raw, Source: src}
+	o.APIVersion, _ = raw["apiVersion"].(string)
+	o.Kind, _ = raw["kind"].(string)
+	if o.APIVersion == "" || o.Kind == "" {
+		return nil, errNotKubernetes
+	}
+	o.Name, _ = Lookup(raw, "metadata", "name").(string)
+	o.Namespace, _ = Lookup(raw, "metadata", "namespace").(string)
+	return o, nil
+}
+
+// LocateIn makes field lookups of o resolve in doc, a document node of another file (a
+// Kustomize base), whose line numbers are shifted by lineOffset.
+func (o *Object) LocateIn(doc *yaml.Node, lineOffset int) {
+	o.locate = func(p []pathStep) int {
+		if l := lineOfPath(doc, p); l > 0 {
+			return l + lineOffset
+		}
+		return 0
+	}
+}
+
+// LocateBy makes field lookups of o use f, which gets the last key of the path (used for
+// Helm templates, which are not YAML until rendered).
+func (o *Object) LocateBy(f func(key string) int) {
+	o.locate = func(p []pathStep) int {
+		for i := len(p) - 1; i >= 0; i-- {
+			if p[i].key != "" {
+				return f(p[i].key)
+			}
+		}
+		return 0
+	}
+}
+
+// Lookup walks nested maps by key.
+func Lookup(m map[string]any, keys ...string) any {
+	var cur any = m
+	for _, k := range keys {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+func stringMap(v any) map[string]string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		} else if v != nil {
+			out[k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// pathStep is one step of a field path: a map key or a list index.
+type pathStep struct {
+	key   string
+	index int
+}
+
+// parsePath reads "spec.containers[0].securityContext" into steps.
+func parsePath(path string) []pathStep {
+	var steps []pathStep
+	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
+		for part != "" {
+			open := strings.IndexByte(part, '[')
+			if open < 0 {
+				steps = append(steps, pathStep{key: part})
+				break
+			}
+			if open > 0 {
+				steps = append(steps, pathStep{key: part[:open]})
+			}
+			end := strings.IndexByte(part[open:], ']')
+			if end < 0 {
+				break
+			}
+			var idx int
+			fmt.Sscanf(part[open+1:open+end], "%d", &idx)
+			steps = append(steps, pathStep{key: "", index: idx})
+			part = part[open+end+1:]
+		}
+	}
+	return steps
+}
+
+// lineOfPath returns the line of the deepest node along path that exists in doc.
+func lineOfPath(doc *yaml.Node, path []pathStep) int {
+	n := doc
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, st := range path {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch {
+		case st.key != "" && n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == st.key {
+					// The key's line: for a nested block it is where the field is written.
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case st.key == "" && n.Kind == yaml.SequenceNode:
+			if st.index < len(n.Content) {
+				next = n.Content[st.index]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// PositionsFrom makes o point where base is written: o was rendered from base (a Kustomize
+// base object), so fields o still has from base are found at base's lines. With no base,
+// only o.Source is known.
+func (o *Object) PositionsFrom(base *Object) {
+	if base == nil {
+		o.locate = nil
+		return
+	}
+	o.Source.Line = base.Source.Line
+	o.locate = base.locate
+}

@@ -1,0 +1,169 @@
+package policy
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// Object annotations that exempt one object from rules, for a reason.
+const (
+	AnnotationExempt       = "kubegate.dev/exempt"        // "rule-a,rule-b" (globs allowed)
+	AnnotationExemptReason = "kubegate.dev/exempt-reason" // required
+)
+
+// The bookkeeping rules: their findings come from applying the policy, not from objects.
+var (
+	ruleExpired = rules.Register(&rules.Rule{
+		ID: "exemption-expired", Title: "Exemption has expired", Severity: rules.Low,
+		Fix: "Fix the findings it covered, or renew the exemption with a new expiry date and reason.",
+		Doc: "An exemption in kubegate.yaml whose expires date has passed no longer exempts anything: " +
+			"the findings it covered are reported again, and this finding says which exemption lapsed.",
+	})
+	ruleUnused = rules.Register(&rules.Rule{
+		ID: "exemption-unused", Title: "Exemption matched no finding", Severity: rules.Info,
+		Fix: "Remove the exemption, or correct its rule and object selectors.",
+		Doc: "An exemption in kubegate.yaml that matched no finding in this run is stale or mistyped.",
+	})
+	ruleInvalid = rules.Register(&rules.Rule{
+		ID: "exemption-invalid", Title: "Exemption annotation without a reason", Severity: rules.Low,
+		Fix: "Add the kubegate.dev/exempt-reason annotation saying why the object is exempt.",
+		Doc: "The kubegate.dev/exempt annotation only exempts an object when kubegate.dev/exempt-reason " +
+			"says why; without it the findings are reported.",
+	})
+)
+
+// Outcome is the policy applied to the rule findings.
+type Outcome struct {
+	Findings []rules.Finding // what is reported, with the policy's severities
+	Exempted []rules.Finding // what exemptions accepted
+}
+
+// Enabled says whether a rule runs.
+func (p *Policy) Enabled(id string) bool {
+	for _, d := range p.Rules.Disable {
+		if d == id {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply applies exemptions and severity overrides. now decides which exemptions expired.
+func (p *Policy) Apply(findings []rules.Finding, objects []*manifest.Object, now time.Time) Outcome {
+	byRef := make(map[manifest.Ref]*manifest.Object, len(objects))
+	for _, o := range objects {
+		byRef[o.Ref()] = o
+	}
+	used := make([]bool, len(p.Exemptions))
+	expired := make([]bool, len(p.Exemptions))
+	invalid := map[manifest.Ref]bool{}
+	var out Outcome
+	for _, f := range findings {
+		if o := byRef[f.Object]; o != nil {
+			switch annotationExempts(o, f.RuleID) {
+			case exemptOK:
+				out.Exempted = append(out.Exempted, f)
+				continue
+			case exemptNoReason:
+				if !invalid[f.Object] {
+					invalid[f.Object] = true
+					out.Findings = append(out.Findings, ruleInvalid.At(o, "metadata.annotations",
+						"", fmt.Sprintf("%s exempts %s without a %s annotation; the exemption is ignored",
+							AnnotationExempt, f.RuleID, AnnotationExemptReason)))
+				}
+			}
+		}
+		if i := p.exemptionFor(f, now, expired); i >= 0 {
+			used[i] = true
+			out.Exempted = append(out.Exempted, f)
+			continue
+		}
+		out.Findings = append(out.Findings, f)
+	}
+	for i, e := range p.Exemptions {
+		src := manifest.Source{File: p.File, Line: p.exemptionLines[i]}
+		ref := manifest.Ref{APIVersion: APIVersion, Kind: Kind, Name: filepath.Base(p.File)}
+		switch {
+		case expired[i]:
+			out.Findings = append(out.Findings, rules.Finding{RuleID: ruleExpired.ID, Severity: ruleExpired.Severity,
+				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
+				Message: fmt.Sprintf("exemption for %s (owner %s) expired on %s; its findings are reported again", e.Rule, e.Owner, e.Expires)})
+		case !used[i]:
+			out.Findings = append(out.Findings, rules.Finding{RuleID: ruleUnused.ID, Severity: ruleUnused.Severity,
+				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
+				Message: fmt.Sprintf("exemption for %s (owner %s) matched no finding", e.Rule, e.Owner)})
+		}
+	}
+	kept := out.Findings[:0]
+	for _, f := range out.Findings {
+		if !p.Enabled(f.RuleID) {
+			continue
+		}
+		if s, ok := p.Rules.Severity[f.RuleID]; ok {
+			f.Severity = s
+		}
+		kept = append(kept, f)
+	}
+	out.Findings = kept
+	return out
+}
+
+// exemptionFor returns the index of the first live exemption that covers f, or -1. An
+// exemption that would cover f but has expired is marked in expired.
+func (p *Policy) exemptionFor(f rules.Finding, now time.Time, expired []bool) int {
+	for i, e := range p.Exemptions {
+		if !e.covers(f) {
+			continue
+		}
+		if now.After(e.Expires.AddDate(0, 0, 1)) {
+			expired[i] = true
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+func (e Exemption) covers(f rules.Finding) bool {
+	return glob(e.Rule, f.RuleID) && glob(e.Kind, f.Object.Kind) && glob(e.Namespace, f.Object.Namespace) &&
+		glob(e.Name, f.Object.Name) && glob(e.Container, f.Container)
+}
+
+// glob matches an empty pattern against anything.
+func glob(pattern, s string) bool {
+	if pattern == "" {
+		return true
+	}
+	ok, _ := filepath.Match(pattern, s)
+	return ok
+}
+
+type exemptState int
+
+const (
+	notExempt exemptState = iota
+	exemptOK
+	exemptNoReason
+)
+
+func annotationExempts(o *manifest.Object, ruleID string) exemptState {
+	ann := o.Annotations()
+	list, ok := ann[AnnotationExempt]
+	if !ok {
+		return notExempt
+	}
+	for _, pat := range strings.Split(list, ",") {
+		if glob(strings.TrimSpace(pat), ruleID) && strings.TrimSpace(pat) != "" {
+			if strings.TrimSpace(ann[AnnotationExemptReason]) == "" {
+				return exemptNoReason
+			}
+			return exemptOK
+		}
+	}
+	return notExempt
+}

@@ -1,0 +1,281 @@
+// Package policy reads kubegate.yaml — the project's policy — strictly, with line numbers
+// in every error, and applies it to findings: disabled rules, severity overrides,
+// exemptions with an owner, a reason and an expiry date.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+const (
+	APIVersion = "kubegate.dev/v1alpha1"
+	Kind       = "Policy"
+)
+
+// DefaultFiles are looked for in the working directory when no --config is given.
+var DefaultFiles = []string{"kubegate.yaml", "kubegate.yml"}
+
+// Policy is kubegate.yaml. Every field has a secure default: no file is needed to start.
+type Policy struct {
+	APIVersion        string         `yaml:"apiVersion"`
+	Kind              string         `yaml:"kind"`
+	KubernetesVersion string         `yaml:"kubernetesVersion"`
+	FailOn            rules.Severity `yaml:"failOn"`
+	Profile           rules.Profile  `yaml:"profile"`
+	Rules             RuleSettings   `yaml:"rules"`
+	Exemptions        []Exemption    `yaml:"exemptions"`
+
+	// File is where the policy was read from ("" for the built-in default).
+	File string `yaml:"-"`
+	// lines of list items, for pointing findings and errors at the policy file.
+	exemptionLines []int
+}
+
+// RuleSettings turns rules off, changes their severity, and configures them.
+type RuleSettings struct {
+	Disable  []string                  `yaml:"disable"`
+	Severity map[string]rules.Severity `yaml:"severity"`
+	Settings map[string]yaml.Node      `yaml:"settings"`
+}
+
+// Exemption accepts the findings of rules (a glob) on matching objects, for a reason,
+// until a date. Empty selectors match everything; selectors are globs.
+type Exemption struct {
+	Rule      string `yaml:"rule"`
+	Kind      string `yaml:"kind"`
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
+	Container string `yaml:"container"`
+	Owner     string `yaml:"owner"`
+	Reason    string `yaml:"reason"`
+	Expires   Date   `yaml:"expires"`
+}
+
+// Date is a calendar day, written 2027-01-31. An exemption expires at the end of it (UTC).
+type Date struct{ time.Time }
+
+func (d *Date) UnmarshalText(b []byte) error {
+	t, err := time.Parse(time.DateOnly, string(b))
+	if err != nil {
+		return fmt.Errorf("expires: want a date like 2027-01-31, got %q", b)
+	}
+	d.Time = t
+	return nil
+}
+
+func (d Date) String() string { return d.Format(time.DateOnly) }
+
+// Default returns the policy used when there is no file.
+func Default() *Policy {
+	return &Policy{APIVersion: APIVersion, Kind: Kind, FailOn: rules.Medium, Profile: rules.Restricted}
+}
+
+// Error is a problem with the policy file, at a line.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Discover loads kubegate.yaml from dir when it exists, else the default policy.
+func Discover(dir string) (*Policy, error) {
+	for _, n := range DefaultFiles {
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); err == nil {
+			return Load(p)
+		}
+	}
+	return Default(), nil
+}
+
+// Load reads a policy file.
+func Load(path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read policy: %v", errors.Unwrap(err))}
+	}
+	return Parse(data, path)
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Parse decodes a policy strictly: unknown keys, wrong types and invalid values are
+// errors naming their line.
+func Parse(data []byte, file string) (*Policy, error) {
+	p := Default()
+	p.File = file
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: file, Msg: "policy file is empty"}
+		}
+		return nil, yamlError(file, err)
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	if err := p.validate(&root); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+
+// yamlError rewrites yaml.v3's messages ("yaml: unmarshal errors:\n  line 3: field x not
+// found in type policy.Policy") as file:line errors in the user's terms.
+func yamlError(file string, err error) error {
+	var te *yaml.TypeError
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	line := 0
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	}
+	if f, typ, ok := strings.Cut(msg, " not found in type "); ok && strings.HasPrefix(f, "field ") {
+		msg = fmt.Sprintf("unknown key %q (in %s)", strings.TrimPrefix(f, "field "), friendlyType(typ))
+	}
+	return &Error{File: file, Line: line, Msg: msg}
+}
+
+func friendlyType(t string) string {
+	switch strings.TrimPrefix(t, "policy.") {
+	case "Policy":
+		return "the policy"
+	case "RuleSettings":
+		return "rules"
+	case "Exemption":
+		return "an exemption"
+	}
+	return t
+}
+
+func (p *Policy) validate(root *yaml.Node) error {
+	errAt := func(line int, format string, args ...any) error {
+		return &Error{File: p.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+	}
+	doc := root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	line := func(path ...any) int { return nodeLine(doc, path...) }
+	if p.APIVersion != APIVersion {
+		return errAt(line("apiVersion"), "apiVersion must be %s, got %q", APIVersion, p.APIVersion)
+	}
+	if p.Kind != Kind {
+		return errAt(line("kind"), "kind must be %s, got %q", Kind, p.Kind)
+	}
+	if p.Profile != rules.Baseline && p.Profile != rules.Restricted {
+		return errAt(line("profile"), "profile must be baseline or restricted, got %q", p.Profile)
+	}
+	if p.KubernetesVersion != "" {
+		if _, err := ParseKubeMinor(p.KubernetesVersion); err != nil {
+			return errAt(line("kubernetesVersion"), "%v", err)
+		}
+	}
+	for i, id := range p.Rules.Disable {
+		if _, ok := rules.Get(id); !ok {
+			return errAt(line("rules", "disable", i), "unknown rule %q (see `kubegate rules`)", id)
+		}
+	}
+	for id := range p.Rules.Severity {
+		if _, ok := rules.Get(id); !ok {
+			return errAt(line("rules", "severity", id), "unknown rule %q (see `kubegate rules`)", id)
+		}
+	}
+	p.exemptionLines = make([]int, len(p.Exemptions))
+	for i, e := range p.Exemptions {
+		l := line("exemptions", i)
+		p.exemptionLines[i] = l
+		switch {
+		case e.Rule == "":
+			return errAt(l, "exemption needs a rule (an ID or a glob such as pss-*)")
+		case !matchesAnyRule(e.Rule):
+			return errAt(l, "exemption rule %q matches no rule (see `kubegate rules`)", e.Rule)
+		case strings.TrimSpace(e.Owner) == "":
+			return errAt(l, "exemption for %s needs an owner (who answers for it)", e.Rule)
+		case strings.TrimSpace(e.Reason) == "":
+			return errAt(l, "exemption for %s needs a reason", e.Rule)
+		case e.Expires.IsZero():
+			return errAt(l, "exemption for %s needs an expiry date (expires: 2027-01-31)", e.Rule)
+		}
+		for _, g := range []string{e.Rule, e.Kind, e.Namespace, e.Name, e.Container} {
+			if _, err := filepath.Match(g, ""); err != nil {
+				return errAt(l, "bad glob %q: %v", g, err)
+			}
+		}
+	}
+	return nil
+}
+
+func matchesAnyRule(glob string) bool {
+	for _, r := range rules.All() {
+		if ok, _ := filepath.Match(glob, r.ID); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeLine finds the line of a key path (string keys, int indexes) in a YAML node tree,
+// or of its nearest existing parent.
+func nodeLine(n *yaml.Node, path ...any) int {
+	line := n.Line
+	for _, step := range path {
+		var next *yaml.Node
+		switch s := step.(type) {
+		case string:
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					if n.Content[i].Value == s {
+						line, next = n.Content[i].Line, n.Content[i+1]
+					}
+				}
+			}
+		case int:
+			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
+				next = n.Content[s]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// ParseKubeMinor reads a Kubernetes version ("1.37", "v1.37.2") and returns its minor.
+func ParseKubeMinor(v string) (int, error) {
+	s := strings.TrimPrefix(strings.TrimSpace(v), "v")
+	major, rest, ok := strings.Cut(s, ".")
+	minorStr, _, _ := strings.Cut(rest, ".")
+	minor, err := strconv.Atoi(minorStr)
+	if !ok || major != "1" || err != nil || minor < 0 {
+		return 0, fmt.Errorf("kubernetesVersion must look like 1.37 or v1.37.2, got %q", v)
+	}
+	return minor, nil
+}

@@ -1,0 +1,215 @@
+package render
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/loader"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	"helm.sh/helm/v4/pkg/strvals"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+// renderHelm renders a chart directory in-process, client-only, the way `helm template`
+// does: values files and --set merged over the chart's values, vendored dependencies
+// from charts/, Capabilities at the target Kubernetes version. It uses Helm's loader and
+// engine directly rather than action.Install, which would link Helm's cluster client,
+// release storage and registry stack for nothing. Objects point at their template file.
+func (r *Result) renderHelm(dir string, opts Options) {
+	fail := func(format string, args ...any) { r.errorf(dir, 0, "helm: "+format, args...) }
+	loaded, err := loader.Load(dir)
+	if err != nil {
+		fail("cannot load chart: %v", err)
+		return
+	}
+	ch, ok := loaded.(*chartv2.Chart)
+	if !ok {
+		fail("unsupported chart API version (want apiVersion v1 or v2 in Chart.yaml)")
+		return
+	}
+	if missing := missingDependencies(ch); len(missing) > 0 {
+		r.errorf(filepath.Join(dir, "Chart.yaml"), 0,
+			"dependencies %s are declared in Chart.yaml but missing from charts/: run `helm dependency build %s` and commit charts/ (kubegate never downloads charts)",
+			strings.Join(missing, ", "), dir)
+		return
+	}
+	vals, err := userValues(opts)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
+		fail("%v", err)
+		return
+	}
+	caps := common.DefaultCapabilities.Copy()
+	if opts.KubeVersion != "" {
+		kv, err := common.ParseKubeVersion("v" + strings.TrimPrefix(opts.KubeVersion, "v"))
+		if err != nil {
+			fail("bad Kubernetes version %q: %v", opts.KubeVersion, err)
+			return
+		}
+		caps.KubeVersion = *kv
+	}
+	if ch.Metadata.KubeVersion != "" && !chartutil.IsCompatibleRange(ch.Metadata.KubeVersion, caps.KubeVersion.String()) {
+		fail("chart requires kubeVersion %s, which excludes the target Kubernetes %s", ch.Metadata.KubeVersion, caps.KubeVersion.Version)
+		return
+	}
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	top, err := commonutil.ToRenderValues(ch, vals, common.ReleaseOptions{
+		Name: opts.ReleaseName, Namespace: ns, Revision: 1, IsInstall: true,
+	}, caps)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	rendered, err := renderWithTimeout(ch, top, opts)
+	if err != nil {
+		fail("%v", err)
+		return
+	}
+	via := "helm:" + dir
+	for _, name := range sortedKeys(rendered) {
+		out := rendered[name]
+		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(out) == "" {
+			continue
+		}
+		// name is "<chart>/templates/x.yaml" or "<chart>/charts/sub/templates/x.yaml".
+		_, rel, _ := strings.Cut(name, "/")
+		file := filepath.Join(dir, rel)
+		tmpl := newTemplateIndex(file)
+		for _, d := range manifest.Decode([]byte(out), manifest.Source{File: file, Via: via}) {
+			if d.Err != nil {
+				d.Err.Msg = fmt.Sprintf("rendered output, line %d: %s", d.Err.Line, d.Err.Msg)
+				d.Err.Line = 0
+				r.Errors = append(r.Errors, d.Err)
+				continue
+			}
+			if d.NotKubernetes {
+				r.errorf(file, 0, "rendered document at line %d is not a Kubernetes object (no apiVersion and kind)", d.Line)
+				continue
+			}
+			for _, o := range d.Objects {
+				o.Source = manifest.Source{File: file, Line: tmpl.line("kind", 1), Via: via}
+				o.LocateBy(func(key string) int { return tmpl.line(key, 0) })
+				r.Objects = append(r.Objects, o)
+			}
+		}
+	}
+}
+
+// renderWithTimeout runs the template engine, which cannot be interrupted, with a deadline:
+// a looping template makes the gate fail with a clear error instead of hanging CI.
+func renderWithTimeout(ch *chartv2.Chart, vals common.Values, opts Options) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opts.HelmTimeout)
+	defer cancel()
+	type result struct {
+		out map[string]string
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var e engine.Engine
+		out, err := e.RenderWithContext(ctx, ch, vals)
+		done <- result{out, err}
+	}()
+	select {
+	case res := <-done:
+		return res.out, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("templates did not finish rendering within %s (a template that loops?)", opts.HelmTimeout)
+	}
+}
+
+// missingDependencies lists the dependencies Chart.yaml declares that charts/ lacks.
+func missingDependencies(ch *chartv2.Chart) []string {
+	have := map[string]bool{}
+	for _, d := range ch.Dependencies() {
+		have[d.Name()] = true
+	}
+	var missing []string
+	for _, d := range ch.Metadata.Dependencies {
+		if !have[d.Name] {
+			missing = append(missing, fmt.Sprintf("%q", d.Name))
+		}
+	}
+	return missing
+}
+
+// userValues merges values files (later files win) and --set values, like Helm's -f/--set.
+func userValues(opts Options) (map[string]any, error) {
+	base := map[string]any{}
+	for _, f := range opts.ValuesFiles {
+		v, err := common.ReadValuesFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("values file %s: %w", f, err)
+		}
+		base = mergeMaps(base, v)
+	}
+	for _, s := range opts.SetValues {
+		if err := strvals.ParseInto(s, base); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	return base, nil
+}
+
+func mergeMaps(a, b map[string]any) map[string]any {
+	out := make(map[string]any, len(a))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		if bv, ok := v.(map[string]any); ok {
+			if av, ok := out[k].(map[string]any); ok {
+				out[k] = mergeMaps(av, bv)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// templateIndex finds where a key is written in a template file. A template is not YAML
+// until rendered, so a field is located by its key when the key occurs once in the file.
+type templateIndex struct{ lines []string }
+
+func newTemplateIndex(file string) templateIndex {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return templateIndex{}
+	}
+	return templateIndex{strings.Split(string(data), "\n")}
+}
+
+// line returns the line where "key:" is written, or def when it is written zero or
+// several times.
+func (t templateIndex) line(key string, def int) int {
+	found := 0
+	for i, l := range t.lines {
+		l = strings.TrimLeft(l, " \t")
+		l = strings.TrimLeft(strings.TrimPrefix(l, "-"), " ")
+		if strings.HasPrefix(l, key+":") {
+			if found != 0 {
+				return def
+			}
+			found = i + 1
+		}
+	}
+	if found == 0 {
+		return def
+	}
+	return found
+}

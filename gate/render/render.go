@@ -1,0 +1,226 @@
+// Package render turns the user's inputs — YAML/JSON files, directories, stdin, Kustomize
+// roots and Helm charts — into manifest objects that know where they were written.
+package render
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+// Options steer rendering.
+type Options struct {
+	// Helm: values files (-f), --set values, release name and namespace.
+	ValuesFiles []string
+	SetValues   []string
+	ReleaseName string
+	Namespace   string
+	// KubeVersion is the target Kubernetes version ("1.37") for Helm's Capabilities.
+	KubeVersion string
+	// HelmTimeout bounds one chart's template execution (a template can loop).
+	HelmTimeout time.Duration
+	Stdin       io.Reader
+}
+
+// Result is everything rendered from the inputs.
+type Result struct {
+	Objects []*manifest.Object
+	Errors  []*manifest.Error // inputs (or documents) that could not be rendered
+	Notes   []string          // things skipped on purpose
+}
+
+func (r *Result) errorf(file string, line int, format string, args ...any) {
+	r.Errors = append(r.Errors, &manifest.Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Render renders every path. An input that yields no Kubernetes object is an error; one bad
+// document or file is reported and does not stop the others.
+func Render(paths []string, opts Options) *Result {
+	if opts.ReleaseName == "" {
+		opts.ReleaseName = "release-name"
+	}
+	if opts.HelmTimeout == 0 {
+		opts.HelmTimeout = time.Minute
+	}
+	r := &Result{}
+	for _, p := range paths {
+		before, beforeErrs := len(r.Objects), len(r.Errors)
+		r.renderPath(p, opts)
+		if len(r.Objects) == before && len(r.Errors) == beforeErrs {
+			r.errorf(p, 0, "no Kubernetes objects found")
+		}
+	}
+	return r
+}
+
+func (r *Result) renderPath(p string, opts Options) {
+	if p == "-" {
+		if opts.Stdin == nil {
+			opts.Stdin = os.Stdin
+		}
+		data, err := io.ReadAll(opts.Stdin)
+		if err != nil {
+			r.errorf("<stdin>", 0, "read: %v", err)
+			return
+		}
+		r.decode(data, manifest.Source{File: "<stdin>"}, true)
+		return
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		r.errorf(p, 0, "%v", unwrapPathError(err))
+		return
+	}
+	if !info.IsDir() {
+		r.renderFile(p, true)
+		return
+	}
+	switch kind(p) {
+	case kustomizeRoot:
+		r.renderKustomize(p)
+	case helmChart:
+		r.renderHelm(p, opts)
+	default:
+		r.renderDir(p, opts)
+	}
+}
+
+type dirKind int
+
+const (
+	plainDir dirKind = iota
+	kustomizeRoot
+	helmChart
+)
+
+// kustomizationFiles are the names krusty accepts, in its order of preference.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+func kind(dir string) dirKind {
+	for _, n := range kustomizationFiles {
+		if fileExists(filepath.Join(dir, n)) {
+			return kustomizeRoot
+		}
+	}
+	if fileExists(filepath.Join(dir, "Chart.yaml")) {
+		return helmChart
+	}
+	return plainDir
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// renderDir renders a directory tree: Kustomize roots and Helm charts inside it are
+// rendered as such (a Kustomize root that another root in the tree builds on is rendered
+// only through that root), other YAML/JSON files are read as manifests.
+func (r *Result) renderDir(root string, opts Options) {
+	var files, kustomizations, charts []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			r.errorf(p, 0, "%v", unwrapPathError(err))
+			return nil
+		}
+		if d.IsDir() {
+			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			switch kind(p) {
+			case kustomizeRoot:
+				kustomizations = append(kustomizations, p)
+				return filepath.SkipDir
+			case helmChart:
+				charts = append(charts, p)
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		r.errorf(root, 0, "%v", err)
+	}
+	for _, f := range files {
+		r.renderFile(f, false)
+	}
+	used := referencedRoots(kustomizations)
+	for _, k := range kustomizations {
+		if used[k] {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: Kustomize base rendered through the roots that use it", k))
+			continue
+		}
+		r.renderKustomize(k)
+	}
+	for _, c := range charts {
+		r.renderHelm(c, opts)
+	}
+}
+
+// renderFile decodes one manifest file. explicit: the user named the file, so a document
+// that is not a Kubernetes object is an error rather than a note.
+func (r *Result) renderFile(p string, explicit bool) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		r.errorf(p, 0, "%v", unwrapPathError(err))
+		return
+	}
+	r.decode(data, manifest.Source{File: p}, explicit)
+}
+
+func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
+	docs := manifest.Decode(data, src)
+	objects := 0
+	var foreign []int
+	for _, d := range docs {
+		switch {
+		case d.Err != nil:
+			r.Errors = append(r.Errors, d.Err)
+		case d.NotKubernetes:
+			foreign = append(foreign, d.Line)
+		default:
+			objects += len(d.Objects)
+			r.Objects = append(r.Objects, d.Objects...)
+		}
+	}
+	switch {
+	case len(foreign) == 0:
+	case explicit || objects > 0:
+		for _, l := range foreign {
+			r.errorf(src.File, l, "document is not a Kubernetes object (no apiVersion and kind)")
+		}
+	default:
+		r.Notes = append(r.Notes, fmt.Sprintf("%s: skipped, not Kubernetes YAML (no apiVersion and kind)", src.File))
+	}
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if e, ok := err.(*fs.PathError); ok {
+		pe = e
+		return fmt.Errorf("%s", pe.Err)
+	}
+	return err
+}
+
+// sortedKeys returns m's keys in order, for deterministic output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

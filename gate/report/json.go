@@ -1,0 +1,91 @@
+// Package report writes a gate result in the formats people and CI systems read.
+package report
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// JSONFinding is one finding in the JSON report. The key names are a contract: later
+// formats and users' scripts build on them.
+type JSONFinding struct {
+	Rule      string          `json:"rule"`
+	Severity  rules.Severity  `json:"severity"`
+	Practices []string        `json:"practices"`
+	Refs      []string        `json:"refs"`
+	Object    manifest.Ref    `json:"object"`
+	Field     string          `json:"field,omitempty"`
+	Container string          `json:"container,omitempty"`
+	Message   string          `json:"message"`
+	Fix       string          `json:"fix"`
+	Source    manifest.Source `json:"source"`
+}
+
+// JSONSummary counts the run.
+type JSONSummary struct {
+	Objects    int            `json:"objects"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"bySeverity"`
+	Exempted   int            `json:"exempted"`
+	Errors     int            `json:"errors"`
+	FailOn     rules.Severity `json:"failOn"`
+	Verdict    gate.Verdict   `json:"verdict"`
+}
+
+// JSONReport is the whole JSON document.
+type JSONReport struct {
+	Findings []JSONFinding     `json:"findings"`
+	Errors   []*manifest.Error `json:"errors"`
+	Notes    []string          `json:"notes"`
+	Summary  JSONSummary       `json:"summary"`
+}
+
+// NewJSONReport builds the JSON view of a result.
+func NewJSONReport(r *gate.Result) JSONReport {
+	out := JSONReport{Findings: []JSONFinding{}, Errors: r.Errors, Notes: r.Notes}
+	if out.Errors == nil {
+		out.Errors = []*manifest.Error{}
+	}
+	if out.Notes == nil {
+		out.Notes = []string{}
+	}
+	for _, f := range r.Findings {
+		jf := JSONFinding{
+			Rule: f.RuleID, Severity: f.Severity, Practices: []string{}, Refs: []string{},
+			Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
+		}
+		if rule, ok := rules.Get(f.RuleID); ok {
+			jf.Practices = append(jf.Practices, rule.Practices...)
+			jf.Refs = append(jf.Refs, rule.Refs...)
+			jf.Fix = rule.Fix
+		}
+		out.Findings = append(out.Findings, jf)
+	}
+	out.Summary = JSONSummary{
+		Objects: r.Objects, Findings: len(r.Findings), BySeverity: countBySeverity(r.Findings),
+		Exempted: len(r.Exempted), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict,
+	}
+	return out
+}
+
+func countBySeverity(fs []rules.Finding) map[string]int {
+	m := map[string]int{}
+	for s := rules.Info; s <= rules.Critical; s++ {
+		m[s.String()] = 0
+	}
+	for _, f := range fs {
+		m[f.Severity.String()]++
+	}
+	return m
+}
+
+// JSON writes the result as one indented JSON document.
+func JSON(w io.Writer, r *gate.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(NewJSONReport(r))
+}

@@ -1,0 +1,48 @@
+package rules
+
+// read-only-root-filesystem: every container's root filesystem is mounted read-only
+// (securityContext.readOnlyRootFilesystem: true), so a compromised process cannot modify
+// its binaries or drop tools into the image. Practice 000-2 of the seeds; not part of the
+// Pod Security Standards. Writable paths belong on emptyDir volumes.
+
+import "fmt"
+
+var readOnlyRoot = &Rule{
+	ID:        "read-only-root-filesystem",
+	Title:     "Container root filesystem is writable",
+	Severity:  Medium,
+	Practices: []string{"000-2", "002-4"},
+	Refs: []string{
+		"https://kubernetes.io/docs/tasks/configure-pod-container/security-context/",
+		"NSA/CISA Kubernetes Hardening Guide: immutable container file systems",
+	},
+	Fix: "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the container must write.",
+	Doc: "Every init, regular and ephemeral container of every pod template must set " +
+		"securityContext.readOnlyRootFilesystem: true. A writable root filesystem lets an attacker " +
+		"replace binaries and persist tools inside the container.",
+}
+
+func init() {
+	readOnlyRoot.Check = checkReadOnlyRoot
+	Register(readOnlyRoot)
+}
+
+func checkReadOnlyRoot(s *Set) []Finding {
+	var out []Finding
+	for _, p := range s.Pods {
+		for _, c := range Containers(p.Template.Spec) {
+			sc, _ := c.Raw["securityContext"].(map[string]any)
+			ro, set := sc["readOnlyRootFilesystem"].(bool)
+			if ro {
+				continue
+			}
+			msg := fmt.Sprintf("container %q does not set securityContext.readOnlyRootFilesystem=true", c.Name)
+			if set {
+				msg = fmt.Sprintf("container %q sets securityContext.readOnlyRootFilesystem=false", c.Name)
+			}
+			field := p.Template.Path + "." + c.Path + ".securityContext.readOnlyRootFilesystem"
+			out = append(out, readOnlyRoot.At(p.Object, field, c.Name, msg))
+		}
+	}
+	return out
+}

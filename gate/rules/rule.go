@@ -1,0 +1,124 @@
+// Package rules holds the rule registry and the rules. A rule is a pure function over the
+// rendered set of objects; rules never do I/O.
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+// Severity orders findings; the policy's failOn is a Severity.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads "critical", "high", "medium", "low" or "info".
+func ParseSeverity(s string) (Severity, error) {
+	if i := slices.Index(severityNames, strings.ToLower(strings.TrimSpace(s))); i >= 0 {
+		return Severity(i), nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", s, strings.Join(severityNames, ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Rule is one check of the catalogue.
+type Rule struct {
+	ID        string   // stable kebab-case slug
+	Title     string   // one line
+	Severity  Severity // default; the policy may override it
+	Practices []string // seed practices enforced: "000-2" = item 2 of 000_38c70c4cd14f944a.txt
+	Refs      []string // CIS ids, PSS controls, documentation links
+	Fix       string   // one sentence: what to change
+	Doc       string   // what is checked and why, for `kubegate rules ID`
+	// Check finds violations in the set. Nil for rules whose findings come from the policy
+	// stage (exemption bookkeeping).
+	Check func(*Set) []Finding
+}
+
+// Finding is one violation of one rule by one object.
+type Finding struct {
+	RuleID    string
+	Severity  Severity
+	Object    manifest.Ref
+	Field     string // field path within the object, when one field is at fault
+	Container string // container name, when one container is at fault
+	Message   string
+	Source    manifest.Source
+}
+
+// At makes a finding of rule r on object o at field, pointing at the field's line.
+func (r *Rule) At(o *manifest.Object, field, container, msg string) Finding {
+	return Finding{
+		RuleID: r.ID, Severity: r.Severity, Object: o.Ref(),
+		Field: field, Container: container, Message: msg, Source: o.SourceOf(field),
+	}
+}
+
+var registry = map[string]*Rule{}
+
+// Register adds a rule to the catalogue; IDs are unique.
+func Register(r *Rule) *Rule {
+	if _, dup := registry[r.ID]; dup {
+		panic("rules: duplicate rule ID " + r.ID)
+	}
+	registry[r.ID] = r
+	return r
+}
+
+// All returns every rule, sorted by ID.
+func All() []*Rule {
+	out := make([]*Rule, 0, len(registry))
+	for _, r := range registry {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Get returns the rule with the given ID.
+func Get(id string) (*Rule, bool) {
+	r, ok := registry[id]
+	return r, ok
+}
+
+// Run runs every rule that enabled accepts over the set, the rules in parallel.
+func Run(s *Set, enabled func(id string) bool) []Finding {
+	var active []*Rule
+	for _, r := range All() {
+		if r.Check != nil && enabled(r.ID) {
+			active = append(active, r)
+		}
+	}
+	results := make([][]Finding, len(active))
+	parallel(len(active), func(i int) { results[i] = active[i].Check(s) })
+	var out []Finding
+	for _, fs := range results {
+		out = append(out, fs...)
+	}
+	return out
+}

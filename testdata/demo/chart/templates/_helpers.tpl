@@ -1,0 +1,3 @@
+{{- define "metrics-agent.fullname" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
