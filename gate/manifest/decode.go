@@ -135,6 +135,11 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		line := c.line
 		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
+			if strings.Contains(msg, "did not find expected") {
+				// yaml.v3 reports parser errors (unlike scanner errors) with a
+				// 0-based line: see parser.fail in gopkg.in/yaml.v3.
+				n++
+			}
 			line = c.line + n - 1
 			msg = strings.TrimPrefix(strings.Replace(msg, m[0]+":", "", 1), " ")
 		}

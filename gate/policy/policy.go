@@ -140,7 +140,6 @@ func Parse(data []byte, file string) (*Policy, error) {
 	return p, nil
 }
 
-
 // yamlError rewrites yaml.v3's messages ("yaml: unmarshal errors:\n  line 3: field x not
 // found in type policy.Policy") as file:line errors in the user's terms.
 func yamlError(file string, err error) error {

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -37,9 +38,17 @@ func (r *Result) renderKustomize(root string) {
 	}
 	via := "kustomize:" + root
 	bases := map[string][]*manifest.Object{} // origin file → its objects, for positions
-	for _, res := range resMap.Resources() {
-		origin, _ := res.GetOrigin()
-				res.RemoveBuildAnnotations()
+	resources := resMap.Resources()
+	origins := make([]*resource.Origin, len(resources))
+	for i, res := range resources {
+		origins[i], _ = res.GetOrigin()
+	}
+	if err := resMap.RemoveOriginAnnotations(); err != nil {
+		r.errorf(root, 0, "kustomize: %v", err)
+		return
+	}
+	for i, res := range resources {
+		origin := origins[i]
 		data, err := res.AsYAML()
 		if err != nil {
 			r.errorf(root, 0, "%s: %v", res.CurId(), err)
@@ -233,4 +242,3 @@ func referencedRoots(roots []string) map[string]bool {
 	}
 	return used
 }
-

@@ -81,9 +81,18 @@ func (p *Pod) decode() error {
 			return err
 		}
 	}
-	return conv.FromUnstructured(p.Template.Spec, p.Spec)
+	if err := conv.FromUnstructured(p.Template.Spec, p.Spec); err != nil {
+		return err
+	}
+	// The API server defaults a volume without a source to emptyDir (SetDefaults_Volume in
+	// k8s.io/kubernetes, not importable); PSS sees the defaulted pod, and so must we.
+	for i := range p.Spec.Volumes {
+		if p.Spec.Volumes[i].VolumeSource == (corev1.VolumeSource{}) {
+			p.Spec.Volumes[i].EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
+	return nil
 }
-
 
 // parallel runs f(0..n-1) on all cores.
 func parallel(n int, f func(i int)) {

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate/gate/report"
+)
+
+// kubegate runs the CLI in-process, the way a user runs the binary.
+func kubegate(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func jsonReport(t *testing.T, out string) report.JSONReport {
+	t.Helper()
+	var r report.JSONReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("output is not the JSON report: %v\n%s", err, out)
+	}
+	return r
+}
+
+// moduleDir finds a dependency's source in the module cache.
+func moduleDir(t *testing.T, module string) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("go list -m %s: %v", module, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// overriddenAt says which baseline control a restricted control replaces at the restricted
+// level (the API server then reports the restricted one).
+var overriddenAt = map[string]string{
+	"capabilities-baseline":   "capabilities-restricted",
+	"seccompprofile-baseline": "seccompprofile-restricted",
+	"procmount":               "procmount-restricted",
+	"hostpathvolumes":         "restrictedvolumes",
+}
+
+var fixtureControl = regexp.MustCompile(`^([a-z_]+?)\d+\.yaml$`)
+
+// TestPSSParity runs the gate on every fixture of the API server's own Pod Security tests:
+// each fail fixture must be reported by the rule of its control, each pass fixture must
+// not be reported by any pss-* rule.
+func TestPSSParity(t *testing.T) {
+	root := filepath.Join(moduleDir(t, "k8s.io/pod-security-admission"), "test", "testdata")
+	for _, level := range []string{"baseline", "restricted"} {
+		for _, verdict := range []string{"pass", "fail"} {
+			files, _ := filepath.Glob(filepath.Join(root, level, "v1.37", verdict, "*.yaml"))
+			if len(files) < 10 {
+				t.Fatalf("%s/%s: only %d fixtures found", level, verdict, len(files))
+			}
+			for _, f := range files {
+				code, out, errOut := kubegate(t, "", "check", "--offline", "--profile", level, "--format", "json", f)
+				rep := jsonReport(t, out)
+				if len(rep.Errors) > 0 || code == 2 {
+					t.Errorf("%s: input errors %v %s", f, rep.Errors, errOut)
+					continue
+				}
+				fired := map[string]bool{}
+				for _, fd := range rep.Findings {
+					if strings.HasPrefix(fd.Rule, "pss-") {
+						// compare without dashes inside words: fixture names are lowercase IDs
+						fired[strings.ReplaceAll(strings.TrimPrefix(fd.Rule, "pss-"), "-", "")] = true
+					}
+				}
+				name := filepath.Base(f)
+				if verdict == "pass" {
+					if len(fired) > 0 {
+						t.Errorf("%s %s: pass fixture reported %v", level, name, fired)
+					}
+					continue
+				}
+				m := fixtureControl.FindStringSubmatch(name)
+				if m == nil {
+					t.Errorf("unexpected fixture name %s", name)
+					continue
+				}
+				want := strings.ReplaceAll(m[1], "_", "-")
+				if level == "restricted" && overriddenAt[want] != "" {
+					want = overriddenAt[want]
+				}
+				if !fired[strings.ReplaceAll(want, "-", "")] {
+					t.Errorf("%s %s: fail fixture not reported by pss-%s (got %v)", level, name, want, fired)
+				}
+				if code != 1 {
+					t.Errorf("%s %s: exit %d, want 1", level, name, code)
+				}
+			}
+		}
+	}
+}
+
+func write(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const privilegedPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: apps
+spec:
+  containers:
+    - name: app
+      image: app:1
+      securityContext:
+        privileged: true
+`
+
+func TestPrivilegedReportedAtItsLine(t *testing.T) {
+	f := write(t, t.TempDir(), "pod.yaml", privilegedPod)
+	code, out, _ := kubegate(t, "", "check", "--offline", "--format", "json", f)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	rep := jsonReport(t, out)
+	var got *report.JSONFinding
+	for i, fd := range rep.Findings {
+		if fd.Rule == "pss-privileged" {
+			got = &rep.Findings[i]
+		}
+	}
+	if got == nil {
+		t.Fatalf("no pss-privileged finding: %+v", rep.Findings)
+	}
+	if got.Source.File != f || got.Source.Line != 11 {
+		t.Errorf("source = %s:%d, want %s:11 (the line of privileged: true)", got.Source.File, got.Source.Line, f)
+	}
+	if got.Field != "spec.containers[0].securityContext.privileged" || got.Container != "app" {
+		t.Errorf("field %q container %q", got.Field, got.Container)
+	}
+	wantMsg := `privileged (container "app" must not set securityContext.privileged=true)`
+	if got.Message != wantMsg || got.Severity.String() != "critical" {
+		t.Errorf("message %q severity %s, want %q critical", got.Message, got.Severity, wantMsg)
+	}
+	if strings.Join(got.Practices, ",") != "000-2,002-4" || got.Fix == "" || len(got.Refs) == 0 {
+		t.Errorf("rule metadata missing: %+v", got)
+	}
+	if rep.Summary.Verdict != "fail" || rep.Summary.Objects != 1 || rep.Summary.BySeverity["critical"] != 1 {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	code, out, _ := kubegate(t, "", "check", "--offline", "--no-color",
+		"../../testdata/demo/kustomize/overlays/prod", "../../testdata/demo/chart", "-n", "monitoring")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (the demo app fails on purpose)\n%s", code, out)
+	}
+	for _, want := range []string{
+		// Kustomize: hostPID written in the base, object named and placed by the overlay.
+		"../../testdata/demo/kustomize/base/deployment.yaml:19  HIGH      pss-host-namespaces  Deployment shop-prod/prod-web: host namespaces (hostPID=true)",
+		"../../testdata/demo/kustomize/base/deployment.yaml:26  CRITICAL  pss-privileged  Deployment shop-prod/prod-web:",
+		"(via kustomize:../../testdata/demo/kustomize/overlays/prod)",
+		// Helm: hostNetwork from a template, at the template file.
+		"../../testdata/demo/chart/templates/daemonset.yaml:15  HIGH      pss-host-namespaces  DaemonSet monitoring/release-name-metrics-agent: host namespaces (hostNetwork=true)",
+		"note: images: not checked (--offline)",
+		"— FAIL (failOn: medium)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q\n%s", want, out)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	clean := write(t, dir, "clean.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: apps}
+data: {a: b}
+`)
+	bad := write(t, dir, "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n")
+	notK8s := write(t, dir, "values.yaml", "replicas: 3\n")
+	pod := write(t, dir, "pod.yaml", privilegedPod)
+	policyBad := write(t, dir, "kubegate.yaml", "apiVersion: kubegate.dev/v1alpha1\nkind: Policy\nfailOn: high\nfialOn: low\n")
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		contains string
+	}{
+		{"pass", []string{"check", "--offline", clean}, 0, "PASS"},
+		{"fail", []string{"check", "--offline", pod}, 1, "FAIL"},
+		{"below failOn is advice", []string{"check", "--offline", "--fail-on", "critical", "--profile", "baseline", write(t, dir, "ro.yaml", strings.Replace(privilegedPod, "privileged: true", "privileged: false", 1))}, 0, "read-only-root-filesystem"},
+		{"malformed YAML names file:line", []string{"check", "--offline", bad}, 2, bad + ":4  ERROR  invalid YAML"},
+		{"no Kubernetes objects", []string{"check", "--offline", notK8s}, 2, "not a Kubernetes object"},
+		{"missing file", []string{"check", "--offline", filepath.Join(dir, "nope.yaml")}, 2, "no such file"},
+		{"unknown policy key names its line", []string{"check", "--offline", "--config", policyBad, clean}, 2, policyBad + `:4: unknown key "fialOn"`},
+		{"bad flag", []string{"check", "--profile", "loose", clean}, 2, "--profile must be baseline or restricted"},
+		{"no path", []string{"check"}, 2, "requires at least 1 arg"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := kubegate(t, "", c.args...)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, c.code, out, errOut)
+			}
+			if !strings.Contains(out+errOut, c.contains) {
+				t.Errorf("output lacks %q:\n%s%s", c.contains, out, errOut)
+			}
+		})
+	}
+}
+
+func TestOneBadDocumentDoesNotHideTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	stream := privilegedPod + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: y\n---\n" +
+		strings.Replace(privilegedPod, "name: p", "name: q", 1)
+	f := write(t, dir, "stream.yaml", stream)
+	write(t, dir, "sub/broken.yaml", "kind: [\n")
+	write(t, dir, "sub/good.yaml", strings.Replace(privilegedPod, "name: p", "name: r", 1))
+	write(t, dir, "sub/chart-values.yaml", "image: {tag: x}\n")
+
+	code, out, _ := kubegate(t, "", "check", "--offline", "--format", "json", dir)
+	rep := jsonReport(t, out)
+	if code != 2 || rep.Summary.Verdict != "error" {
+		t.Errorf("exit %d verdict %s, want 2 error", code, rep.Summary.Verdict)
+	}
+	names := map[string]bool{}
+	for _, fd := range rep.Findings {
+		if fd.Rule == "pss-privileged" {
+			names[fd.Object.Name] = true
+		}
+	}
+	if !names["p"] || !names["q"] || !names["r"] {
+		t.Errorf("privileged pods reported: %v, want p, q and r", names)
+	}
+	var msgs []string
+	for _, e := range rep.Errors {
+		msgs = append(msgs, e.Error())
+	}
+	all := strings.Join(msgs, "\n")
+	for _, want := range []string{
+		f + `:17: duplicate key "name" (first set at line 16)`,
+		filepath.Join(dir, "sub/broken.yaml") + ":2: invalid YAML: did not find expected node content",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("errors lack %q:\n%s", want, all)
+		}
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "chart-values.yaml: skipped, not Kubernetes YAML") {
+		t.Errorf("notes %v", rep.Notes)
+	}
+}
+
+func TestStdin(t *testing.T) {
+	code, out, _ := kubegate(t, privilegedPod, "check", "--offline", "--no-color", "-")
+	if code != 1 || !strings.Contains(out, "<stdin>:11  CRITICAL  pss-privileged") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestRulesCommand(t *testing.T) {
+	code, out, _ := kubegate(t, "", "rules")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"pss-privileged  ", "critical", "000-2,002-4", "read-only-root-filesystem", "exemption-expired"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules list lacks %q", want)
+		}
+	}
+	code, out, _ = kubegate(t, "", "rules", "pss-host-namespaces")
+	if code != 0 || !strings.Contains(out, "Severity:  high") || !strings.Contains(out, "Fix: Do not set hostNetwork") {
+		t.Errorf("rules ID: exit %d\n%s", code, out)
+	}
+	code, _, errOut := kubegate(t, "", "rules", "no-such-rule")
+	if code != 2 || !strings.Contains(errOut, `unknown rule "no-such-rule"`) {
+		t.Errorf("unknown rule: exit %d %s", code, errOut)
+	}
+}
+
+func TestRenderCommand(t *testing.T) {
+	code, out, _ := kubegate(t, "", "render", "../../testdata/demo/kustomize/overlays/prod")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"# Source: ../../testdata/demo/kustomize/base/deployment.yaml:3 (via kustomize:../../testdata/demo/kustomize/overlays/prod)",
+		"name: prod-web", "namespace: shop-prod", "replicas: 4",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("render output lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "config.kubernetes.io/origin") {
+		t.Error("origin annotation leaked into the rendered objects")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := kubegate(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "kubegate ") {
+		t.Errorf("exit %d %q", code, out)
+	}
+}
