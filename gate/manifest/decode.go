@@ -118,7 +118,27 @@ func isDocMarker(l []byte) bool {
 	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = regexp.MustCompile(`line (\d+): ?`)
+
+// YAMLErrorLine splits a yaml.v3 error into its 1-based line (0 if none) and message.
+func YAMLErrorLine(err error) (int, string) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	m := yamlLineRe.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return 0, msg
+	}
+	n, _ := strconv.Atoi(msg[m[2]:m[3]])
+	if strings.Contains(msg, "did not find expected") {
+		// yaml.v3 reports parser errors (unlike scanner errors) with a 0-based line:
+		// see parser.fail in gopkg.in/yaml.v3.
+		n++
+	}
+	return n, msg[:m[0]] + msg[m[1]:]
+}
 
 func decodeChunk(c chunk, src Source) (doc Document) {
 	doc.Line = c.line
@@ -131,17 +151,11 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(c.data, &root); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := c.line
-		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-			n, _ := strconv.Atoi(m[1])
-			if strings.Contains(msg, "did not find expected") {
-				// yaml.v3 reports parser errors (unlike scanner errors) with a
-				// 0-based line: see parser.fail in gopkg.in/yaml.v3.
-				n++
-			}
-			line = c.line + n - 1
-			msg = strings.TrimPrefix(strings.Replace(msg, m[0]+":", "", 1), " ")
+		line, msg := YAMLErrorLine(err)
+		if line > 0 {
+			line += c.line - 1
+		} else {
+			line = c.line
 		}
 		return fail(line, "invalid YAML: %s", msg)
 	}

@@ -10,13 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
 )
 
@@ -67,10 +67,10 @@ type Exemption struct {
 // Date is a calendar day, written 2027-01-31. An exemption expires at the end of it (UTC).
 type Date struct{ time.Time }
 
-func (d *Date) UnmarshalText(b []byte) error {
-	t, err := time.Parse(time.DateOnly, string(b))
+func (d *Date) UnmarshalYAML(n *yaml.Node) error {
+	t, err := time.Parse(time.DateOnly, n.Value)
 	if err != nil {
-		return fmt.Errorf("expires: want a date like 2027-01-31, got %q", b)
+		return fmt.Errorf("line %d: expires: want a date like 2027-01-31, got %q", n.Line, n.Value)
 	}
 	d.Time = t
 	return nil
@@ -117,8 +117,6 @@ func Load(path string) (*Policy, error) {
 	return Parse(data, path)
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
-
 // Parse decodes a policy strictly: unknown keys, wrong types and invalid values are
 // errors naming their line.
 func Parse(data []byte, file string) (*Policy, error) {
@@ -143,16 +141,7 @@ func Parse(data []byte, file string) (*Policy, error) {
 // yamlError rewrites yaml.v3's messages ("yaml: unmarshal errors:\n  line 3: field x not
 // found in type policy.Policy") as file:line errors in the user's terms.
 func yamlError(file string, err error) error {
-	var te *yaml.TypeError
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		msg = te.Errors[0]
-	}
-	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
+	line, msg := manifest.YAMLErrorLine(err)
 	if f, typ, ok := strings.Cut(msg, " not found in type "); ok && strings.HasPrefix(f, "field ") {
 		msg = fmt.Sprintf("unknown key %q (in %s)", strings.TrimPrefix(f, "field "), friendlyType(typ))
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -44,6 +46,16 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	v, err := ParseSeverity(string(b))
 	*s = v
 	return err
+}
+
+// UnmarshalYAML reads a severity from a policy file, naming the line when it is wrong.
+func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSeverity(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*s = v
+	return nil
 }
 
 // Rule is one check of the catalogue.

@@ -1,0 +1,223 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+const header = "apiVersion: kubegate.dev/v1alpha1\nkind: Policy\n"
+
+func TestParseFull(t *testing.T) {
+	p, err := Parse([]byte(header+`kubernetesVersion: "1.36"
+failOn: high
+profile: baseline
+rules:
+  disable: [read-only-root-filesystem]
+  severity:
+    pss-host-ports: critical
+exemptions:
+  - rule: pss-host-*
+    kind: DaemonSet
+    namespace: monitoring
+    owner: team-obs
+    reason: node exporter
+    expires: 2027-03-31
+`), "kubegate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FailOn != rules.High || p.Profile != rules.Baseline || p.KubernetesVersion != "1.36" ||
+		p.Enabled("read-only-root-filesystem") || !p.Enabled("pss-privileged") ||
+		p.Rules.Severity["pss-host-ports"] != rules.Critical || p.Exemptions[0].Expires.String() != "2027-03-31" ||
+		p.exemptionLines[0] != 11 {
+		t.Errorf("parsed %+v", p)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	p := Default()
+	if p.FailOn != rules.Medium || p.Profile != rules.Restricted {
+		t.Errorf("default %+v", p)
+	}
+	dir := t.TempDir()
+	if p, err := Discover(dir); err != nil || p.File != "" {
+		t.Errorf("no file: %v %+v", err, p)
+	}
+	os.WriteFile(filepath.Join(dir, "kubegate.yaml"), []byte(header+"failOn: low\n"), 0o644)
+	if p, err := Discover(dir); err != nil || p.FailOn != rules.Low {
+		t.Errorf("discovered: %v %+v", err, p)
+	}
+}
+
+func TestParseErrorsNameTheLine(t *testing.T) {
+	cases := []struct{ name, body, want string }{
+		{"unknown key", "failOn: high\nfialOn: low\n", `p.yaml:4: unknown key "fialOn" (in the policy)`},
+		{"unknown nested key", "rules:\n  disabled: [x]\n", `p.yaml:4: unknown key "disabled" (in rules)`},
+		{"unknown exemption key", "exemptions:\n  - rule: pss-*\n    reasn: x\n", `p.yaml:5: unknown key "reasn" (in an exemption)`},
+		{"bad severity", "failOn: severe\n", `p.yaml:3: unknown severity "severe"`},
+		{"bad profile", "profile: loose\n", "p.yaml:3: profile must be baseline or restricted"},
+		{"bad version", "kubernetesVersion: latest\n", "p.yaml:3: kubernetesVersion must look like 1.37"},
+		{"unknown rule", "rules:\n  disable:\n    - pss-privileged\n    - no-such-rule\n", `p.yaml:6: unknown rule "no-such-rule"`},
+		{"unknown severity rule", "rules:\n  severity:\n    nope: high\n", `p.yaml:5: unknown rule "nope"`},
+		{"exemption without reason", "exemptions:\n  - rule: pss-privileged\n    owner: me\n    expires: 2027-01-01\n", "p.yaml:4: exemption for pss-privileged needs a reason"},
+		{"exemption without owner", "exemptions:\n  - rule: pss-privileged\n    reason: r\n    expires: 2027-01-01\n", "p.yaml:4: exemption for pss-privileged needs an owner"},
+		{"exemption without expiry", "exemptions:\n  - rule: pss-privileged\n    owner: me\n    reason: r\n", "p.yaml:4: exemption for pss-privileged needs an expiry date"},
+		{"exemption bad date", "exemptions:\n  - rule: pss-privileged\n    expires: next week\n", "p.yaml:5: expires: want a date like 2027-01-31"},
+		{"exemption matching no rule", "exemptions:\n  - rule: psp-*\n    owner: me\n    reason: r\n    expires: 2027-01-01\n", `p.yaml:4: exemption rule "psp-*" matches no rule`},
+		{"wrong kind", "kind: Config\n", `p.yaml:2: kind must be Policy, got "Config"`},
+		{"not YAML", "- a\n", "p.yaml:3: did not find expected key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := header + c.body
+			if strings.HasPrefix(c.body, "kind:") {
+				body = "apiVersion: kubegate.dev/v1alpha1\n" + c.body
+			}
+			_, err := Parse([]byte(body), "p.yaml")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Parse([]byte("- a\n"), "p.yaml"); err == nil || err.Error() != "p.yaml:1: cannot unmarshal !!seq into policy.Policy" {
+		t.Errorf("sequence: %v", err)
+	}
+	if _, err := Parse(nil, "p.yaml"); err == nil || err.Error() != "p.yaml: policy file is empty" {
+		t.Errorf("empty: %v", err)
+	}
+	if _, err := Load("does-not-exist.yaml"); err == nil || !strings.Contains(err.Error(), "cannot read policy") {
+		t.Errorf("missing: %v", err)
+	}
+}
+
+func obj(kind, ns, name string, annotations map[string]any) *manifest.Object {
+	raw := map[string]any{"apiVersion": "apps/v1", "kind": kind, "metadata": map[string]any{"name": name, "namespace": ns}}
+	if annotations != nil {
+		raw["metadata"].(map[string]any)["annotations"] = annotations
+	}
+	o, _ := manifest.NewObject(raw, manifest.Source{File: "m.yaml", Line: 1})
+	return o
+}
+
+func finding(rule string, o *manifest.Object, container string) rules.Finding {
+	r, _ := rules.Get(rule)
+	return rules.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source}
+}
+
+func TestApplyExemptions(t *testing.T) {
+	p, err := Parse([]byte(header+`rules:
+  severity: {pss-host-ports: low}
+exemptions:
+  - rule: pss-host-*
+    kind: DaemonSet
+    name: "*-exporter"
+    owner: team-obs
+    reason: reads host counters
+    expires: 2027-03-31
+  - rule: pss-privileged
+    owner: team-net
+    reason: old CNI
+    expires: 2026-01-01
+  - rule: read-only-root-filesystem
+    container: sidecar
+    owner: team-app
+    reason: writes caches
+    expires: 2027-01-01
+`), "kubegate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exporter := obj("DaemonSet", "monitoring", "node-exporter", nil)
+	web := obj("Deployment", "apps", "web", nil)
+	annotated := obj("Deployment", "apps", "cni", map[string]any{AnnotationExempt: "pss-run-as-*", AnnotationExemptReason: "vendor image"})
+	noReason := obj("Deployment", "apps", "bad", map[string]any{AnnotationExempt: "pss-run-as-non-root"})
+	in := []rules.Finding{
+		finding("pss-host-namespaces", exporter, ""), // exempted by #0
+		finding("pss-host-ports", web, ""),           // not a DaemonSet: kept, severity low
+		finding("pss-privileged", web, "app"),        // #1 expired: kept
+		finding("read-only-root-filesystem", web, "app"),
+		finding("pss-run-as-non-root", annotated, "c"), // annotation with reason
+		finding("pss-run-as-non-root", noReason, "c"),  // annotation without reason: kept + invalid
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	out := p.Apply(in, []*manifest.Object{exporter, web, annotated, noReason}, now)
+	if len(out.Exempted) != 2 {
+		t.Errorf("exempted %d, want 2: %+v", len(out.Exempted), out.Exempted)
+	}
+	got := map[string]rules.Finding{}
+	for _, f := range out.Findings {
+		got[f.RuleID+"/"+f.Object.Name] = f
+	}
+	for _, key := range []string{"pss-host-ports/web", "pss-privileged/web", "read-only-root-filesystem/web", "pss-run-as-non-root/bad"} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("missing kept finding %s", key)
+		}
+	}
+	if got["pss-host-ports/web"].Severity != rules.Low {
+		t.Errorf("severity override not applied: %s", got["pss-host-ports/web"].Severity)
+	}
+	checks := map[string]struct {
+		msg  string
+		line int
+	}{
+		"exemption-expired/kubegate.yaml": {"exemption for pss-privileged (owner team-net) expired on 2026-01-01; its findings are reported again", 12},
+		"exemption-unused/kubegate.yaml":  {"exemption for read-only-root-filesystem (owner team-app) matched no finding", 16},
+		"exemption-invalid/bad":           {"kubegate.dev/exempt exempts pss-run-as-non-root without a kubegate.dev/exempt-reason annotation; the exemption is ignored", 1},
+	}
+	for key, want := range checks {
+		f, ok := got[key]
+		if !ok {
+			t.Errorf("missing %s in %v", key, got)
+			continue
+		}
+		if f.Message != want.msg || f.Source.Line != want.line {
+			t.Errorf("%s: %q at line %d, want %q at %d", key, f.Message, f.Source.Line, want.msg, want.line)
+		}
+	}
+	if len(out.Findings) != 7 {
+		t.Errorf("%d findings, want 7", len(out.Findings))
+	}
+
+	// Before its expiry day ends, the exemption still holds.
+	live := p.Apply([]rules.Finding{finding("pss-privileged", web, "app")}, []*manifest.Object{web},
+		time.Date(2026, 1, 1, 23, 0, 0, 0, time.UTC))
+	if len(live.Exempted) != 1 {
+		t.Errorf("exemption expired early: %+v", live)
+	}
+}
+
+func TestDisabledRuleFindingsDropped(t *testing.T) {
+	p, err := Parse([]byte(header+"rules:\n  disable: [exemption-unused]\nexemptions:\n  - {rule: pss-privileged, owner: o, reason: r, expires: 2099-01-01}\n"), "k.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := p.Apply(nil, nil, time.Now()); len(out.Findings) != 0 {
+		t.Errorf("disabled rule reported: %+v", out.Findings)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(header + "failOn: high\nprofile: baseline\nrules: {disable: [pss-privileged]}\n"))
+	f.Add([]byte(header + "exemptions:\n  - {rule: pss-*, owner: o, reason: r, expires: 2027-01-01}\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte(header + "rules:\n  settings:\n    x: {y: 1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if p.Profile != rules.Baseline && p.Profile != rules.Restricted {
+			t.Errorf("accepted profile %q", p.Profile)
+		}
+		p.Apply(nil, nil, time.Now())
+	})
+}

@@ -1,0 +1,155 @@
+package render
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+func find(t *testing.T, r *Result, kind, name string) *manifest.Object {
+	t.Helper()
+	for _, o := range r.Objects {
+		if o.Kind == kind && o.Name == name {
+			return o
+		}
+	}
+	t.Fatalf("no %s %s among %d objects (errors %v)", kind, name, len(r.Objects), r.Errors)
+	return nil
+}
+
+func errorsText(r *Result) string {
+	var b strings.Builder
+	for _, e := range r.Errors {
+		b.WriteString(e.Error() + "\n")
+	}
+	return b.String()
+}
+
+func TestKustomizeOverlayPointsIntoBase(t *testing.T) {
+	overlay := "../../testdata/demo/kustomize/overlays/prod"
+	r := Render([]string{overlay}, Options{})
+	if len(r.Errors) > 0 {
+		t.Fatal(errorsText(r))
+	}
+	d := find(t, r, "Deployment", "prod-web")
+	if d.Namespace != "shop-prod" {
+		t.Errorf("namespace %q, want the overlay's shop-prod", d.Namespace)
+	}
+	base := "../../testdata/demo/kustomize/base/deployment.yaml"
+	want := manifest.Source{File: base, Line: 19, Via: "kustomize:" + overlay}
+	if got := d.SourceOf("spec.template.spec.hostPID"); got != want {
+		t.Errorf("hostPID at %+v, want %+v", got, want)
+	}
+	if d.Source.Line != 3 {
+		t.Errorf("object line %d, want 3 (apiVersion of the base document)", d.Source.Line)
+	}
+	if got := manifest.Lookup(d.Raw, "spec", "replicas"); got != int64(4) {
+		t.Errorf("replicas %v, want the overlay's patch (4)", got)
+	}
+	if _, ok := d.Annotations()["config.kubernetes.io/origin"]; ok {
+		t.Error("origin annotation left on the object")
+	}
+	// The user's kustomization is not modified to switch origin tracking on.
+	data, _ := os.ReadFile(filepath.Join(overlay, "kustomization.yaml"))
+	if strings.Contains(string(data), "buildMetadata") {
+		t.Error("kustomization.yaml was modified")
+	}
+}
+
+func TestDirectoryRendersBaseOnlyThroughOverlay(t *testing.T) {
+	r := Render([]string{"../../testdata/demo/kustomize"}, Options{})
+	if len(r.Errors) > 0 {
+		t.Fatal(errorsText(r))
+	}
+	for _, o := range r.Objects {
+		if o.Name == "web" {
+			t.Errorf("base rendered on its own: %s", o.Ref())
+		}
+	}
+	find(t, r, "Deployment", "prod-web")
+	if !strings.Contains(strings.Join(r.Notes, "\n"), "base: Kustomize base rendered through the roots that use it") {
+		t.Errorf("notes %v", r.Notes)
+	}
+}
+
+func TestKustomizeRefusesFilesOutsideRoot(t *testing.T) {
+	r := Render([]string{"testdata/outside/root"}, Options{})
+	if len(r.Objects) != 0 || !strings.Contains(errorsText(r), "is not in or below") {
+		t.Errorf("objects %d, errors:\n%s", len(r.Objects), errorsText(r))
+	}
+}
+
+func TestKustomizeRefusesRemoteBases(t *testing.T) {
+	r := Render([]string{"testdata/remote"}, Options{})
+	want := `testdata/remote/kustomization.yaml:2: remote base "github.com/example/repo//deploy?ref=v1.0.0" refused`
+	if !strings.Contains(errorsText(r), want) {
+		t.Errorf("errors:\n%s\nwant %s", errorsText(r), want)
+	}
+}
+
+func TestHelmChart(t *testing.T) {
+	dir := t.TempDir()
+	values := filepath.Join(dir, "prod.yaml")
+	os.WriteFile(values, []byte("replicas: 3\n"), 0o644)
+	r := Render([]string{"testdata/plainchart"}, Options{
+		ValuesFiles: []string{values}, SetValues: []string{"hostNetwork=true"},
+		ReleaseName: "rel", Namespace: "team", KubeVersion: "1.37",
+	})
+	if len(r.Errors) > 0 {
+		t.Fatal(errorsText(r))
+	}
+	d := find(t, r, "Deployment", "rel-plain")
+	if d.Namespace != "team" || manifest.Lookup(d.Raw, "spec", "replicas") != int64(3) ||
+		manifest.Lookup(d.Raw, "spec", "template", "spec", "hostNetwork") != true {
+		t.Errorf("values not applied: %v", d.Raw)
+	}
+	tmpl := "testdata/plainchart/templates/deploy.yaml"
+	want := manifest.Source{File: tmpl, Line: 10, Via: "helm:testdata/plainchart"}
+	if got := d.SourceOf("spec.template.spec.hostNetwork"); got != want {
+		t.Errorf("hostNetwork at %+v, want %+v", got, want)
+	}
+	if d.Source.Line != 2 {
+		t.Errorf("object line %d, want 2 (kind:)", d.Source.Line)
+	}
+}
+
+func TestHelmMissingDependency(t *testing.T) {
+	r := Render([]string{"testdata/missing-dep"}, Options{})
+	want := `testdata/missing-dep/Chart.yaml: dependencies "redis" are declared in Chart.yaml but missing from charts/: run ` + "`helm dependency build testdata/missing-dep`"
+	if !strings.Contains(errorsText(r), want) || len(r.Objects) != 0 {
+		t.Errorf("errors:\n%s\nwant %s", errorsText(r), want)
+	}
+}
+
+func TestHelmValuesFileMissing(t *testing.T) {
+	r := Render([]string{"testdata/plainchart"}, Options{ValuesFiles: []string{"testdata/nope.yaml"}})
+	if !strings.Contains(errorsText(r), "values file testdata/nope.yaml") {
+		t.Errorf("errors:\n%s", errorsText(r))
+	}
+}
+
+func TestEmptyInputIsAnError(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(f, []byte("# nothing here\n---\n"), 0o644)
+	r := Render([]string{f}, Options{})
+	if !strings.Contains(errorsText(r), f+": no Kubernetes objects found") {
+		t.Errorf("errors:\n%s", errorsText(r))
+	}
+}
+
+// TestHelmTemplateThatLoops runs last: the engine cannot be interrupted, so the looping
+// template keeps one core busy until the test binary exits.
+func TestHelmTemplateThatLoops(t *testing.T) {
+	start := time.Now()
+	r := Render([]string{"testdata/loop"}, Options{HelmTimeout: time.Second})
+	if !strings.Contains(errorsText(r), "templates did not finish rendering within 1s (a template that loops?)") {
+		t.Errorf("errors:\n%s", errorsText(r))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
