@@ -188,7 +188,7 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		doc.NotKubernetes = true
 		return doc
 	}
-	obj.LocateIn(body, off)
+	obj.locateIn(c.data, off, nil)
 	if items, ok := m["items"].([]any); ok && strings.HasSuffix(obj.Kind, "List") {
 		itemsNode := mapValue(body, "items")
 		for i, it := range items {
@@ -208,9 +208,7 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 			if err != nil {
 				return fail(line, "%s item %d: %v", obj.Kind, i, err)
 			}
-			if itemNode != nil {
-				o.LocateIn(itemNode, off)
-			}
+			o.locateIn(c.data, off, []pathStep{{key: "items"}, {index: i}})
 			doc.Objects = append(doc.Objects, o)
 		}
 		return doc

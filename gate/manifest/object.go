@@ -6,6 +6,7 @@ package manifest
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -95,11 +96,21 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	return o, nil
 }
 
-// LocateIn makes field lookups of o resolve in doc, a document node of another file (a
-// Kustomize base), whose line numbers are shifted by lineOffset.
-func (o *Object) LocateIn(doc *yaml.Node, lineOffset int) {
+// locateIn makes field lookups of o resolve in a YAML document, parsed on first use: lines
+// are only needed for objects with findings, and keeping every document's node tree costs
+// more (memory, page faults) than parsing those few again. prefix leads from the document
+// root to the object (a List item); lineOffset shifts the document's lines to the file's.
+func (o *Object) locateIn(doc []byte, lineOffset int, prefix []pathStep) {
+	var once sync.Once
+	var root *yaml.Node
 	o.locate = func(p []pathStep) int {
-		if l := lineOfPath(doc, p); l > 0 {
+		once.Do(func() {
+			var n yaml.Node
+			if yaml.Unmarshal(doc, &n) == nil {
+				root = &n
+			}
+		})
+		if l := lineOfPath(root, append(prefix[:len(prefix):len(prefix)], p...)); l > 0 {
 			return l + lineOffset
 		}
 		return 0

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -82,6 +83,11 @@ func (p *Pod) decode() error {
 		}
 	}
 	if err := conv.FromUnstructured(p.Template.Spec, p.Spec); err != nil {
+		// The converter's message names only a Go type; JSON decoding names the field.
+		data, _ := json.Marshal(p.Template.Spec)
+		if jerr := json.Unmarshal(data, &corev1.PodSpec{}); jerr != nil {
+			return jerr
+		}
 		return err
 	}
 	// The API server defaults a volume without a source to emptyDir (SetDefaults_Volume in

@@ -1,0 +1,122 @@
+package gate
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// corpus generates n objects: a third workloads with varied security contexts, a third
+// Services, a third ConfigMaps — the mix of a real rendered application set.
+func corpus(n int) []byte {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString("---\n")
+		switch i % 3 {
+		case 0:
+			priv := i%7 == 0
+			fmt.Fprintf(&b, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-%d
+  namespace: ns-%d
+  labels: {app: app-%d, tier: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app-%d}}
+  template:
+    metadata:
+      labels: {app: app-%d}
+    spec:
+      securityContext:
+        runAsNonRoot: %t
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: app
+          image: ghcr.io/acme/app-%d:1.%d
+          ports: [{containerPort: 8080}]
+          env:
+            - {name: LOG_LEVEL, value: info}
+          resources: {limits: {cpu: 500m, memory: 256Mi}}
+          securityContext:
+            privileged: %t
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: %t
+            capabilities: {drop: [ALL]}
+        - name: sidecar
+          image: ghcr.io/acme/proxy:2.0
+          volumeMounts: [{name: tmp, mountPath: /tmp}]
+      volumes:
+        - {name: tmp, emptyDir: {}}
+`, i, i%20, i, i, i, i%5 != 0, i, i%10, priv, i%2 == 0)
+		case 1:
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Service\nmetadata:\n  name: app-%d\n  namespace: ns-%d\nspec:\n  selector: {app: app-%d}\n  ports:\n    - {port: 80, targetPort: 8080}\n", i, i%20, i)
+		default:
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-%d\n  namespace: ns-%d\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n      workers: %d\n", i, i%20, i%8)
+		}
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkCheck measures the gate from bytes to verdict: decode 10,000 objects with
+// positions, decode their pod templates, run every rule and the policy.
+func BenchmarkCheck(b *testing.B) {
+	data := corpus(10_000)
+	p := policy.Default()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	var objects int
+	for b.Loop() {
+		var objs []*manifest.Object
+		for _, d := range manifest.Decode(data, manifest.Source{File: "bench.yaml"}) {
+			objs = append(objs, d.Objects...)
+		}
+		res := Check(objs, p, time.Time{})
+		objects = res.Objects
+	}
+	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+func TestCheckCorpusVerdict(t *testing.T) {
+	var objs []*manifest.Object
+	for _, d := range manifest.Decode(corpus(300), manifest.Source{File: "c.yaml"}) {
+		if d.Err != nil {
+			t.Fatal(d.Err)
+		}
+		objs = append(objs, d.Objects...)
+	}
+	res := Check(objs, nil, time.Time{})
+	counts := map[string]int{}
+	for _, f := range res.Findings {
+		counts[f.RuleID]++
+	}
+	// 100 workloads: every 7th privileged, every 5th may run as root, odd ones writable,
+	// and the sidecar never sets readOnlyRootFilesystem.
+	want := map[string]int{"pss-privileged": 15, "pss-run-as-non-root": 20, "read-only-root-filesystem": 150}
+	for id, n := range want {
+		if counts[id] != n {
+			t.Errorf("%s: %d findings, want %d", id, counts[id], n)
+		}
+	}
+	if res.Objects != 300 || res.Verdict != Fail || res.ExitCode() != 1 {
+		t.Errorf("objects %d verdict %s", res.Objects, res.Verdict)
+	}
+	// Findings are sorted by file and line.
+	for i := 1; i < len(res.Findings); i++ {
+		if res.Findings[i].Source.Line < res.Findings[i-1].Source.Line {
+			t.Fatalf("findings out of order at %d", i)
+		}
+	}
+	// Raising failOn above every finding turns the verdict into a pass.
+	p := policy.Default()
+	p.FailOn = rules.Critical
+	p.Rules.Disable = []string{"pss-privileged"}
+	if res := Check(objs, p, time.Time{}); res.Verdict != Pass {
+		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict)
+	}
+}

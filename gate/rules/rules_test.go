@@ -1,0 +1,182 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+func set(t *testing.T, yaml string, opts Options) *Set {
+	t.Helper()
+	var objs []*manifest.Object
+	for _, d := range manifest.Decode([]byte(yaml), manifest.Source{File: "w.yaml"}) {
+		if d.Err != nil {
+			t.Fatal(d.Err)
+		}
+		objs = append(objs, d.Objects...)
+	}
+	return NewSet(objs, opts)
+}
+
+func run(t *testing.T, id string, s *Set) []Finding {
+	t.Helper()
+	r, ok := Get(id)
+	if !ok {
+		t.Fatalf("no rule %s", id)
+	}
+	return r.Check(s)
+}
+
+const hardened = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+spec:
+  template:
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+        - name: web
+          image: web:1
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL]}
+`
+
+func TestHardenedWorkloadPassesEveryRule(t *testing.T) {
+	s := set(t, hardened, Options{})
+	if f := Run(s, func(string) bool { return true }); len(f) != 0 {
+		t.Errorf("findings on a hardened workload: %+v", f)
+	}
+}
+
+func TestReadOnlyRootFilesystem(t *testing.T) {
+	cases := []struct {
+		name, from, to, msg string
+		line               int
+	}{
+		{"unset", "            readOnlyRootFilesystem: true\n", "", `container "web" does not set securityContext.readOnlyRootFilesystem=true`, 13},
+		{"false", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", `container "web" sets securityContext.readOnlyRootFilesystem=false`, 15},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := set(t, strings.Replace(hardened, c.from, c.to, 1), Options{})
+			got := run(t, "read-only-root-filesystem", s)
+			if len(got) != 1 {
+				t.Fatalf("findings %+v", got)
+			}
+			f := got[0]
+			if f.Message != c.msg || f.Source.Line != c.line || f.Container != "web" || f.Severity != Medium ||
+				f.Field != "spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem" {
+				t.Errorf("got %+v", f)
+			}
+		})
+	}
+	// Init containers are checked too.
+	withInit := strings.Replace(hardened, "      containers:\n", "      initContainers:\n        - {name: init, image: busybox}\n      containers:\n", 1)
+	if got := run(t, "read-only-root-filesystem", set(t, withInit, Options{})); len(got) != 1 || got[0].Container != "init" {
+		t.Errorf("init container: %+v", got)
+	}
+}
+
+func TestPSSMessagesAndLines(t *testing.T) {
+	cases := []struct {
+		rule, from, to, msg, field string
+		line                       int
+	}{
+		{"pss-privileged", "allowPrivilegeEscalation: false", "privileged: true", `privileged (container "web" must not set securityContext.privileged=true)`,
+			"spec.template.spec.containers[0].securityContext.privileged", 14},
+		{"pss-host-namespaces", "      securityContext:\n        runAsNonRoot", "      hostIPC: true\n      securityContext:\n        runAsNonRoot", "host namespaces (hostIPC=true)",
+			"spec.template.spec.hostIPC", 7},
+		{"pss-run-as-non-root", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)",
+			"spec.template.spec.securityContext.runAsNonRoot", 8},
+		{"pss-capabilities-restricted", "drop: [ALL]", "add: [NET_ADMIN]", `unrestricted capabilities (container "web" must set securityContext.capabilities.drop=["ALL"]; container "web" must not include "NET_ADMIN" in securityContext.capabilities.add)`,
+			"spec.template.spec.containers[0].securityContext.capabilities", 16},
+		{"pss-host-path-volumes", "      containers:\n", "      volumes:\n        - name: data\n          emptyDir: {}\n        - name: host\n          hostPath: {path: /var/run}\n      containers:\n", `hostPath volumes (volume "host")`,
+			"spec.template.spec.volumes[1]", 13},
+	}
+	for _, c := range cases {
+		t.Run(c.rule, func(t *testing.T) {
+			opts := Options{}
+			if c.rule == "pss-host-path-volumes" {
+				opts.Profile = Baseline // at restricted, restrictedVolumes covers hostPath
+			}
+			got := run(t, c.rule, set(t, strings.Replace(hardened, c.from, c.to, 1), opts))
+			if len(got) != 1 {
+				t.Fatalf("findings %+v", got)
+			}
+			if got[0].Message != c.msg || got[0].Field != c.field || got[0].Source.Line != c.line {
+				t.Errorf("got %q %s line %d\nwant %q %s line %d", got[0].Message, got[0].Field, got[0].Source.Line, c.msg, c.field, c.line)
+			}
+			if pass := run(t, c.rule, set(t, hardened, opts)); len(pass) != 0 {
+				t.Errorf("hardened workload reported: %+v", pass)
+			}
+		})
+	}
+}
+
+func TestPSSProfileAndVersion(t *testing.T) {
+	noSeccomp := strings.Replace(hardened, "        seccompProfile: {type: RuntimeDefault}\n", "", 1)
+	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, Options{Profile: Baseline})); len(got) != 0 {
+		t.Errorf("restricted control ran at baseline: %+v", got)
+	}
+	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, Options{Profile: Restricted})); len(got) != 1 {
+		t.Errorf("restricted control did not run at restricted: %+v", got)
+	}
+	// hostProbesAndHostLifecycle exists from policy version 1.34 on.
+	probe := strings.Replace(hardened, "          image: web:1\n", "          image: web:1\n          livenessProbe: {httpGet: {host: 10.0.0.1, port: 80}}\n", 1)
+	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, Options{KubeMinor: 33})); len(got) != 0 {
+		t.Errorf("1.33: %+v", got)
+	}
+	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, Options{KubeMinor: 34})); len(got) != 1 {
+		t.Errorf("1.34: %+v", got)
+	}
+}
+
+func TestEveryWorkloadKindIsChecked(t *testing.T) {
+	pod := "{containers: [{name: c, image: i, securityContext: {privileged: true}}]}"
+	tmpl := "{spec: " + pod + "}"
+	docs := []string{
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: " + pod,
+		"apiVersion: v1\nkind: PodTemplate\nmetadata: {name: a}\ntemplate: " + tmpl,
+		"apiVersion: v1\nkind: ReplicationController\nmetadata: {name: a}\nspec: {template: " + tmpl + "}",
+		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {jobTemplate: {spec: {template: " + tmpl + "}}}",
+	}
+	for _, k := range []string{"apps/v1 Deployment", "apps/v1 StatefulSet", "apps/v1 DaemonSet", "apps/v1 ReplicaSet", "batch/v1 Job"} {
+		av, kind, _ := strings.Cut(k, " ")
+		docs = append(docs, "apiVersion: "+av+"\nkind: "+kind+"\nmetadata: {name: a}\nspec: {template: "+tmpl+"}")
+	}
+	docs = append(docs, "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: crd}\nspec: {template: "+tmpl+"}")
+	got := run(t, "pss-privileged", set(t, strings.Join(docs, "\n---\n"), Options{}))
+	kinds := map[string]bool{}
+	for _, f := range got {
+		kinds[f.Object.APIVersion+" "+f.Object.Kind] = true
+	}
+	if len(got) != 9 || kinds["example.com/v1 Deployment"] {
+		t.Errorf("%d findings over kinds %v; want the 9 built-in workload kinds and not the CRD", len(got), kinds)
+	}
+}
+
+func TestInvalidPodSpecIsAnError(t *testing.T) {
+	s := set(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      ports: [{containerPort: eighty}]\n", Options{})
+	if len(s.Pods) != 0 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Error(), "w.yaml:4: Pod p: pod template is not a valid PodSpec: json: cannot unmarshal") || !strings.Contains(s.Errors[0].Error(), "containerPort of type int32") {
+		t.Errorf("pods %d errors %v", len(s.Pods), s.Errors)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	for _, r := range All() {
+		if r.ID != strings.ToLower(r.ID) || strings.ContainsAny(r.ID, " _") || r.Title == "" || r.Fix == "" || r.Doc == "" {
+			t.Errorf("rule %q lacks metadata: %+v", r.ID, r)
+		}
+		if r.Check != nil && len(r.Practices) == 0 {
+			t.Errorf("rule %s enforces no seed practice", r.ID)
+		}
+	}
+	if kebab("hostProbesAndHostLifecycle") != "host-probes-and-host-lifecycle" || kebab("capabilities_baseline") != "capabilities-baseline" {
+		t.Error("kebab")
+	}
+}
