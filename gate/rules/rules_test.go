@@ -56,7 +56,7 @@ func TestHardenedWorkloadPassesEveryRule(t *testing.T) {
 func TestReadOnlyRootFilesystem(t *testing.T) {
 	cases := []struct {
 		name, from, to, msg string
-		line               int
+		line                int
 	}{
 		{"unset", "            readOnlyRootFilesystem: true\n", "", `container "web" does not set securityContext.readOnlyRootFilesystem=true`, 13},
 		{"false", "readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false", `container "web" sets securityContext.readOnlyRootFilesystem=false`, 15},
