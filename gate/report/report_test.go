@@ -1,0 +1,109 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+func result() *gate.Result {
+	return &gate.Result{
+		Objects: 2,
+		Findings: []rules.Finding{{
+			RuleID: "pss-privileged", Severity: rules.Critical,
+			Object:  manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
+			Field:   "spec.containers[0].securityContext.privileged", Container: "app",
+			Message: `privileged (container "app" must not set securityContext.privileged=true)`,
+			Source:  manifest.Source{File: "pod.yaml", Line: 11},
+		}, {
+			RuleID: "read-only-root-filesystem", Severity: rules.Medium,
+			Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
+			Message: "m", Source: manifest.Source{File: "base/d.yaml", Line: 3, Via: "kustomize:overlay"},
+		}},
+		Errors:  []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
+		Notes:   []string{"images: not checked (--offline)"},
+		FailOn:  rules.Medium,
+		Verdict: gate.Error,
+	}
+}
+
+// TestJSONContract pins the key names later formats and users' scripts rely on.
+func TestJSONContract(t *testing.T) {
+	var buf bytes.Buffer
+	if err := JSON(&buf, result()); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(m any) []string {
+		var ks []string
+		for k := range m.(map[string]any) {
+			ks = append(ks, k)
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	f := doc["findings"].([]any)[0]
+	checks := map[string][]string{
+		"top":     {"errors", "findings", "notes", "summary"},
+		"finding": {"container", "field", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
+		"object":  {"apiVersion", "kind", "name", "namespace"},
+		"source":  {"file", "line"},
+		"summary": {"bySeverity", "errors", "exempted", "failOn", "findings", "objects", "verdict"},
+		"sev":     {"critical", "high", "info", "low", "medium"},
+	}
+	got := map[string][]string{
+		"top": keys(doc), "finding": keys(f), "object": keys(f.(map[string]any)["object"]),
+		"source": keys(f.(map[string]any)["source"]), "summary": keys(doc["summary"]),
+		"sev": keys(doc["summary"].(map[string]any)["bySeverity"]),
+	}
+	for k, want := range checks {
+		if !slices.Equal(got[k], want) {
+			t.Errorf("%s keys %v, want %v", k, got[k], want)
+		}
+	}
+	fm := f.(map[string]any)
+	if fm["severity"] != "critical" || fm["rule"] != "pss-privileged" || fm["fix"] == "" ||
+		doc["summary"].(map[string]any)["verdict"] != "error" {
+		t.Errorf("values: %v", fm)
+	}
+	if via := doc["findings"].([]any)[1].(map[string]any)["source"].(map[string]any)["via"]; via != "kustomize:overlay" {
+		t.Errorf("via %v", via)
+	}
+}
+
+func TestText(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Text(&buf, result(), TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"Input errors\nbad.yaml:2  ERROR  invalid YAML: x\n",
+		"base/d.yaml  (via kustomize:overlay)\nbase/d.yaml:3  MEDIUM    read-only-root-filesystem  Deployment d: m\n",
+		"pod.yaml\npod.yaml:11  CRITICAL  pss-privileged  Pod apps/p: privileged",
+		"How to fix\n  pss-privileged: Remove securityContext.privileged: true (or set it to false).\n  read-only-root-filesystem: Set securityContext.readOnlyRootFilesystem: true",
+		"note: images: not checked (--offline)",
+		"2 objects, 2 findings (1 critical, 0 high, 1 medium, 0 low, 0 info), 1 input errors — ERROR (failOn: medium)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b[") {
+		t.Error("colour without a terminal")
+	}
+	buf.Reset()
+	Text(&buf, result(), TextOptions{Color: true})
+	if !strings.Contains(buf.String(), "\x1b[1;31mCRITICAL") {
+		t.Error("no colour when asked")
+	}
+}
