@@ -191,6 +191,10 @@ func parsePath(path string) []pathStep {
 	return steps
 }
 
+// NodeLine returns the line of the field at path ("rules.disable[2]") in a YAML node tree,
+// or of its nearest existing parent.
+func NodeLine(n *yaml.Node, path string) int { return lineOfPath(n, parsePath(path)) }
+
 // lineOfPath returns the line of the deepest node along path that exists in doc.
 func lineOfPath(doc *yaml.Node, path []pathStep) int {
 	n := doc

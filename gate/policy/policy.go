@@ -168,7 +168,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		doc = doc.Content[0]
 	}
-	line := func(path ...any) int { return nodeLine(doc, path...) }
+	line := func(path string) int { return manifest.NodeLine(doc, path) }
 	if p.APIVersion != APIVersion {
 		return errAt(line("apiVersion"), "apiVersion must be %s, got %q", APIVersion, p.APIVersion)
 	}
@@ -185,17 +185,17 @@ func (p *Policy) validate(root *yaml.Node) error {
 	}
 	for i, id := range p.Rules.Disable {
 		if _, ok := rules.Get(id); !ok {
-			return errAt(line("rules", "disable", i), "unknown rule %q (see `kubegate rules`)", id)
+			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q (see `kubegate rules`)", id)
 		}
 	}
 	for id := range p.Rules.Severity {
 		if _, ok := rules.Get(id); !ok {
-			return errAt(line("rules", "severity", id), "unknown rule %q (see `kubegate rules`)", id)
+			return errAt(line("rules.severity." + id), "unknown rule %q (see `kubegate rules`)", id)
 		}
 	}
 	p.exemptionLines = make([]int, len(p.Exemptions))
 	for i, e := range p.Exemptions {
-		l := line("exemptions", i)
+		l := line(fmt.Sprintf("exemptions[%d]", i))
 		p.exemptionLines[i] = l
 		switch {
 		case e.Rule == "":
@@ -225,35 +225,6 @@ func matchesAnyRule(glob string) bool {
 		}
 	}
 	return false
-}
-
-// nodeLine finds the line of a key path (string keys, int indexes) in a YAML node tree,
-// or of its nearest existing parent.
-func nodeLine(n *yaml.Node, path ...any) int {
-	line := n.Line
-	for _, step := range path {
-		var next *yaml.Node
-		switch s := step.(type) {
-		case string:
-			if n.Kind == yaml.MappingNode {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					if n.Content[i].Value == s {
-						line, next = n.Content[i].Line, n.Content[i+1]
-					}
-				}
-			}
-		case int:
-			if n.Kind == yaml.SequenceNode && s < len(n.Content) {
-				next = n.Content[s]
-				line = next.Line
-			}
-		}
-		if next == nil {
-			return line
-		}
-		n = next
-	}
-	return line
 }
 
 // ParseKubeMinor reads a Kubernetes version ("1.37", "v1.37.2") and returns its minor.

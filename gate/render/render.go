@@ -3,6 +3,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -206,11 +207,11 @@ func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
 	}
 }
 
+// unwrapPathError drops the path from an os error: the report already names the file.
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
-	if e, ok := err.(*fs.PathError); ok {
-		pe = e
-		return fmt.Errorf("%s", pe.Err)
+	if errors.As(err, &pe) {
+		return pe.Err
 	}
 	return err
 }
