@@ -190,7 +190,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 	}
 	for id := range p.Rules.Severity {
 		if _, ok := rules.Get(id); !ok {
-			return errAt(line("rules.severity." + id), "unknown rule %q (see `kubegate rules`)", id)
+			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
 		}
 	}
 	p.exemptionLines = make([]int, len(p.Exemptions))

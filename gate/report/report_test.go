@@ -17,8 +17,8 @@ func result() *gate.Result {
 		Objects: 2,
 		Findings: []rules.Finding{{
 			RuleID: "pss-privileged", Severity: rules.Critical,
-			Object:  manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
-			Field:   "spec.containers[0].securityContext.privileged", Container: "app",
+			Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
+			Field:  "spec.containers[0].securityContext.privileged", Container: "app",
 			Message: `privileged (container "app" must not set securityContext.privileged=true)`,
 			Source:  manifest.Source{File: "pod.yaml", Line: 11},
 		}, {
