@@ -275,28 +275,31 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		return out, nil
 	case yaml.MappingNode:
 		out := make(map[string]any, len(n.Content)/2)
-		lines := make(map[string]int, len(n.Content)/2)
+		var merged map[string]bool // keys set by "<<", which explicit keys may override
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, vn := n.Content[i], n.Content[i+1]
 			if k.ShortTag() == "!!merge" {
-				if err := c.merge(out, lines, vn, depth); err != nil {
+				if merged == nil {
+					merged = map[string]bool{}
+				}
+				if err := c.merge(out, merged, vn, depth); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			key := k.Value
 			if k.Kind != yaml.ScalarNode {
 				return nil, &posError{k.Line, "mapping key is not a scalar"}
 			}
-			if first, dup := lines[key]; dup && first > 0 {
-				return nil, &posError{k.Line, fmt.Sprintf("duplicate key %q (first set at line %d)", key, first+c.lineOffset)}
+			key := k.Value
+			if _, dup := out[key]; dup && !merged[key] {
+				return nil, &posError{k.Line, fmt.Sprintf("duplicate key %q (first set at line %d)", key, firstKeyLine(n, key)+c.lineOffset)}
 			}
 			v, err := c.value(vn, depth+1)
 			if err != nil {
 				return nil, err
 			}
 			out[key] = v
-			lines[key] = k.Line
+			delete(merged, key)
 		}
 		return out, nil
 	case yaml.ScalarNode:
@@ -306,7 +309,7 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 }
 
 // merge applies a "<<" merge key: values already set explicitly win.
-func (c *converter) merge(out map[string]any, lines map[string]int, n *yaml.Node, depth int) error {
+func (c *converter) merge(out map[string]any, merged map[string]bool, n *yaml.Node, depth int) error {
 	srcs := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		srcs = n.Content
@@ -323,11 +326,21 @@ func (c *converter) merge(out map[string]any, lines map[string]int, n *yaml.Node
 		for k, val := range m {
 			if _, set := out[k]; !set {
 				out[k] = val
-				lines[k] = 0 // merged, not written here: an explicit key may still override
+				merged[k] = true
 			}
 		}
 	}
 	return nil
+}
+
+// firstKeyLine is the line where key is first written in mapping n.
+func firstKeyLine(n *yaml.Node, key string) int {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
 }
 
 func scalar(n *yaml.Node) (any, error) {
