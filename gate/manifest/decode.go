@@ -149,32 +149,47 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	if bytes.IndexByte(c.data, 0) >= 0 {
 		return fail(c.line, "binary data (NUL byte), not YAML")
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(c.data, &root); err != nil {
-		line, msg := YAMLErrorLine(err)
-		if line > 0 {
-			line += c.line - 1
-		} else {
-			line = c.line
-		}
-		return fail(line, "invalid YAML: %s", msg)
-	}
-	if root.Kind == 0 || len(root.Content) == 0 {
-		return doc // empty document: only comments or "---"
-	}
-	body := root.Content[0]
 	off := c.line - 1
-	if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
-		return doc
-	}
-	conv := converter{budget: len(c.data) + 100_000, lineOffset: off}
-	v, err := conv.value(body, 0)
-	if err != nil {
-		var pe *posError
-		if errors.As(err, &pe) {
-			return fail(off+pe.line, "%s", pe.msg)
+	// locate returns the field-position function for the object at prefix in the document.
+	var locate func(prefix []pathStep) func([]pathStep) int
+	v, idx, rootLine, fast := parseFast(c.data)
+	if fast {
+		locate = func(prefix []pathStep) func([]pathStep) int {
+			return func(p []pathStep) int {
+				return idx.lineOf(rootLine, append(prefix[:len(prefix):len(prefix)], p...)) + off
+			}
 		}
-		return fail(off+body.Line, "%v", err)
+	} else {
+		var root yaml.Node
+		if err := yaml.Unmarshal(c.data, &root); err != nil {
+			line, msg := YAMLErrorLine(err)
+			if line > 0 {
+				line += c.line - 1
+			} else {
+				line = c.line
+			}
+			return fail(line, "invalid YAML: %s", msg)
+		}
+		if root.Kind == 0 || len(root.Content) == 0 {
+			return doc // empty document: only comments or "---"
+		}
+		body := root.Content[0]
+		if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
+			return doc
+		}
+		conv := converter{budget: len(c.data) + 100_000, lineOffset: off}
+		var err error
+		if v, err = conv.value(body, 0); err != nil {
+			var pe *posError
+			if errors.As(err, &pe) {
+				return fail(off+pe.line, "%s", pe.msg)
+			}
+			return fail(off+body.Line, "%v", err)
+		}
+		rootLine = body.Line
+		locate = func(prefix []pathStep) func([]pathStep) int {
+			return lazyLocator(c.data, off, prefix)
+		}
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -182,23 +197,19 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		return doc
 	}
 	objSrc := src
-	objSrc.Line = off + body.Line
+	objSrc.Line = off + rootLine
 	obj, err := NewObject(m, objSrc)
 	if err != nil {
 		doc.NotKubernetes = true
 		return doc
 	}
-	obj.locateIn(c.data, off, nil)
+	obj.locate = locate(nil)
 	if items, ok := m["items"].([]any); ok && strings.HasSuffix(obj.Kind, "List") {
-		itemsNode := mapValue(body, "items")
 		for i, it := range items {
+			itemPath := []pathStep{{key: "items"}, {index: i}}
+			itemLocate := locate(itemPath)
+			line := itemLocate(nil)
 			im, ok := it.(map[string]any)
-			line := objSrc.Line
-			var itemNode *yaml.Node
-			if itemsNode != nil && i < len(itemsNode.Content) {
-				itemNode = itemsNode.Content[i]
-				line = off + itemNode.Line
-			}
 			if !ok {
 				return fail(line, "%s item %d is not an object", obj.Kind, i)
 			}
@@ -208,25 +219,13 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 			if err != nil {
 				return fail(line, "%s item %d: %v", obj.Kind, i, err)
 			}
-			o.locateIn(c.data, off, []pathStep{{key: "items"}, {index: i}})
+			o.locate = itemLocate
 			doc.Objects = append(doc.Objects, o)
 		}
 		return doc
 	}
 	doc.Objects = []*Object{obj}
 	return doc
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 type posError struct {

@@ -96,14 +96,15 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	return o, nil
 }
 
-// locateIn makes field lookups of o resolve in a YAML document, parsed on first use: lines
-// are only needed for objects with findings, and keeping every document's node tree costs
-// more (memory, page faults) than parsing those few again. prefix leads from the document
-// root to the object (a List item); lineOffset shifts the document's lines to the file's.
-func (o *Object) locateIn(doc []byte, lineOffset int, prefix []pathStep) {
+// lazyLocator resolves field paths in a YAML document parsed on first use: lines are
+// only needed for objects with findings, and keeping every document's node tree costs
+// more (memory, page faults) than parsing those few again. prefix leads from the
+// document root to the object (a List item); lineOffset shifts the document's lines to
+// the file's.
+func lazyLocator(doc []byte, lineOffset int, prefix []pathStep) func([]pathStep) int {
 	var once sync.Once
 	var root *yaml.Node
-	o.locate = func(p []pathStep) int {
+	return func(p []pathStep) int {
 		once.Do(func() {
 			var n yaml.Node
 			if yaml.Unmarshal(doc, &n) == nil {

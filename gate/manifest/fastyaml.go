@@ -1,0 +1,619 @@
+package manifest
+
+// A fast path for decoding the block-style YAML that rendered manifests are written in
+// (kubectl, Helm and Kustomize output, hand-written manifests). yaml.v3 builds a full node
+// tree — about a hundred bytes per value — before anything can be read from it, and on a
+// 2-core CI runner that tree, not the rules, is most of a gate run. This parser builds the
+// value and a compact line index in one pass over the lines.
+//
+// It accepts only a strict subset and gives up (ok=false) on anything else: anchors,
+// aliases, tags, flow collections with content, multi-line plain or quoted scalars,
+// folded scalars, complex or merge keys, duplicate keys, tabs in indentation, directives,
+// unusual escapes or characters. The caller then decodes the document with yaml.v3, which
+// stays the reference: a differential test over the benchmark corpus and a fuzz target
+// check that whenever this parser accepts a document, its value and lines equal yaml.v3's.
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// posIndex maps hashed field paths to the line where the field is written.
+type posIndex []posEntry
+
+type posEntry struct {
+	hash uint64
+	line int32
+}
+
+const (
+	hashSeed  = 14695981039346656037
+	hashPrime = 1099511628211
+)
+
+func hashKey(h uint64, key string) uint64 {
+	h = (h ^ 'k') * hashPrime
+	for i := 0; i < len(key); i++ {
+		h = (h ^ uint64(key[i])) * hashPrime
+	}
+	return (h ^ 0xff) * hashPrime
+}
+
+func hashIndex(h uint64, i int) uint64 {
+	h = (h ^ 'i') * hashPrime
+	return (h ^ uint64(i)) * hashPrime
+}
+
+func (x posIndex) lookup(h uint64) int {
+	for _, e := range x {
+		if e.hash == h {
+			return int(e.line)
+		}
+	}
+	return 0
+}
+
+// lineOf returns the line of the deepest step of path that the index has, starting from
+// the document root's line.
+func (x posIndex) lineOf(rootLine int, path []pathStep) int {
+	h, line := uint64(hashSeed), rootLine
+	for _, st := range path {
+		if st.key != "" {
+			h = hashKey(h, st.key)
+		} else {
+			h = hashIndex(h, st.index)
+		}
+		l := x.lookup(h)
+		if l == 0 {
+			break
+		}
+		line = l
+	}
+	return line
+}
+
+type fline struct {
+	indent int
+	text   string // after the indentation, without a trailing \r
+	raw    string // the whole line, without a trailing \r
+	num    int    // 1-based within the document
+}
+
+type fastParser struct {
+	lines []fline
+	pos   int
+	index posIndex
+	ok    bool
+	depth int
+}
+
+// parseFast decodes one document. rootLine is the line of its first value.
+func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
+	if !plainText(data) {
+		return nil, nil, 0, false
+	}
+	p := &fastParser{ok: true}
+	text := string(data)
+	for num := 1; len(text) > 0; num++ {
+		l, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		l = strings.TrimSuffix(l, "\r")
+		ind := 0
+		for ind < len(l) && l[ind] == ' ' {
+			ind++
+		}
+		if ind < len(l) && l[ind] == '\t' && strings.TrimSpace(l) != "" {
+			return nil, nil, 0, false // tab in indentation
+		}
+		p.lines = append(p.lines, fline{indent: ind, text: l[ind:], raw: l, num: num})
+	}
+	p.skipBlank()
+	if p.pos < len(p.lines) && isDocMarker([]byte(p.lines[p.pos].raw)) {
+		if rest := strings.TrimSpace(p.lines[p.pos].raw[3:]); rest != "" && rest[0] != '#' {
+			return nil, nil, 0, false
+		}
+		p.pos++
+		p.skipBlank()
+	}
+	if p.pos >= len(p.lines) {
+		return nil, nil, 0, false
+	}
+	first := p.lines[p.pos]
+	if first.indent != 0 || first.text[0] == '%' {
+		return nil, nil, 0, false
+	}
+	v = p.node(first.indent, hashSeed)
+	p.skipBlank()
+	if !p.ok || p.pos < len(p.lines) {
+		return nil, nil, 0, false // trailing content (a "..." marker, a dedent) is not ours
+	}
+	return v, p.index, first.num, true
+}
+
+// plainText rejects bytes yaml.v3 would refuse or treat specially: control characters,
+// invalid UTF-8, a byte order mark.
+func plainText(data []byte) bool {
+	for i := 0; i < len(data); {
+		c := data[i]
+		if c < utf8.RuneSelf {
+			if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f {
+				return false
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError || r == 0xFEFF || (r >= 0x80 && r < 0xA0 && r != 0x85) || (r >= 0xD800 && r <= 0xDFFF) || r > 0xFFFD && r < 0x10000 {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+func (p *fastParser) fail() any { p.ok = false; return nil }
+
+// skipBlank moves past empty and comment-only lines.
+func (p *fastParser) skipBlank() {
+	for p.pos < len(p.lines) {
+		t := p.lines[p.pos].text
+		if strings.TrimSpace(t) != "" && t[0] != '#' {
+			return
+		}
+		p.pos++
+	}
+}
+
+// node parses the block node whose first line is at p.pos with the given indentation.
+func (p *fastParser) node(indent int, h uint64) any {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxDepth/2 { // yaml.v3 reports the depth error
+		return p.fail()
+	}
+	l := p.lines[p.pos]
+	if l.text == "-" || strings.HasPrefix(l.text, "- ") {
+		return p.sequence(indent, h)
+	}
+	if _, _, isKey := splitKey(l.text); isKey {
+		return p.mapping(indent, h)
+	}
+	// A scalar or flow collection on a line of its own ("resources:\n  {}", Helm's
+	// toYaml | nindent): any further line at this indentation would continue it.
+	p.pos++
+	return p.value(l.text, indent-1, h, false)
+}
+
+func (p *fastParser) mapping(indent int, h uint64) any {
+	out := map[string]any{}
+	for p.ok {
+		p.skipBlank()
+		if p.pos >= len(p.lines) {
+			break
+		}
+		l := p.lines[p.pos]
+		if l.indent < indent {
+			break
+		}
+		if l.indent > indent || l.text == "-" || strings.HasPrefix(l.text, "- ") {
+			return p.fail()
+		}
+		key, rest, ok := splitKey(l.text)
+		if !ok {
+			return p.fail()
+		}
+		if _, dup := out[key]; dup {
+			return p.fail() // yaml.v3's path reports it, with both lines
+		}
+		kh := hashKey(h, key)
+		p.index = append(p.index, posEntry{kh, int32(l.num)})
+		p.pos++
+		out[key] = p.value(rest, indent, kh, true)
+	}
+	return out
+}
+
+func (p *fastParser) sequence(indent int, h uint64) any {
+	out := []any{}
+	for p.ok {
+		p.skipBlank()
+		if p.pos >= len(p.lines) {
+			break
+		}
+		l := p.lines[p.pos]
+		if l.indent < indent {
+			break
+		}
+		if l.indent > indent || !(l.text == "-" || strings.HasPrefix(l.text, "- ")) {
+			// A dedented key ends a sequence that is a mapping value at the key's indent.
+			if l.indent == indent && !strings.HasPrefix(l.text, "-") {
+				break
+			}
+			return p.fail()
+		}
+		ih := hashIndex(h, len(out))
+		rest := strings.TrimLeft(l.text[1:], " ")
+		if rest == "" || rest[0] == '#' {
+			p.pos++
+			// yaml.v3 places such an item at the line its content starts on.
+			line := l.num
+			if save := p.pos; true {
+				p.skipBlank()
+				if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
+					line = p.lines[p.pos].num
+				}
+				p.pos = save
+			}
+			p.index = append(p.index, posEntry{ih, int32(line)})
+			out = append(out, p.nested(indent, ih, false))
+			continue
+		}
+		p.index = append(p.index, posEntry{ih, int32(l.num)})
+		col := l.indent + (len(l.text) - len(rest))
+		if strings.HasPrefix(rest, "- ") || rest == "-" {
+			return p.fail() // "- - a": rare; leave it to yaml.v3
+		}
+		if _, _, isKey := splitKey(rest); isKey {
+			// "- key: value" opens a mapping at the column of "key".
+			p.lines[p.pos] = fline{indent: col, text: rest, raw: l.raw, num: l.num}
+			out = append(out, p.mapping(col, ih))
+			continue
+		}
+		p.pos++
+		out = append(out, p.value(rest, indent, ih, false))
+	}
+	return out
+}
+
+// nested parses the block under a key or a "-" with nothing after it. inMapping: a
+// sequence at the key's own indentation belongs to the key.
+func (p *fastParser) nested(indent int, h uint64, inMapping bool) any {
+	p.skipBlank()
+	if p.pos >= len(p.lines) {
+		return nil
+	}
+	l := p.lines[p.pos]
+	switch {
+	case l.indent > indent:
+		return p.node(l.indent, h)
+	case inMapping && l.indent == indent && (l.text == "-" || strings.HasPrefix(l.text, "- ")):
+		return p.sequence(indent, h)
+	}
+	return nil
+}
+
+// value parses what follows "key:" or "- " on a line (already consumed) and any lines
+// that belong to it.
+func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) any {
+	rest = strings.TrimLeft(rest, " ")
+	if rest == "" || rest[0] == '#' {
+		return p.nested(indent, h, inMapping)
+	}
+	switch rest[0] {
+	case '|':
+		return p.literal(rest, indent)
+	case '"':
+		s, tail, ok := doubleQuoted(rest)
+		if !ok || !onlyComment(tail) {
+			return p.fail()
+		}
+		return s
+	case '\'':
+		s, tail, ok := singleQuoted(rest)
+		if !ok || !onlyComment(tail) {
+			return p.fail()
+		}
+		return s
+	case '{', '[':
+		v, tail, ok := p.flow(rest, h, p.lines[p.pos-1].num)
+		if !ok || !onlyComment(tail) {
+			return p.fail()
+		}
+		return v
+	case '&', '*', '!', '%', '@', '`', '>', '?', ',', ']', '}', ':':
+		return p.fail()
+	case '-':
+		if rest == "-" || strings.HasPrefix(rest, "- ") {
+			return p.fail()
+		}
+	}
+	s := stripComment(rest)
+	if strings.Contains(s, ": ") || strings.HasSuffix(s, ":") || strings.Contains(s, ":\t") || strings.Contains(s, " #") {
+		return p.fail()
+	}
+	// A more-indented line after a plain scalar continues it: multi-line plain scalars
+	// are left to yaml.v3.
+	save := p.pos
+	p.skipBlank()
+	if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
+		return p.fail()
+	}
+	p.pos = save
+	return resolvePlain(s)
+}
+
+// flow parses a one-line flow sequence or mapping of scalars: [a, "b"], {k: v}. Nested
+// or multi-line flow collections are left to yaml.v3.
+func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok bool) {
+	open, close := s[0], byte(']')
+	if open == '{' {
+		close = '}'
+	}
+	var seq []any
+	m := map[string]any{}
+	i := 1
+	for n := 0; ; n++ {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i >= len(s) {
+			return nil, "", false
+		}
+		if s[i] == close && (n == 0 || s[i-1] == ' ' || s[i-1] == ',') {
+			i++
+			break
+		}
+		// One entry: a scalar, or key: scalar in a mapping.
+		item, next, ok := flowScalar(s, i)
+		if !ok {
+			return nil, "", false
+		}
+		i = next
+		if open == '{' {
+			key, isStr := item.(string)
+			if !isStr || !strings.HasPrefix(s[i:], ": ") {
+				return nil, "", false
+			}
+			if _, dup := m[key]; dup {
+				return nil, "", false
+			}
+			if item, i, ok = flowScalar(s, i+2); !ok {
+				return nil, "", false
+			}
+			m[key] = item
+			p.index = append(p.index, posEntry{hashKey(h, key), int32(line)})
+		} else {
+			p.index = append(p.index, posEntry{hashIndex(h, len(seq)), int32(line)})
+			seq = append(seq, item)
+		}
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i < len(s) && s[i] == ',' {
+			i++
+			continue
+		}
+		if i < len(s) && s[i] == close {
+			i++
+			break
+		}
+		return nil, "", false
+	}
+	if open == '{' {
+		return m, s[i:], true
+	}
+	if seq == nil {
+		seq = []any{}
+	}
+	return seq, s[i:], true
+}
+
+// flowScalar reads a quoted or plain scalar inside a flow collection, starting at i.
+// Keys come back as strings (a plain key is never resolved).
+func flowScalar(s string, i int) (v any, next int, ok bool) {
+	switch s[i] {
+	case '"', '\'':
+		var val, tail string
+		if s[i] == '"' {
+			val, tail, ok = doubleQuoted(s[i:])
+		} else {
+			val, tail, ok = singleQuoted(s[i:])
+		}
+		return val, len(s) - len(tail), ok
+	case '[', '{', '&', '*', '!', '|', '>', '%', '@', '`', '#', ',', '?', ':', '-':
+		if s[i] != '-' || i+1 >= len(s) || s[i+1] == ' ' || s[i+1] == ',' {
+			return nil, 0, false
+		}
+	}
+	j := i
+	for j < len(s) && strings.IndexByte(",[]{}#", s[j]) < 0 && !(s[j] == ':' && (j+1 == len(s) || s[j+1] == ' ')) {
+		j++
+	}
+	if j < len(s) && s[j] == '#' {
+		return nil, 0, false
+	}
+	plain := strings.TrimRight(s[i:j], " ")
+	if plain == "" || strings.Contains(plain, " #") {
+		return nil, 0, false
+	}
+	if j < len(s) && s[j] == ':' {
+		return plain, j, true // a key: never resolved
+	}
+	return resolvePlain(plain), j, true
+}
+
+// literal parses a "|" block scalar (clip, strip "-" or keep "+" chomping).
+func (p *fastParser) literal(header string, indent int) any {
+	chomp := stripComment(header[1:])
+	if chomp != "" && chomp != "-" && chomp != "+" {
+		return p.fail() // indentation indicators and folded scalars go to yaml.v3
+	}
+	var lines []string
+	content := -1
+	for p.pos < len(p.lines) {
+		l := p.lines[p.pos]
+		if strings.TrimSpace(l.raw) == "" {
+			if content >= 0 && len(l.raw) > content {
+				lines = append(lines, l.raw[content:])
+			} else {
+				lines = append(lines, "")
+			}
+			p.pos++
+			continue
+		}
+		if content < 0 {
+			if l.indent <= indent {
+				break
+			}
+			content = l.indent
+			// Blank lines before the first content line may not be longer than it.
+			for i, b := range lines {
+				if len(b) > 0 {
+					return p.fail()
+				}
+				lines[i] = ""
+			}
+		}
+		if l.indent < content {
+			break
+		}
+		lines = append(lines, l.raw[content:])
+		p.pos++
+	}
+	// Trailing blank lines: how many belong to the scalar depends on chomping.
+	n := len(lines)
+	for n > 0 && lines[n-1] == "" {
+		n--
+	}
+	if content < 0 {
+		if chomp == "+" {
+			return strings.Repeat("\n", len(lines))
+		}
+		return ""
+	}
+	body := strings.Join(lines[:n], "\n")
+	switch chomp {
+	case "-":
+		return body
+	case "+":
+		return body + strings.Repeat("\n", len(lines)-n+1)
+	}
+	return body + "\n"
+}
+
+// splitKey splits "key: rest" or "key:" into the key and the rest.
+func splitKey(text string) (key, rest string, ok bool) {
+	if text[0] == '"' || text[0] == '\'' {
+		var tail string
+		if text[0] == '"' {
+			key, tail, ok = doubleQuoted(text)
+		} else {
+			key, tail, ok = singleQuoted(text)
+		}
+		if !ok || !strings.HasPrefix(tail, ":") || (len(tail) > 1 && tail[1] != ' ') {
+			return "", "", false
+		}
+		return key, tail[1:], true
+	}
+	if strings.IndexByte("-?:,[]{}#&*!|>'\"%@`", text[0]) >= 0 {
+		return "", "", false
+	}
+	i := strings.Index(text, ": ")
+	if i < 0 {
+		if !strings.HasSuffix(text, ":") {
+			return "", "", false
+		}
+		i = len(text) - 1
+	}
+	key = strings.TrimRight(text[:i], " ")
+	if key == "" || key == "<<" || strings.Contains(key, " #") || strings.ContainsAny(key, "\t") {
+		return "", "", false
+	}
+	return key, text[i+1:], true
+}
+
+// doubleQuoted reads a double-quoted scalar that ends on its line, knowing only the
+// common escapes.
+func doubleQuoted(s string) (val, tail string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			return b.String(), s[i+1:], true
+		case '\\':
+			if i+1 >= len(s) {
+				return "", "", false
+			}
+			i++
+			switch s[i] {
+			case '\\', '"', '/':
+				b.WriteByte(s[i])
+			case 'n':
+				b.WriteByte('\n')
+			case 't':
+				b.WriteByte('\t')
+			case 'r':
+				b.WriteByte('\r')
+			default:
+				return "", "", false
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
+
+func singleQuoted(s string) (val, tail string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		if s[i] == '\'' {
+			if i+1 < len(s) && s[i+1] == '\'' {
+				b.WriteByte('\'')
+				i++
+				continue
+			}
+			return b.String(), s[i+1:], true
+		}
+		b.WriteByte(s[i])
+	}
+	return "", "", false
+}
+
+func onlyComment(tail string) bool {
+	t := strings.TrimLeft(tail, " \t")
+	return t == "" || (t[0] == '#' && len(t) < len(tail))
+}
+
+// stripComment removes a " # comment" and trailing spaces from a plain value.
+func stripComment(s string) string {
+	if i := strings.Index(s, " #"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.Index(s, "\t#"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimRight(s, " \t")
+}
+
+// resolvePlain gives a plain scalar the value yaml.v3 would: strings that cannot be
+// anything else are returned as they are, the rest are resolved by yaml.v3's own rules.
+func resolvePlain(s string) any {
+	switch s[0] {
+	case '+', '-', '.', '~', 'y', 'Y', 'n', 'N', 't', 'T', 'f', 'F', 'o', 'O', '<',
+		'0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+	default:
+		return s
+	}
+	if len(s) < 12 && allDigits(s) && (s == "0" || s[0] != '0') {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return n
+	}
+	v, err := scalar(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
+	if err != nil {
+		return s
+	}
+	return v
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

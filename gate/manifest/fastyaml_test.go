@@ -1,0 +1,189 @@
+package manifest
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// slowDecode is the reference: yaml.v3's node tree and the converter over it.
+func slowDecode(data []byte) (any, *yaml.Node, bool) {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return nil, nil, false
+	}
+	conv := converter{budget: len(data) + 100_000}
+	v, err := conv.value(root.Content[0], 0)
+	if err != nil {
+		return nil, nil, false
+	}
+	return v, root.Content[0], true
+}
+
+// agree checks that the fast path, when it accepts a document, decodes it exactly as
+// yaml.v3 does: the same value and the same line for every key and item.
+func agree(t *testing.T, name string, data []byte) (accepted bool) {
+	t.Helper()
+	fv, idx, rootLine, ok := parseFast(data)
+	if !ok {
+		return false
+	}
+	sv, root, sok := slowDecode(data)
+	if !sok {
+		t.Errorf("%s: fast path accepted a document yaml.v3 rejects:\n%s", name, data)
+		return true
+	}
+	if !equalValues(fv, sv) {
+		t.Errorf("%s: values differ\nfast: %#v\nslow: %#v\n%s", name, fv, sv, data)
+		return true
+	}
+	if rootLine != root.Line {
+		t.Errorf("%s: root line %d, yaml.v3 %d", name, rootLine, root.Line)
+	}
+	walkPaths(root, nil, func(path []pathStep) {
+		if got, want := idx.lineOf(rootLine, path), lineOfPath(root, path); got != want {
+			t.Errorf("%s: line of %v = %d, yaml.v3 %d", name, path, got, want)
+		}
+	})
+	return true
+}
+
+func equalValues(a, b any) bool {
+	if fa, ok := a.(float64); ok {
+		fb, ok := b.(float64)
+		return ok && (fa == fb || math.IsNaN(fa) && math.IsNaN(fb))
+	}
+	switch av := a.(type) {
+	case map[string]any:
+		bv, ok := b.(map[string]any)
+		if !ok || len(av) != len(bv) {
+			return false
+		}
+		for k, x := range av {
+			if y, ok := bv[k]; !ok || !equalValues(x, y) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		bv, ok := b.([]any)
+		if !ok || len(av) != len(bv) {
+			return false
+		}
+		for i := range av {
+			if !equalValues(av[i], bv[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func walkPaths(n *yaml.Node, path []pathStep, f func([]pathStep)) {
+	if len(path) > 50 {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := append(path[:len(path):len(path)], pathStep{key: n.Content[i].Value})
+			f(p)
+			walkPaths(n.Content[i+1], p, f)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := append(path[:len(path):len(path)], pathStep{index: i})
+			f(p)
+			walkPaths(c, p, f)
+		}
+	}
+}
+
+// TestFastPathAgreesWithYAMLv3 runs both decoders over every document of the benchmark
+// corpus (real chart output) and of the repository's own YAML.
+func TestFastPathAgreesWithYAMLv3(t *testing.T) {
+	files := []string{"../../../shared/corpus/charts-1388.yaml"}
+	filepath.WalkDir("../..", func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !strings.Contains(p, "/templates/") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	total, accepted := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Logf("skipping %s: %v", f, err)
+			continue
+		}
+		for _, c := range splitDocuments(data) {
+			total++
+			if agree(t, fmt.Sprintf("%s:%d", f, c.line), c.data) {
+				accepted++
+			}
+		}
+	}
+	t.Logf("fast path accepted %d of %d documents", accepted, total)
+	if total > 1000 && accepted*10 < total*9 {
+		t.Errorf("fast path accepted only %d of %d documents", accepted, total)
+	}
+}
+
+func TestFastPathCases(t *testing.T) {
+	cases := map[string]bool{ // document → fast path expected to accept it
+		"a: 1\nb: [1, \"2\"]\nc: {d: e}\n":     true,
+		"a: [[1]]\n":                           false, // nested flow
+		"a: &x 1\nb: *x\n":                     false,
+		"a: !!str 1\n":                         false,
+		"a: >\n  folded\n":                     false,
+		"a: plain\n  continued\n":              false,
+		"a: 1\na: 2\n":                         false,
+		"? a\n: 1\n":                           false,
+		"a: \"\\x41\"\n":                       false,
+		"a: |2\n   x\n":                        false,
+		"a:\n- 1\n- 2\nb: {}\nc: []\n":         true,
+		"a: |\n  line1\n\n  line2\n\n\nb: 1\n": true,
+		"a: |-\n  x\n":                         true,
+		"a: |+\n  x\n\n":                       true,
+		"a: |\n\n":                             true,
+		"a: 'it''s'\nb: \"q\\\"\\n\"  # c\n":   true,
+		"- x\n-\n  y: 1\n- - z\n":              false,
+		"k: v # comment\n# full\nl: ~\nm: 0x1F\nn: 012\no: 1e3\np: .inf\nq: 2026-01-02\nr: yes\ns: True\n": true,
+		"list:\n  -   name: a\n      v: 1\n  - name: b\n":                                                  true,
+		"a:\n  - |\n    x\n  - y\n":        true,
+		"---\na: 1\n":                      true,
+		"--- !tag\na: 1\n":                 false,
+		"a: 1\n...\n":                      false,
+		"a: b: c\n":                        false,
+		"a:b\n":                            true, // a plain scalar, like yaml.v3
+		"a: -\n":                           false,
+		"\ta: 1\n":                         false,
+		"a: \xff\n":                        false,
+		"\xef\xbb\xbfa: 1\n":               false,
+		"\"quoted key\": 1\n'single': 2\n": true,
+	}
+	for doc, want := range cases {
+		if got := agree(t, fmt.Sprintf("%q", doc), []byte(doc)); got != want {
+			t.Errorf("%q: accepted %v, want %v", doc, got, want)
+		}
+	}
+}
+
+func FuzzFastPath(f *testing.F) {
+	for _, seed := range []string{
+		"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    args: [\"x\"]\n",
+		"a: |\n  x\n\n  y\nb:\n  - 1\n  -\n    c: 'd'\n",
+		"a: \"x\\ty\"\nb: ~\nc: -1.5\n",
+		"- a\n- b: 1\n  c: 2\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { agree(t, "fuzz", data) })
+}
