@@ -153,6 +153,9 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	// locate returns the field-position function for the object at prefix in the document.
 	var locate func(prefix []pathStep) func([]pathStep) int
 	v, idx, rootLine, fast := parseFast(c.data)
+	if fast && v == nil {
+		return doc // a document that is just null
+	}
 	if fast {
 		locate = func(prefix []pathStep) func([]pathStep) int {
 			return func(p []pathStep) int {

@@ -121,6 +121,9 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestNotKubernetes(t *testing.T) {
+	if docs := Decode([]byte("---\n~\n---\nnull\n"), Source{File: "n.yaml"}); len(docs) != 0 {
+		t.Errorf("null documents: %+v", docs)
+	}
 	for _, data := range []string{"replicas: 3\n", "- a\n- b\n", "just a string\n", "kind: Pod\n"} {
 		if d := decodeOne(t, data); !d.NotKubernetes || d.Err != nil {
 			t.Errorf("%q: %+v", data, d)

@@ -88,6 +88,9 @@ type fastParser struct {
 	index posIndex
 	ok    bool
 	depth int
+	// noFinalNewline: the last line has no line break, which changes the value of a
+	// block scalar ending there.
+	noFinalNewline bool
 }
 
 // parseFast decodes one document. rootLine is the line of its first value.
@@ -95,7 +98,7 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 	if !plainText(data) {
 		return nil, nil, 0, false
 	}
-	p := &fastParser{ok: true}
+	p := &fastParser{ok: true, noFinalNewline: len(data) > 0 && data[len(data)-1] != '\n'}
 	text := string(data)
 	for num := 1; len(text) > 0; num++ {
 		l, rest, _ := strings.Cut(text, "\n")
@@ -105,8 +108,8 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 		for ind < len(l) && l[ind] == ' ' {
 			ind++
 		}
-		if ind < len(l) && l[ind] == '\t' && strings.TrimSpace(l) != "" {
-			return nil, nil, 0, false // tab in indentation
+		if ind < len(l) && l[ind] == '\t' {
+			return nil, nil, 0, false // a tab in leading white space: yaml.v3 decides
 		}
 		p.lines = append(p.lines, fline{indent: ind, text: l[ind:], raw: l, num: num})
 	}
@@ -122,8 +125,8 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 		return nil, nil, 0, false
 	}
 	first := p.lines[p.pos]
-	if first.indent != 0 || first.text[0] == '%' {
-		return nil, nil, 0, false
+	if _, _, isKey := splitKey(first.text); !isKey || first.indent != 0 {
+		return nil, nil, 0, false // objects are mappings; anything else goes to yaml.v3
 	}
 	v = p.node(first.indent, hashSeed)
 	p.skipBlank()
@@ -134,7 +137,7 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 }
 
 // plainText rejects bytes yaml.v3 would refuse or treat specially: control characters,
-// invalid UTF-8, a byte order mark.
+// line breaks other than LF and CRLF, invalid UTF-8, a byte order mark.
 func plainText(data []byte) bool {
 	for i := 0; i < len(data); {
 		c := data[i]
@@ -142,11 +145,15 @@ func plainText(data []byte) bool {
 			if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f {
 				return false
 			}
+			if c == '\r' && (i+1 >= len(data) || data[i+1] != '\n') {
+				return false // a lone CR is a line break to YAML
+			}
 			i++
 			continue
 		}
 		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError || r == 0xFEFF || (r >= 0x80 && r < 0xA0 && r != 0x85) || (r >= 0xD800 && r <= 0xDFFF) || r > 0xFFFD && r < 0x10000 {
+		// NEL, LS and PS are line breaks to libyaml's scanner.
+		if r == utf8.RuneError || r == 0xFEFF || (r >= 0x80 && r < 0xA0) || r == 0x2028 || r == 0x2029 || (r >= 0xD800 && r <= 0xDFFF) || r > 0xFFFD && r < 0x10000 {
 			return false
 		}
 		i += n
@@ -182,7 +189,11 @@ func (p *fastParser) node(indent int, h uint64) any {
 		return p.mapping(indent, h)
 	}
 	// A scalar or flow collection on a line of its own ("resources:\n  {}", Helm's
-	// toYaml | nindent): any further line at this indentation would continue it.
+	// toYaml | nindent): any further line at this indentation would continue it. Block
+	// scalars there are indented relative to the parent, which is not known here.
+	if l.text[0] == '|' || l.text[0] == '>' {
+		return p.fail()
+	}
 	p.pos++
 	return p.value(l.text, indent-1, h, false)
 }
@@ -235,7 +246,7 @@ func (p *fastParser) sequence(indent int, h uint64) any {
 			return p.fail()
 		}
 		ih := hashIndex(h, len(out))
-		rest := strings.TrimLeft(l.text[1:], " ")
+		rest := strings.TrimLeft(l.text[1:], " \t")
 		if rest == "" || rest[0] == '#' {
 			p.pos++
 			// yaml.v3 places such an item at the line its content starts on.
@@ -288,7 +299,7 @@ func (p *fastParser) nested(indent int, h uint64, inMapping bool) any {
 // value parses what follows "key:" or "- " on a line (already consumed) and any lines
 // that belong to it.
 func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) any {
-	rest = strings.TrimLeft(rest, " ")
+	rest = strings.TrimLeft(rest, " \t")
 	if rest == "" || rest[0] == '#' {
 		return p.nested(indent, h, inMapping)
 	}
@@ -321,7 +332,7 @@ func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) an
 		}
 	}
 	s := stripComment(rest)
-	if strings.Contains(s, ": ") || strings.HasSuffix(s, ":") || strings.Contains(s, ":\t") || strings.Contains(s, " #") {
+	if s == "" || strings.Contains(s, ": ") || strings.HasSuffix(s, ":") || strings.Contains(s, ":\t") || strings.Contains(s, " #") {
 		return p.fail()
 	}
 	// A more-indented line after a plain scalar continues it: multi-line plain scalars
@@ -346,7 +357,7 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 	m := map[string]any{}
 	i := 1
 	for n := 0; ; n++ {
-		for i < len(s) && s[i] == ' ' {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
 		}
 		if i >= len(s) {
@@ -379,7 +390,7 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 			p.index = append(p.index, posEntry{hashIndex(h, len(seq)), int32(line)})
 			seq = append(seq, item)
 		}
-		for i < len(s) && s[i] == ' ' {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
 		}
 		if i < len(s) && s[i] == ',' {
@@ -425,7 +436,7 @@ func flowScalar(s string, i int) (v any, next int, ok bool) {
 	if j < len(s) && s[j] == '#' {
 		return nil, 0, false
 	}
-	plain := strings.TrimRight(s[i:j], " ")
+	plain := strings.TrimRight(s[i:j], " \t")
 	if plain == "" || strings.Contains(plain, " #") {
 		return nil, 0, false
 	}
@@ -473,6 +484,9 @@ func (p *fastParser) literal(header string, indent int) any {
 		lines = append(lines, l.raw[content:])
 		p.pos++
 	}
+	if p.pos == len(p.lines) && p.noFinalNewline {
+		return p.fail()
+	}
 	// Trailing blank lines: how many belong to the scalar depends on chomping.
 	n := len(lines)
 	for n > 0 && lines[n-1] == "" {
@@ -496,6 +510,12 @@ func (p *fastParser) literal(header string, indent int) any {
 
 // splitKey splits "key: rest" or "key:" into the key and the rest.
 func splitKey(text string) (key, rest string, ok bool) {
+	key, rest, ok = splitKeyAny(text)
+	// YAML limits implicit keys to 1024 characters.
+	return key, rest, ok && len(text)-len(rest) <= 1024
+}
+
+func splitKeyAny(text string) (key, rest string, ok bool) {
 	if text[0] == '"' || text[0] == '\'' {
 		var tail string
 		if text[0] == '"' {
@@ -592,6 +612,9 @@ func stripComment(s string) string {
 // resolvePlain gives a plain scalar the value yaml.v3 would: strings that cannot be
 // anything else are returned as they are, the rest are resolved by yaml.v3's own rules.
 func resolvePlain(s string) any {
+	if s == "" {
+		return nil
+	}
 	switch s[0] {
 	case '+', '-', '.', '~', 'y', 'Y', 'n', 'N', 't', 'T', 'f', 'F', 'o', 'O', '<',
 		'0', '1', '2', '3', '4', '5', '6', '7', '8', '9':

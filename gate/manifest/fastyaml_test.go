@@ -162,11 +162,12 @@ func TestFastPathCases(t *testing.T) {
 		"--- !tag\na: 1\n":                 false,
 		"a: 1\n...\n":                      false,
 		"a: b: c\n":                        false,
-		"a:b\n":                            true, // a plain scalar, like yaml.v3
+		"a:b\n":                            false, // not a mapping: left to yaml.v3
 		"a: -\n":                           false,
 		"\ta: 1\n":                         false,
 		"a: \xff\n":                        false,
 		"\xef\xbb\xbfa: 1\n":               false,
+		"a: |\n  no final newline":         false,
 		"\"quoted key\": 1\n'single': 2\n": true,
 	}
 	for doc, want := range cases {
