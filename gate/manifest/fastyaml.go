@@ -114,6 +114,13 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 		p.lines = append(p.lines, fline{indent: ind, text: l[ind:], raw: l, num: num})
 	}
 	p.skipBlank()
+	for i, l := range p.lines {
+		// Document markers: only a leading "---" is ours (splitDocuments cut there).
+		if (strings.HasPrefix(l.raw, "...") || strings.HasPrefix(l.raw, "---")) && isDocMarker([]byte("---"+l.raw[3:])) &&
+			(i != p.pos || strings.HasPrefix(l.raw, "...")) {
+			return nil, nil, 0, false
+		}
+	}
 	if p.pos < len(p.lines) && isDocMarker([]byte(p.lines[p.pos].raw)) {
 		if rest := strings.TrimSpace(p.lines[p.pos].raw[3:]); rest != "" && rest[0] != '#' {
 			return nil, nil, 0, false
@@ -327,8 +334,8 @@ func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) an
 	case '&', '*', '!', '%', '@', '`', '>', '?', ',', ']', '}', ':':
 		return p.fail()
 	case '-':
-		if rest == "-" || strings.HasPrefix(rest, "- ") {
-			return p.fail()
+		if rest == "-" || rest[1] == ' ' || rest[1] == '\t' {
+			return p.fail() // a block sequence cannot start after "key:"
 		}
 	}
 	s := stripComment(rest)
@@ -415,6 +422,12 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 // flowScalar reads a quoted or plain scalar inside a flow collection, starting at i.
 // Keys come back as strings (a plain key is never resolved).
 func flowScalar(s string, i int) (v any, next int, ok bool) {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	if i >= len(s) {
+		return nil, 0, false
+	}
 	switch s[i] {
 	case '"', '\'':
 		var val, tail string
@@ -425,7 +438,7 @@ func flowScalar(s string, i int) (v any, next int, ok bool) {
 		}
 		return val, len(s) - len(tail), ok
 	case '[', '{', '&', '*', '!', '|', '>', '%', '@', '`', '#', ',', '?', ':', '-':
-		if s[i] != '-' || i+1 >= len(s) || s[i+1] == ' ' || s[i+1] == ',' {
+		if s[i] != '-' || i+1 >= len(s) || s[i+1] == ' ' || s[i+1] == '\t' || s[i+1] == ',' {
 			return nil, 0, false
 		}
 	}
@@ -457,9 +470,12 @@ func (p *fastParser) literal(header string, indent int) any {
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
 		if strings.TrimSpace(l.raw) == "" {
-			if content >= 0 && len(l.raw) > content {
+			switch {
+			case content < 0:
+				lines = append(lines, l.raw) // checked once the content indent is known
+			case len(l.raw) > content:
 				lines = append(lines, l.raw[content:])
-			} else {
+			default:
 				lines = append(lines, "")
 			}
 			p.pos++
@@ -470,9 +486,9 @@ func (p *fastParser) literal(header string, indent int) any {
 				break
 			}
 			content = l.indent
-			// Blank lines before the first content line may not be longer than it.
+			// Blank lines before the first content line may not be longer than its indent.
 			for i, b := range lines {
-				if len(b) > 0 {
+				if len(b) > content {
 					return p.fail()
 				}
 				lines[i] = ""
@@ -493,6 +509,11 @@ func (p *fastParser) literal(header string, indent int) any {
 		n--
 	}
 	if content < 0 {
+		for _, b := range lines {
+			if b != "" {
+				return p.fail() // all-space lines only: the indentation rules get subtle
+			}
+		}
 		if chomp == "+" {
 			return strings.Repeat("\n", len(lines))
 		}
