@@ -14,6 +14,7 @@ package manifest
 // check that whenever this parser accepts a document, its value and lines equal yaml.v3's.
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -99,6 +100,9 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 		return nil, nil, 0, false
 	}
 	p := &fastParser{ok: true, noFinalNewline: len(data) > 0 && data[len(data)-1] != '\n'}
+	n := bytes.Count(data, []byte{'\n'}) + 1
+	p.lines = make([]fline, 0, n)
+	p.index = make(posIndex, 0, n)
 	text := string(data)
 	for num := 1; len(text) > 0; num++ {
 		l, rest, _ := strings.Cut(text, "\n")
