@@ -357,9 +357,14 @@ func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) an
 	return resolvePlain(s)
 }
 
-// flow parses a one-line flow sequence or mapping of scalars: [a, "b"], {k: v}. Nested
-// or multi-line flow collections are left to yaml.v3.
+// flow parses a flow sequence or mapping written on one line: [a, "b"], {k: [v]}.
+// Multi-line flow collections are left to yaml.v3.
 func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok bool) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxDepth/2 {
+		return nil, "", false
+	}
 	open, close := s[0], byte(']')
 	if open == '{' {
 		close = '}'
@@ -374,32 +379,38 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 		if i >= len(s) {
 			return nil, "", false
 		}
-		if s[i] == close && (n == 0 || s[i-1] == ' ' || s[i-1] == ',') {
+		if s[i] == close && (n == 0 || s[i-1] == ' ' || s[i-1] == '\t' || s[i-1] == ',') {
 			i++
 			break
 		}
-		// One entry: a scalar, or key: scalar in a mapping.
-		item, next, ok := flowScalar(s, i)
-		if !ok {
-			return nil, "", false
-		}
-		i = next
 		if open == '{' {
-			key, isStr := item.(string)
-			if !isStr || !strings.HasPrefix(s[i:], ": ") {
+			k, next, ok := flowScalar(s, i)
+			key, isStr := k.(string)
+			if !ok || !isStr || !strings.HasPrefix(s[next:], ": ") {
 				return nil, "", false
 			}
 			if _, dup := m[key]; dup {
 				return nil, "", false
 			}
-			if item, i, ok = flowScalar(s, i+2); !ok {
+			kh := hashKey(h, key)
+			p.index = append(p.index, posEntry{kh, int32(line)})
+			var val any
+			if val, i, ok = p.flowEntry(s, next+2, kh, line); !ok {
 				return nil, "", false
 			}
-			m[key] = item
-			p.index = append(p.index, posEntry{hashKey(h, key), int32(line)})
+			m[key] = val
 		} else {
-			p.index = append(p.index, posEntry{hashIndex(h, len(seq)), int32(line)})
+			ih := hashIndex(h, len(seq))
+			p.index = append(p.index, posEntry{ih, int32(line)})
+			item, next, ok := p.flowEntry(s, i, ih, line)
+			if !ok {
+				return nil, "", false
+			}
+			if _, isKey := item.(flowKey); isKey {
+				return nil, "", false // "[a: b]" is a single-pair mapping: yaml.v3's
+			}
 			seq = append(seq, item)
+			i = next
 		}
 		for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 			i++
@@ -421,6 +432,25 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 		seq = []any{}
 	}
 	return seq, s[i:], true
+}
+
+// flowKey marks a plain scalar followed by ": " inside a flow sequence.
+type flowKey string
+
+// flowEntry reads one value inside a flow collection: a nested collection or a scalar.
+func (p *fastParser) flowEntry(s string, i int, h uint64, line int) (any, int, bool) {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
+		i++
+	}
+	if i < len(s) && (s[i] == '[' || s[i] == '{') {
+		v, tail, ok := p.flow(s[i:], h, line)
+		return v, len(s) - len(tail), ok
+	}
+	v, next, ok := flowScalar(s, i)
+	if ok && next < len(s) && s[next] == ':' {
+		return flowKey(v.(string)), next, true
+	}
+	return v, next, ok
 }
 
 // flowScalar reads a quoted or plain scalar inside a flow collection, starting at i.
@@ -584,7 +614,7 @@ func doubleQuoted(s string) (val, tail string, ok bool) {
 			}
 			i++
 			switch s[i] {
-			case '\\', '"', '/':
+			case '\\', '"':
 				b.WriteByte(s[i])
 			case 'n':
 				b.WriteByte('\n')

@@ -139,7 +139,8 @@ func TestFastPathAgreesWithYAMLv3(t *testing.T) {
 func TestFastPathCases(t *testing.T) {
 	cases := map[string]bool{ // document → fast path expected to accept it
 		"a: 1\nb: [1, \"2\"]\nc: {d: e}\n":     true,
-		"a: [[1]]\n":                           false, // nested flow
+		"a: [[1], {b: [c, {d: 1}]}]\n":         true,
+		"a: [b: c]\n":                          false,
 		"a: &x 1\nb: *x\n":                     false,
 		"a: !!str 1\n":                         false,
 		"a: >\n  folded\n":                     false,
