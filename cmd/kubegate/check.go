@@ -51,7 +51,6 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 		p.KubernetesVersion = f.kubeVersion
 	}
 	f.render.KubeVersion = p.KubernetesVersion
-	f.render.Stdin = os.Stdin
 	return p, nil
 }
 

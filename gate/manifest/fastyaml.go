@@ -185,6 +185,17 @@ func (p *fastParser) skipBlank() {
 	}
 }
 
+// peek returns the next line with content, without consuming anything.
+func (p *fastParser) peek() (fline, bool) {
+	save := p.pos
+	p.skipBlank()
+	defer func() { p.pos = save }()
+	if p.pos < len(p.lines) {
+		return p.lines[p.pos], true
+	}
+	return fline{}, false
+}
+
 // node parses the block node whose first line is at p.pos with the given indentation.
 func (p *fastParser) node(indent int, h uint64) any {
 	p.depth++
@@ -262,12 +273,8 @@ func (p *fastParser) sequence(indent int, h uint64) any {
 			p.pos++
 			// yaml.v3 places such an item at the line its content starts on.
 			line := l.num
-			if save := p.pos; true {
-				p.skipBlank()
-				if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
-					line = p.lines[p.pos].num
-				}
-				p.pos = save
+			if next, ok := p.peek(); ok && next.indent > indent {
+				line = next.num
 			}
 			p.index = append(p.index, posEntry{ih, int32(line)})
 			out = append(out, p.nested(indent, ih, false))
@@ -348,12 +355,9 @@ func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) an
 	}
 	// A more-indented line after a plain scalar continues it: multi-line plain scalars
 	// are left to yaml.v3.
-	save := p.pos
-	p.skipBlank()
-	if p.pos < len(p.lines) && p.lines[p.pos].indent > indent {
+	if next, ok := p.peek(); ok && next.indent > indent {
 		return p.fail()
 	}
-	p.pos = save
 	return resolvePlain(s)
 }
 

@@ -44,11 +44,10 @@ type Policy struct {
 	exemptionLines []int
 }
 
-// RuleSettings turns rules off, changes their severity, and configures them.
+// RuleSettings turns rules off and changes their severity.
 type RuleSettings struct {
 	Disable  []string                  `yaml:"disable"`
 	Severity map[string]rules.Severity `yaml:"severity"`
-	Settings map[string]yaml.Node      `yaml:"settings"`
 }
 
 // Exemption accepts the findings of rules (a glob) on matching objects, for a reason,

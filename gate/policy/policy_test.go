@@ -206,7 +206,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(header + "failOn: high\nprofile: baseline\nrules: {disable: [pss-privileged]}\n"))
 	f.Add([]byte(header + "exemptions:\n  - {rule: pss-*, owner: o, reason: r, expires: 2027-01-01}\n"))
 	f.Add([]byte("a: &a [*a]\n"))
-	f.Add([]byte(header + "rules:\n  settings:\n    x: {y: 1}\n"))
+	f.Add([]byte(header + "rules:\n  severity:\n    pss-privileged: low\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data, "fuzz.yaml")
 		if err != nil {
