@@ -140,31 +140,68 @@ func isKustomizationName(n string) bool {
 	return false
 }
 
-// kustomization is the part of a kustomization file that names other directories.
-type kustomization struct {
-	Resources  []string `yaml:"resources"`
-	Bases      []string `yaml:"bases"`
-	Components []string `yaml:"components"`
-}
-
-func readKustomization(dir string) (*kustomization, string, error) {
+// readKustomization reads a root's kustomization file with kustomize's own types.
+func readKustomization(dir string) (*types.Kustomization, string, error) {
 	for _, n := range kustomizationFiles {
 		p := filepath.Join(dir, n)
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		var k kustomization
-		if err := yaml.Unmarshal(data, &k); err != nil {
+		var k types.Kustomization
+		if err := k.Unmarshal(data); err != nil {
 			return nil, p, err
 		}
+		k.FixKustomization() // moves deprecated fields (bases, patchesJson6902, …) into place
 		return &k, p, nil
 	}
 	return nil, "", os.ErrNotExist
 }
 
-func (k *kustomization) refs() []string {
+// dirRefs lists the entries of a kustomization that may name other kustomization roots.
+func dirRefs(k *types.Kustomization) []string {
 	return append(append(append([]string{}, k.Resources...), k.Bases...), k.Components...)
+}
+
+// fileRefs lists every entry of a kustomization that krusty loads as a file or directory
+// — each of which krusty would fetch over HTTP or git when it is a URL.
+func fileRefs(k *types.Kustomization) []string {
+	refs := dirRefs(k)
+	refs = append(refs, k.Crds...)
+	refs = append(refs, k.Configurations...)
+	refs = append(refs, k.Generators...)
+	refs = append(refs, k.Transformers...)
+	refs = append(refs, k.Validators...)
+	for _, p := range k.PatchesStrategicMerge {
+		refs = append(refs, string(p))
+	}
+	for _, p := range append(append([]types.Patch{}, k.Patches...), k.PatchesJson6902...) {
+		refs = append(refs, p.Path)
+	}
+	for _, r := range k.Replacements {
+		refs = append(refs, r.Path)
+	}
+	refs = append(refs, k.OpenAPI["path"])
+	for _, g := range k.ConfigMapGenerator {
+		refs = append(refs, kvFiles(g.KvPairSources)...)
+	}
+	for _, g := range k.SecretGenerator {
+		refs = append(refs, kvFiles(g.KvPairSources)...)
+	}
+	return refs
+}
+
+// kvFiles returns the files of generator sources ("key=path" or "path").
+func kvFiles(src types.KvPairSources) []string {
+	out := append(append([]string{}, src.EnvSources...), src.EnvSource)
+	for _, f := range src.FileSources {
+		_, path, found := strings.Cut(f, "=")
+		if !found {
+			path = f
+		}
+		out = append(out, path)
+	}
+	return out
 }
 
 // isRemote says whether a kustomization entry (relative to dir) is fetched over the
@@ -193,10 +230,10 @@ func refuseRemote(abs, shown string, seen map[string]bool) *manifest.Error {
 	if err != nil {
 		return nil // krusty reports unreadable kustomizations itself
 	}
-	for _, ref := range k.refs() {
-		if isRemote(abs, ref) {
+	for _, ref := range fileRefs(k) {
+		if ref != "" && isRemote(abs, ref) {
 			return &manifest.Error{File: filepath.Join(shown, filepath.Base(file)), Line: lineOf(file, ref),
-				Msg: fmt.Sprintf("remote base %q refused: kubegate renders only what is in the repository; vendor the base into the repo", ref)}
+				Msg: fmt.Sprintf("remote reference %q refused: kubegate renders only what is in the repository (no network); vendor it into the repo", ref)}
 		}
 		sub := filepath.Join(abs, ref)
 		if st, err := os.Stat(sub); err == nil && st.IsDir() {
@@ -234,7 +271,7 @@ func referencedRoots(roots []string) map[string]bool {
 		if err != nil {
 			continue
 		}
-		for _, ref := range k.refs() {
+		for _, ref := range dirRefs(k) {
 			if p := filepath.Join(r, ref); set[p] && p != filepath.Clean(r) {
 				used[p] = true
 			}

@@ -83,11 +83,18 @@ func TestKustomizeRefusesFilesOutsideRoot(t *testing.T) {
 	}
 }
 
-func TestKustomizeRefusesRemoteBases(t *testing.T) {
-	r := Render([]string{"testdata/remote"}, Options{})
-	want := `testdata/remote/kustomization.yaml:2: remote base "github.com/example/repo//deploy?ref=v1.0.0" refused`
-	if !strings.Contains(errorsText(r), want) {
-		t.Errorf("errors:\n%s\nwant %s", errorsText(r), want)
+// TestKustomizeRefusesRemoteReferences: krusty would clone git bases and fetch any http
+// file path (bypassing root-only restrictions); the gate never goes to the network.
+func TestKustomizeRefusesRemoteReferences(t *testing.T) {
+	cases := map[string]string{
+		"testdata/remote":       `testdata/remote/kustomization.yaml:2: remote reference "github.com/example/repo//deploy?ref=v1.0.0" refused: kubegate renders only what is in the repository (no network)`,
+		"testdata/remote-patch": `testdata/remote-patch/kustomization.yaml:4: remote reference "https://example.com/patches/replicas.yaml" refused`,
+	}
+	for dir, want := range cases {
+		r := Render([]string{dir}, Options{})
+		if !strings.Contains(errorsText(r), want) || len(r.Objects) != 0 {
+			t.Errorf("%s: errors:\n%s\nwant %s", dir, errorsText(r), want)
+		}
 	}
 }
 
