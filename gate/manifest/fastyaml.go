@@ -196,6 +196,19 @@ func (p *fastParser) peek() (fline, bool) {
 	return fline{}, false
 }
 
+// blockLine returns the next line with content when it belongs to a block at indent
+// (is indented at least as much).
+func (p *fastParser) blockLine(indent int) (fline, bool) {
+	p.skipBlank()
+	if p.pos >= len(p.lines) || p.lines[p.pos].indent < indent {
+		return fline{}, false
+	}
+	return p.lines[p.pos], true
+}
+
+// isItem says whether a line's text starts a block sequence item.
+func isItem(text string) bool { return text == "-" || strings.HasPrefix(text, "- ") }
+
 // node parses the block node whose first line is at p.pos with the given indentation.
 func (p *fastParser) node(indent int, h uint64) any {
 	p.depth++
@@ -204,7 +217,7 @@ func (p *fastParser) node(indent int, h uint64) any {
 		return p.fail()
 	}
 	l := p.lines[p.pos]
-	if l.text == "-" || strings.HasPrefix(l.text, "- ") {
+	if isItem(l.text) {
 		return p.sequence(indent, h)
 	}
 	if _, _, isKey := splitKey(l.text); isKey {
@@ -223,19 +236,15 @@ func (p *fastParser) node(indent int, h uint64) any {
 func (p *fastParser) mapping(indent int, h uint64) any {
 	out := map[string]any{}
 	for p.ok {
-		p.skipBlank()
-		if p.pos >= len(p.lines) {
+		l, ok := p.blockLine(indent)
+		if !ok {
 			break
 		}
-		l := p.lines[p.pos]
-		if l.indent < indent {
-			break
-		}
-		if l.indent > indent || l.text == "-" || strings.HasPrefix(l.text, "- ") {
+		if l.indent > indent || isItem(l.text) {
 			return p.fail()
 		}
-		key, rest, ok := splitKey(l.text)
-		if !ok {
+		key, rest, isKey := splitKey(l.text)
+		if !isKey {
 			return p.fail()
 		}
 		if _, dup := out[key]; dup {
@@ -252,15 +261,11 @@ func (p *fastParser) mapping(indent int, h uint64) any {
 func (p *fastParser) sequence(indent int, h uint64) any {
 	out := []any{}
 	for p.ok {
-		p.skipBlank()
-		if p.pos >= len(p.lines) {
+		l, ok := p.blockLine(indent)
+		if !ok {
 			break
 		}
-		l := p.lines[p.pos]
-		if l.indent < indent {
-			break
-		}
-		if l.indent > indent || !(l.text == "-" || strings.HasPrefix(l.text, "- ")) {
+		if l.indent > indent || !isItem(l.text) {
 			// A dedented key ends a sequence that is a mapping value at the key's indent.
 			if l.indent == indent && !strings.HasPrefix(l.text, "-") {
 				break
@@ -282,7 +287,7 @@ func (p *fastParser) sequence(indent int, h uint64) any {
 		}
 		p.index = append(p.index, posEntry{ih, int32(l.num)})
 		col := l.indent + (len(l.text) - len(rest))
-		if strings.HasPrefix(rest, "- ") || rest == "-" {
+		if isItem(rest) {
 			return p.fail() // "- - a": rare; leave it to yaml.v3
 		}
 		if _, _, isKey := splitKey(rest); isKey {
@@ -308,7 +313,7 @@ func (p *fastParser) nested(indent int, h uint64, inMapping bool) any {
 	switch {
 	case l.indent > indent:
 		return p.node(l.indent, h)
-	case inMapping && l.indent == indent && (l.text == "-" || strings.HasPrefix(l.text, "- ")):
+	case inMapping && l.indent == indent && (isItem(l.text)):
 		return p.sequence(indent, h)
 	}
 	return nil
