@@ -273,7 +273,10 @@ func (p *fastParser) sequence(indent int, h uint64) any {
 			return p.fail()
 		}
 		ih := hashIndex(h, len(out))
-		rest := strings.TrimLeft(l.text[1:], " \t")
+		rest := strings.TrimLeft(l.text[1:], " ")
+		if strings.HasPrefix(rest, "\t") {
+			return p.fail() // yaml.v3 is particular about tabs after "-": let it decide
+		}
 		if rest == "" || rest[0] == '#' {
 			p.pos++
 			// yaml.v3 places such an item at the line its content starts on.
