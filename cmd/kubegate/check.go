@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,6 +31,7 @@ func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.render.SetValues, "set", nil, "Helm value, key=value (repeatable)")
 	fs.StringVar(&f.render.ReleaseName, "release-name", "release-name", "Helm release name")
 	fs.StringVarP(&f.render.Namespace, "namespace", "n", "", "Helm release namespace")
+	fs.DurationVar(&f.render.HelmTimeout, "helm-timeout", time.Minute, "stop a chart whose templates have not finished rendering after this long")
 }
 
 // loadPolicy reads the policy and applies flag overrides.

@@ -211,6 +211,7 @@ data: {a: b}
 		{"unknown policy key names its line", []string{"check", "--offline", "--config", policyBad, clean}, 2, policyBad + `:4: unknown key "fialOn"`},
 		{"bad flag", []string{"check", "--profile", "loose", clean}, 2, "--profile must be baseline or restricted"},
 		{"no path", []string{"check"}, 2, "requires at least 1 arg"},
+		{"looping chart", []string{"check", "--offline", "--helm-timeout", "500ms", "../../gate/render/testdata/loop"}, 2, "templates did not finish rendering within 500ms"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
