@@ -398,8 +398,8 @@ func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok 
 		if open == '{' {
 			k, next, ok := flowScalar(s, i)
 			key, isStr := k.(string)
-			if !ok || !isStr || !strings.HasPrefix(s[next:], ": ") {
-				return nil, "", false
+			if !ok || !isStr || key == "<<" || !strings.HasPrefix(s[next:], ": ") {
+				return nil, "", false // "<<" may be a merge key: yaml.v3's
 			}
 			if _, dup := m[key]; dup {
 				return nil, "", false
