@@ -211,11 +211,6 @@ func isItem(text string) bool { return text == "-" || strings.HasPrefix(text, "-
 
 // node parses the block node whose first line is at p.pos with the given indentation.
 func (p *fastParser) node(indent int, h uint64) any {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > maxDepth/2 { // yaml.v3 reports the depth error
-		return p.fail()
-	}
 	l := p.lines[p.pos]
 	if isItem(l.text) {
 		return p.sequence(indent, h)
@@ -233,7 +228,18 @@ func (p *fastParser) node(indent int, h uint64) any {
 	return p.value(l.text, indent-1, h, false)
 }
 
+// enter counts one level of nesting; far below maxDepth the document is left to yaml.v3,
+// whose path reports the depth error.
+func (p *fastParser) enter() bool {
+	p.depth++
+	return p.depth <= maxDepth/2
+}
+
 func (p *fastParser) mapping(indent int, h uint64) any {
+	defer func() { p.depth-- }()
+	if !p.enter() {
+		return p.fail()
+	}
 	out := map[string]any{}
 	for p.ok {
 		l, ok := p.blockLine(indent)
@@ -259,6 +265,10 @@ func (p *fastParser) mapping(indent int, h uint64) any {
 }
 
 func (p *fastParser) sequence(indent int, h uint64) any {
+	defer func() { p.depth-- }()
+	if !p.enter() {
+		return p.fail()
+	}
 	out := []any{}
 	for p.ok {
 		l, ok := p.blockLine(indent)
@@ -372,9 +382,8 @@ func (p *fastParser) value(rest string, indent int, h uint64, inMapping bool) an
 // flow parses a flow sequence or mapping written on one line: [a, "b"], {k: [v]}.
 // Multi-line flow collections are left to yaml.v3.
 func (p *fastParser) flow(s string, h uint64, line int) (v any, tail string, ok bool) {
-	p.depth++
 	defer func() { p.depth-- }()
-	if p.depth > maxDepth/2 {
+	if !p.enter() {
 		return nil, "", false
 	}
 	open, close := s[0], byte(']')

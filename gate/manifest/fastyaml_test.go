@@ -189,3 +189,19 @@ func FuzzFastPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { agree(t, "fuzz", data) })
 }
+
+// TestFastPathDepth: nesting through "- key:" items counts every level, so the fast path
+// never accepts a document deeper than yaml.v3's path allows.
+func TestFastPathDepth(t *testing.T) {
+	var b strings.Builder
+	for i := range 1200 {
+		b.WriteString(strings.Repeat("  ", i) + "- k:\n")
+	}
+	if _, _, _, ok := parseFast([]byte("root:\n" + b.String())); ok {
+		t.Error("fast path accepted 1,200 levels of nesting")
+	}
+	docs := Decode([]byte("root:\n"+b.String()), Source{File: "deep.yaml"})
+	if len(docs) != 1 || docs[0].Err == nil || !strings.Contains(docs[0].Err.Msg, "nests deeper than 1000 levels") {
+		t.Errorf("deep document: %+v", docs)
+	}
+}
