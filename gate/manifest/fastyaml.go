@@ -505,7 +505,8 @@ func flowScalar(s string, i int) (v any, next int, ok bool) {
 		return nil, 0, false
 	}
 	plain := strings.TrimRight(s[i:j], " \t")
-	if plain == "" || strings.Contains(plain, " #") {
+	// Indicator characters inside flow scalars follow rules of their own: yaml.v3's.
+	if plain == "" || strings.ContainsAny(plain, "?:!&*|>'\"%@`\\#") {
 		return nil, 0, false
 	}
 	if j < len(s) && s[j] == ':' {
