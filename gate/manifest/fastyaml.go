@@ -126,7 +126,7 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 		}
 	}
 	if p.pos < len(p.lines) && isDocMarker([]byte(p.lines[p.pos].raw)) {
-		if rest := strings.TrimSpace(p.lines[p.pos].raw[3:]); rest != "" && rest[0] != '#' {
+		if rest := strings.Trim(p.lines[p.pos].raw[3:], " \t"); rest != "" && rest[0] != '#' {
 			return nil, nil, 0, false
 		}
 		p.pos++
@@ -178,7 +178,7 @@ func (p *fastParser) fail() any { p.ok = false; return nil }
 func (p *fastParser) skipBlank() {
 	for p.pos < len(p.lines) {
 		t := p.lines[p.pos].text
-		if strings.TrimSpace(t) != "" && t[0] != '#' {
+		if strings.Trim(t, " \t") != "" && t[0] != '#' {
 			return
 		}
 		p.pos++
@@ -525,7 +525,7 @@ func (p *fastParser) literal(header string, indent int) any {
 	content := -1
 	for p.pos < len(p.lines) {
 		l := p.lines[p.pos]
-		if strings.TrimSpace(l.raw) == "" {
+		if strings.Trim(l.raw, " \t") == "" {
 			switch {
 			case content < 0:
 				lines = append(lines, l.raw) // checked once the content indent is known
