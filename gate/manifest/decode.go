@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Error is a problem with an input, at a file and line.
@@ -49,29 +48,7 @@ type Document struct {
 func Decode(data []byte, src Source) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
-	workers := min(runtime.GOMAXPROCS(0), len(chunks))
-	if workers <= 1 {
-		for i, c := range chunks {
-			docs[i] = decodeChunk(c, src)
-		}
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= len(chunks) {
-						return
-					}
-					docs[i] = decodeChunk(chunks[i], src)
-				}
-			}()
-		}
-		wg.Wait()
-	}
+	parallel.For(len(chunks), func(i int) { docs[i] = decodeChunk(chunks[i], src) })
 	out := docs[:0]
 	for _, d := range docs {
 		if d.Err != nil || d.NotKubernetes || len(d.Objects) > 0 {

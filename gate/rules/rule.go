@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Severity orders findings; the policy's failOn is a Severity.
@@ -127,7 +128,7 @@ func Run(s *Set, enabled func(id string) bool) []Finding {
 		}
 	}
 	results := make([][]Finding, len(active))
-	parallel(len(active), func(i int) { results[i] = active[i].Check(s) })
+	parallel.For(len(active), func(i int) { results[i] = active[i].Check(s) })
 	var out []Finding
 	for _, fs := range results {
 		out = append(out, fs...)

@@ -3,14 +3,13 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
-	"runtime"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apiruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Profile is the Pod Security Standards level the gate enforces.
@@ -59,7 +58,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		}
 	}
 	errs := make([]error, len(s.Pods))
-	parallel(len(s.Pods), func(i int) { errs[i] = s.Pods[i].decode() })
+	parallel.For(len(s.Pods), func(i int) { errs[i] = s.Pods[i].decode() })
 	kept := s.Pods[:0]
 	for i, p := range s.Pods {
 		if errs[i] != nil {
@@ -98,22 +97,6 @@ func (p *Pod) decode() error {
 		}
 	}
 	return nil
-}
-
-// parallel runs f(0..n-1) on all cores.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // Containers lists every container of a pod spec map with its field path relative to the
