@@ -42,9 +42,9 @@ type Document struct {
 	Line          int // first line of the document in the file
 }
 
-// Decode splits a YAML (or JSON) stream into documents and decodes them in parallel,
-// once: each document is parsed into yaml.v3 nodes, which give positions, and the object
-// map is built from those nodes. Empty documents are dropped. Results keep stream order.
+// Decode splits a YAML (or JSON) stream into documents and decodes them in parallel, each
+// once: block-style documents by the fast path (fastyaml.go), which also indexes field
+// lines, the rest by yaml.v3. Empty documents are dropped. Results keep stream order.
 func Decode(data []byte, src Source) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
@@ -88,8 +88,12 @@ func splitDocuments(data []byte) []chunk {
 	return chunks
 }
 
-func isDocMarker(l []byte) bool {
-	if !bytes.HasPrefix(l, []byte("---")) {
+func isDocMarker(l []byte) bool { return isMarker(l, "---") }
+
+// isMarker says whether line l is the document marker m ("---" or "...") followed by
+// nothing or white space.
+func isMarker[L ~string | ~[]byte](l L, m string) bool {
+	if len(l) < 3 || string(l[:3]) != m {
 		return false
 	}
 	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
@@ -140,31 +144,17 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 			}
 		}
 	} else {
-		var root yaml.Node
-		if err := yaml.Unmarshal(c.data, &root); err != nil {
-			line, msg := YAMLErrorLine(err)
-			if line > 0 {
-				line += c.line - 1
-			} else {
-				line = c.line
-			}
-			return fail(line, "invalid YAML: %s", msg)
-		}
-		if root.Kind == 0 || len(root.Content) == 0 {
-			return doc // empty document: only comments or "---"
-		}
-		body := root.Content[0]
-		if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
-			return doc
-		}
-		conv := converter{budget: len(c.data) + 100_000, lineOffset: off}
+		var body *yaml.Node
 		var err error
-		if v, err = conv.value(body, 0); err != nil {
+		if v, body, err = decodeYAMLv3(c.data, off); err != nil {
 			var pe *posError
 			if errors.As(err, &pe) {
 				return fail(off+pe.line, "%s", pe.msg)
 			}
-			return fail(off+body.Line, "%v", err)
+			return fail(c.line, "%v", err)
+		}
+		if body == nil {
+			return doc // empty document: only comments, "---" or null
 		}
 		rootLine = body.Line
 		locate = func(prefix []pathStep) func([]pathStep) int {
@@ -206,6 +196,31 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	}
 	doc.Objects = []*Object{obj}
 	return doc
+}
+
+// decodeYAMLv3 decodes a document with yaml.v3: the reference decoder, and the one for
+// everything outside the fast path's subset. It returns the value and the root node (nil
+// for an empty or null document); errors are *posError with a line of the document.
+// lineOffset only shifts the lines quoted inside messages.
+func decodeYAMLv3(data []byte, lineOffset int) (any, *yaml.Node, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		line, msg := YAMLErrorLine(err)
+		return nil, nil, &posError{max(line, 1), "invalid YAML: " + msg}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, nil, nil
+	}
+	body := root.Content[0]
+	if body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null" {
+		return nil, nil, nil
+	}
+	conv := converter{budget: len(data) + 100_000, lineOffset: lineOffset}
+	v, err := conv.value(body, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, body, nil
 }
 
 type posError struct {

@@ -120,12 +120,11 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 	p.skipBlank()
 	for i, l := range p.lines {
 		// Document markers: only a leading "---" is ours (splitDocuments cut there).
-		if (strings.HasPrefix(l.raw, "...") || strings.HasPrefix(l.raw, "---")) && isDocMarker([]byte("---"+l.raw[3:])) &&
-			(i != p.pos || strings.HasPrefix(l.raw, "...")) {
+		if isMarker(l.raw, "...") || isMarker(l.raw, "---") && i != p.pos {
 			return nil, nil, 0, false
 		}
 	}
-	if p.pos < len(p.lines) && isDocMarker([]byte(p.lines[p.pos].raw)) {
+	if p.pos < len(p.lines) && isMarker(p.lines[p.pos].raw, "---") {
 		if rest := strings.Trim(p.lines[p.pos].raw[3:], " \t"); rest != "" && rest[0] != '#' {
 			return nil, nil, 0, false
 		}

@@ -12,18 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// slowDecode is the reference: yaml.v3's node tree and the converter over it.
+// slowDecode is the reference: the yaml.v3 path of Decode.
 func slowDecode(data []byte) (any, *yaml.Node, bool) {
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
-		return nil, nil, false
-	}
-	conv := converter{budget: len(data) + 100_000}
-	v, err := conv.value(root.Content[0], 0)
-	if err != nil {
-		return nil, nil, false
-	}
-	return v, root.Content[0], true
+	v, root, err := decodeYAMLv3(data, 0)
+	return v, root, err == nil && root != nil
 }
 
 // agree checks that the fast path, when it accepts a document, decodes it exactly as

@@ -63,11 +63,6 @@ func (o *Object) Annotations() map[string]string {
 	return stringMap(Lookup(o.Raw, "metadata", "annotations"))
 }
 
-// Labels returns metadata.labels as strings.
-func (o *Object) Labels() map[string]string {
-	return stringMap(Lookup(o.Raw, "metadata", "labels"))
-}
-
 // SourceOf returns where the field at path (".spec.hostPID", "spec.containers[0].image") is
 // written: its own line when the source file has it, else the line of its nearest written
 // parent, else the object's line.
@@ -82,8 +77,9 @@ func (o *Object) SourceOf(path string) Source {
 	return s
 }
 
-// NewObject builds an object from a decoded map (used by renderers whose output has no
-// useful positions of its own). It fails when apiVersion or kind is missing.
+// NewObject builds an object from a decoded map; it fails when apiVersion or kind is
+// missing. Field lines are unknown until a locator is set (decoding, PositionsFrom,
+// LocateBy).
 func NewObject(raw map[string]any, src Source) (*Object, error) {
 	o := &Object{Raw: raw, Source: src}
 	o.APIVersion, _ = raw["apiVersion"].(string)
