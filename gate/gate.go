@@ -39,12 +39,23 @@ type Result struct {
 	Errors   []*manifest.Error
 	Notes    []string
 	FailOn   rules.Severity
-	Verdict  Verdict
+}
+
+// Verdict is error when an input could not be read or rendered, else fail when a finding
+// is at or above failOn, else pass.
+func (r *Result) Verdict() Verdict {
+	switch {
+	case len(r.Errors) > 0:
+		return Error
+	case slices.ContainsFunc(r.Findings, func(f rules.Finding) bool { return f.Severity >= r.FailOn }):
+		return Fail
+	}
+	return Pass
 }
 
 // ExitCode is the process exit code for the verdict.
 func (r *Result) ExitCode() int {
-	switch r.Verdict {
+	switch r.Verdict() {
 	case Fail:
 		return 1
 	case Error:
@@ -58,13 +69,15 @@ func Run(opts Options) *Result {
 	rendered := render.Render(opts.Paths, opts.Render)
 	res := Check(rendered.Objects, opts.Policy, opts.Now)
 	res.Errors = append(rendered.Errors, res.Errors...)
+	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
 	res.Notes = append(res.Notes, rendered.Notes...)
 	if opts.Offline {
 		res.Notes = append(res.Notes, "images: not checked (--offline)")
 	} else {
 		res.Notes = append(res.Notes, "images: not checked (the image supply-chain stage is not in this build yet)")
 	}
-	res.decide()
 	return res
 }
 
@@ -83,25 +96,9 @@ func Check(objs []*manifest.Object, p *policy.Policy, now time.Time) *Result {
 	set := rules.NewSet(objs, rules.Options{Profile: p.Profile, KubeMinor: minor})
 	outcome := p.Apply(rules.Run(set, p.Enabled), objs, now)
 	sortFindings(outcome.Findings)
-	res := &Result{
+	return &Result{
 		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
 		Errors: set.Errors, FailOn: p.FailOn,
-	}
-	res.decide()
-	return res
-}
-
-func (r *Result) decide() {
-	slices.SortStableFunc(r.Errors, func(a, b *manifest.Error) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
-	})
-	switch {
-	case len(r.Errors) > 0:
-		r.Verdict = Error
-	case slices.ContainsFunc(r.Findings, func(f rules.Finding) bool { return f.Severity >= r.FailOn }):
-		r.Verdict = Fail
-	default:
-		r.Verdict = Pass
 	}
 }
 

@@ -103,8 +103,8 @@ func TestCheckCorpusVerdict(t *testing.T) {
 			t.Errorf("%s: %d findings, want %d", id, counts[id], n)
 		}
 	}
-	if res.Objects != 300 || res.Verdict != Fail || res.ExitCode() != 1 {
-		t.Errorf("objects %d verdict %s", res.Objects, res.Verdict)
+	if res.Objects != 300 || res.Verdict() != Fail || res.ExitCode() != 1 {
+		t.Errorf("objects %d verdict %s", res.Objects, res.Verdict())
 	}
 	// Findings are sorted by file and line.
 	for i := 1; i < len(res.Findings); i++ {
@@ -116,7 +116,7 @@ func TestCheckCorpusVerdict(t *testing.T) {
 	p := policy.Default()
 	p.FailOn = rules.Critical
 	p.Rules.Disable = []string{"pss-privileged"}
-	if res := Check(objs, p, time.Time{}); res.Verdict != Pass {
-		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict)
+	if res := Check(objs, p, time.Time{}); res.Verdict() != Pass {
+		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict())
 	}
 }

@@ -67,7 +67,7 @@ func NewJSONReport(r *gate.Result) JSONReport {
 	}
 	out.Summary = JSONSummary{
 		Objects: r.Objects, Findings: len(r.Findings), BySeverity: countBySeverity(r.Findings),
-		Exempted: len(r.Exempted), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict,
+		Exempted: len(r.Exempted), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict(),
 	}
 	return out
 }

@@ -26,10 +26,9 @@ func result() *gate.Result {
 			Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
 			Message: "m", Source: manifest.Source{File: "base/d.yaml", Line: 3, Via: "kustomize:overlay"},
 		}},
-		Errors:  []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
-		Notes:   []string{"images: not checked (--offline)"},
-		FailOn:  rules.Medium,
-		Verdict: gate.Error,
+		Errors: []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
+		Notes:  []string{"images: not checked (--offline)"},
+		FailOn: rules.Medium, // with the input error: verdict "error"
 	}
 }
 

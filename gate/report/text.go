@@ -102,7 +102,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 		line += fmt.Sprintf(", %d input errors", len(r.Errors))
 	}
 	var verdict string
-	switch r.Verdict {
+	switch r.Verdict() {
 	case gate.Pass:
 		verdict = paint("\x1b[1;32m", "PASS")
 	case gate.Fail:
