@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -99,7 +100,8 @@ func isMarker[L ~string | ~[]byte](l L, m string) bool {
 	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+): ?`)
+// yamlLineRe is compiled on first use: start-up time is budgeted (DESIGN.md).
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+): ?`) })
 
 // YAMLErrorLine splits a yaml.v3 error into its 1-based line (0 if none) and message.
 func YAMLErrorLine(err error) (int, string) {
@@ -108,7 +110,7 @@ func YAMLErrorLine(err error) (int, string) {
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
-	m := yamlLineRe.FindStringSubmatchIndex(msg)
+	m := yamlLineRe().FindStringSubmatchIndex(msg)
 	if m == nil {
 		return 0, msg
 	}

@@ -147,7 +147,8 @@ func overridden(v api.Version) map[policy.CheckID]bool {
 	return m
 }
 
-var quotedName = regexp.MustCompile(`"([^"]+)"`)
+// quotedName is compiled on first use: start-up time is budgeted (DESIGN.md).
+var quotedName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"([^"]+)"`) })
 
 // locatePSS finds the field a control objects to. The library's detail names the
 // containers at fault ("container \"app\" must …"), or the pod ("pod must …").
@@ -162,7 +163,7 @@ func locatePSS(p *Pod, meta pssMeta, detail string) (field, container string) {
 		}
 	}
 	if meta.podField == "volumes" {
-		if m := quotedName.FindStringSubmatch(detail); m != nil {
+		if m := quotedName().FindStringSubmatch(detail); m != nil {
 			vols, _ := spec["volumes"].([]any)
 			for i, v := range vols {
 				if vm, ok := v.(map[string]any); ok && vm["name"] == m[1] {
@@ -174,7 +175,7 @@ func locatePSS(p *Pod, meta pssMeta, detail string) (field, container string) {
 	}
 	podLevel := strings.HasPrefix(detail, "pod ") || meta.container == ""
 	if !podLevel {
-		if m := quotedName.FindStringSubmatch(detail); m != nil {
+		if m := quotedName().FindStringSubmatch(detail); m != nil {
 			for _, c := range Containers(spec) {
 				if c.Name == m[1] {
 					return base + "." + c.Path + "." + meta.container, c.Name
