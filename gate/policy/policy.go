@@ -129,6 +129,8 @@ func Parse(data []byte, file string) (*Policy, error) {
 		}
 		return nil, yamlError(file, err)
 	}
+	// A second parse, into nodes, gives validate the lines to name: yaml.v3's strict
+	// unknown-key check exists only on its Decoder, not on Node.Decode. Policy files are small.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
 	if err := p.validate(&root); err != nil {
