@@ -67,7 +67,7 @@ func (r *Result) ExitCode() int {
 // Run renders the inputs and checks them.
 func Run(opts Options) *Result {
 	rendered := render.Render(opts.Paths, opts.Render)
-	res := Check(rendered.Objects, opts.Policy, opts.Now)
+	res := Check(rendered.Objects, opts)
 	res.Errors = append(rendered.Errors, res.Errors...)
 	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
@@ -81,19 +81,19 @@ func Run(opts Options) *Result {
 	return res
 }
 
-// Check runs the rules and the policy over rendered objects.
-func Check(objs []*manifest.Object, p *policy.Policy, now time.Time) *Result {
+// Check runs the rules and the policy over rendered objects; of opts it reads the policy,
+// the time and the namespace objects without one are deployed to.
+func Check(objs []*manifest.Object, opts Options) *Result {
+	p, now := opts.Policy, opts.Now
 	if p == nil {
 		p = policy.Default()
 	}
 	if now.IsZero() {
 		now = time.Now()
 	}
-	minor := 0
-	if p.KubernetesVersion != "" {
-		minor, _ = policy.ParseKubeMinor(p.KubernetesVersion) // validated when loaded
-	}
-	set := rules.NewSet(objs, rules.Options{Profile: p.Profile, KubeMinor: minor})
+	ro := p.RuleOptions()
+	ro.Namespace = opts.Render.Namespace
+	set := rules.NewSet(objs, ro)
 	outcome := p.Apply(rules.Run(set, p.Enabled), objs, now)
 	sortFindings(outcome.Findings)
 	return &Result{

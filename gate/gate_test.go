@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
@@ -76,7 +75,7 @@ func BenchmarkCheck(b *testing.B) {
 		for _, d := range manifest.Decode(data, manifest.Source{File: "bench.yaml"}) {
 			objs = append(objs, d.Objects...)
 		}
-		res := Check(objs, p, time.Time{})
+		res := Check(objs, Options{Policy: p})
 		objects = res.Objects
 	}
 	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
@@ -90,7 +89,7 @@ func TestCheckCorpusVerdict(t *testing.T) {
 		}
 		objs = append(objs, d.Objects...)
 	}
-	res := Check(objs, nil, time.Time{})
+	res := Check(objs, Options{})
 	counts := map[string]int{}
 	for _, f := range res.Findings {
 		counts[f.RuleID]++
@@ -116,7 +115,7 @@ func TestCheckCorpusVerdict(t *testing.T) {
 	p := policy.Default()
 	p.FailOn = rules.Critical
 	p.Rules.Disable = []string{"pss-privileged"}
-	if res := Check(objs, p, time.Time{}); res.Verdict() != Pass {
+	if res := Check(objs, Options{Policy: p}); res.Verdict() != Pass {
 		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict())
 	}
 }

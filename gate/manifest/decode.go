@@ -158,9 +158,16 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		if body == nil {
 			return doc // empty document: only comments, "---" or null
 		}
+		// Keep the tree of the few documents outside the fast path for positions: parsing
+		// them again when a finding needs a line costs more than holding them.
 		rootLine = body.Line
 		locate = func(prefix []pathStep) func([]pathStep) int {
-			return lazyLocator(c.data, off, prefix)
+			return func(p []pathStep) int {
+				if l := lineOfPath(body, append(prefix[:len(prefix):len(prefix)], p...)); l > 0 {
+					return l + off
+				}
+				return 0
+			}
 		}
 	}
 	m, ok := v.(map[string]any)

@@ -5,8 +5,8 @@ package manifest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
-	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -92,28 +92,6 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	return o, nil
 }
 
-// lazyLocator resolves field paths in a YAML document parsed on first use: lines are
-// only needed for objects with findings, and keeping every document's node tree costs
-// more (memory, page faults) than parsing those few again. prefix leads from the
-// document root to the object (a List item); lineOffset shifts the document's lines to
-// the file's.
-func lazyLocator(doc []byte, lineOffset int, prefix []pathStep) func([]pathStep) int {
-	var once sync.Once
-	var root *yaml.Node
-	return func(p []pathStep) int {
-		once.Do(func() {
-			var n yaml.Node
-			if yaml.Unmarshal(doc, &n) == nil {
-				root = &n
-			}
-		})
-		if l := lineOfPath(root, append(prefix[:len(prefix):len(prefix)], p...)); l > 0 {
-			return l + lineOffset
-		}
-		return 0
-	}
-}
-
 // LocateBy makes field lookups of o use f, which gets the last key of the path (used for
 // Helm templates, which are not YAML until rendered).
 func (o *Object) LocateBy(f func(key string) int) {
@@ -162,30 +140,53 @@ type pathStep struct {
 	index int
 }
 
-// parsePath reads "spec.containers[0].securityContext" into steps.
+// parsePath reads "spec.containers[0].securityContext" (and `data["tls.crt"]` for keys with
+// dots) into steps.
 func parsePath(path string) []pathStep {
 	var steps []pathStep
-	for _, part := range strings.Split(strings.TrimPrefix(path, "."), ".") {
-		for part != "" {
-			open := strings.IndexByte(part, '[')
-			if open < 0 {
-				steps = append(steps, pathStep{key: part})
-				break
+	for p := path; p != ""; {
+		switch p[0] {
+		case '.':
+			p = p[1:]
+		case '[':
+			if strings.HasPrefix(p, `["`) {
+				end := strings.Index(p[2:], `"]`)
+				if end < 0 {
+					return steps
+				}
+				steps = append(steps, pathStep{key: p[2 : 2+end]})
+				p = p[2+end+2:]
+				continue
 			}
-			if open > 0 {
-				steps = append(steps, pathStep{key: part[:open]})
-			}
-			end := strings.IndexByte(part[open:], ']')
+			end := strings.IndexByte(p, ']')
 			if end < 0 {
-				break
+				return steps
 			}
-			var idx int
-			fmt.Sscanf(part[open+1:open+end], "%d", &idx)
-			steps = append(steps, pathStep{key: "", index: idx})
-			part = part[open+end+1:]
+			idx, _ := strconv.Atoi(p[1:end])
+			steps = append(steps, pathStep{index: idx})
+			p = p[end+1:]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			steps = append(steps, pathStep{key: p[:end]})
+			p = p[end:]
 		}
 	}
 	return steps
+}
+
+// Field appends a map key to a field path: parent.key, or parent["key"] when the key
+// holds a dot or a bracket.
+func Field(parent, key string) string {
+	if strings.ContainsAny(key, `.[]"`) {
+		return parent + `["` + key + `"]`
+	}
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }
 
 // NodeLine returns the line of the field at path ("rules.disable[2]") in a YAML node tree,

@@ -36,6 +36,7 @@ type Policy struct {
 	FailOn            rules.Severity `yaml:"failOn"`
 	Profile           rules.Profile  `yaml:"profile"`
 	Rules             RuleSettings   `yaml:"rules"`
+	Images            Images         `yaml:"images"`
 	Exemptions        []Exemption    `yaml:"exemptions"`
 
 	// File is where the policy was read from ("" for the built-in default).
@@ -44,10 +45,33 @@ type Policy struct {
 	exemptionLines []int
 }
 
-// RuleSettings turns rules off and changes their severity.
+// RuleSettings turns rules off, changes their severity and sets what rules read.
 type RuleSettings struct {
 	Disable  []string                  `yaml:"disable"`
 	Severity map[string]rules.Severity `yaml:"severity"`
+	Settings rules.Settings            `yaml:"settings"`
+}
+
+// Images is the images section: where images may come from and how they are referenced.
+type Images struct {
+	AllowedRegistries  []string `yaml:"allowedRegistries"`
+	InsecureRegistries []string `yaml:"insecureRegistries"`
+	RequireDigest      bool     `yaml:"requireDigest"`
+}
+
+// RuleOptions are the options rules run with under this policy.
+func (p *Policy) RuleOptions() rules.Options {
+	minor := 0
+	if p.KubernetesVersion != "" {
+		minor, _ = ParseKubeMinor(p.KubernetesVersion) // validated when loaded
+	}
+	return rules.Options{
+		Profile: p.Profile, KubeMinor: minor, Settings: p.Rules.Settings,
+		Images: rules.ImagePolicy{
+			AllowedRegistries: p.Images.AllowedRegistries, InsecureRegistries: p.Images.InsecureRegistries,
+			RequireDigest: p.Images.RequireDigest,
+		},
+	}
 }
 
 // Exemption accepts the findings of rules (a glob) on matching objects, for a reason,
@@ -157,6 +181,14 @@ func friendlyType(t string) string {
 		return "rules"
 	case "Exemption":
 		return "an exemption"
+	case "Images":
+		return "images"
+	case "rules.Settings":
+		return "rules.settings"
+	case "rules.NodePool":
+		return "a trusted node pool"
+	case "rules.Taint":
+		return "a taint"
 	}
 	return t
 }
@@ -194,6 +226,16 @@ func (p *Policy) validate(root *yaml.Node) error {
 			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
 		}
 	}
+	if err := p.validateSettings(line); err != nil {
+		return err
+	}
+	for field, list := range map[string][]string{"images.allowedRegistries": p.Images.AllowedRegistries, "images.insecureRegistries": p.Images.InsecureRegistries} {
+		for i, r := range list {
+			if strings.TrimSpace(r) == "" || strings.Contains(r, "://") {
+				return errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: want a registry or repository prefix such as ghcr.io/acme/, got %q", field, r)
+			}
+		}
+	}
 	p.exemptionLines = make([]int, len(p.Exemptions))
 	for i, e := range p.Exemptions {
 		l := line(fmt.Sprintf("exemptions[%d]", i))
@@ -213,6 +255,44 @@ func (p *Policy) validate(root *yaml.Node) error {
 		for _, g := range []string{e.Rule, e.Kind, e.Namespace, e.Name, e.Container} {
 			if _, err := filepath.Match(g, ""); err != nil {
 				return errAt(l, "bad glob %q: %v", g, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validateSettings checks rules.settings; line finds the line of a field path.
+func (p *Policy) validateSettings(line func(string) int) error {
+	st := p.Rules.Settings
+	errAt := func(path, format string, args ...any) error {
+		return &Error{File: p.File, Line: line("rules.settings." + path), Msg: fmt.Sprintf(format, args...)}
+	}
+	if t := st.MaxTokenExpirationSeconds; t != 0 && t < 600 {
+		return errAt("maxTokenExpirationSeconds", "maxTokenExpirationSeconds must be at least 600 (the API server's minimum), got %d", t)
+	}
+	for i, g := range st.NetworkPoliciesElsewhere {
+		if _, err := filepath.Match(g, ""); err != nil {
+			return errAt(fmt.Sprintf("networkPoliciesElsewhere[%d]", i), "bad glob %q: %v", g, err)
+		}
+	}
+	for i, pool := range st.TrustedNodePools {
+		at := fmt.Sprintf("trustedNodePools[%d]", i)
+		switch {
+		case pool.Name == "":
+			return errAt(at, "a trusted node pool needs a name")
+		case len(pool.Namespaces) == 0:
+			return errAt(at, "trusted node pool %q needs namespaces (the sensitive namespaces it is for)", pool.Name)
+		case len(pool.NodeLabels) == 0:
+			return errAt(at, "trusted node pool %q needs nodeLabels (the labels its nodes carry)", pool.Name)
+		}
+		for _, g := range pool.Namespaces {
+			if _, err := filepath.Match(g, ""); err != nil {
+				return errAt(at, "bad glob %q: %v", g, err)
+			}
+		}
+		for j, t := range pool.Taints {
+			if t.Key == "" || (t.Effect != "NoSchedule" && t.Effect != "PreferNoSchedule" && t.Effect != "NoExecute") {
+				return errAt(fmt.Sprintf("%s.taints[%d]", at, j), "a taint needs a key and an effect (NoSchedule, PreferNoSchedule or NoExecute)")
 			}
 		}
 	}

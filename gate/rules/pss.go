@@ -58,11 +58,15 @@ func init() {
 			meta = pssMeta{title: string(c.ID), severity: Medium, fix: "See the Pod Security Standards for the allowed values."}
 		}
 		check := c
+		practices := []string{"000-2", "002-4"}
+		if c.ID == "runAsNonRoot" || c.ID == "runAsUser" {
+			practices = append(practices, "002-5") // least-privilege user inside the container
+		}
 		r := &Rule{
 			ID:        "pss-" + kebab(string(c.ID)),
 			Title:     meta.title,
 			Severity:  meta.severity,
-			Practices: []string{"000-2", "002-4"},
+			Practices: practices,
 			Refs:      []string{fmt.Sprintf("PSS %s: %s", c.Level, c.ID), pssLink},
 			Fix:       meta.fix,
 			Doc: fmt.Sprintf("Pod Security Standards control %q of the %s level, evaluated with "+

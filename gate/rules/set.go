@@ -3,10 +3,13 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	apiruntime "k8s.io/apimachinery/pkg/runtime"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/internal/parallel"
@@ -26,16 +29,48 @@ type Options struct {
 	// KubeMinor is the target Kubernetes minor version (1.<KubeMinor>); 0 means the newest
 	// the gate knows.
 	KubeMinor int
+	// Namespace is where objects without metadata.namespace are deployed (-n), if known.
+	Namespace string
+	Settings  Settings
+	Images    ImagePolicy
 }
 
-// Set is what rules see: every rendered object, and every pod template already decoded
-// into the API types once, so that each rule does not convert again.
+// Set is what rules see: every rendered object, and every pod template and every object
+// a cluster-level rule reads already decoded into the API types once, so that each rule
+// does not convert again.
 type Set struct {
 	Objects []*manifest.Object
 	Pods    []*Pod
 	Options
-	// Errors are objects whose pod template the API server would reject as malformed.
+	// Errors are objects the API server would reject as malformed.
 	Errors []*manifest.Error
+
+	Namespaces      []Typed[corev1.Namespace]
+	ServiceAccounts []Typed[corev1.ServiceAccount]
+	Services        []Typed[corev1.Service]
+	LimitRanges     []Typed[corev1.LimitRange]
+	Ingresses       []Typed[networkingv1.Ingress]
+	NetworkPolicies []Typed[networkingv1.NetworkPolicy]
+	// Roles holds Roles and ClusterRoles, Bindings RoleBindings and ClusterRoleBindings:
+	// each pair has the same fields (a Role is a ClusterRole without aggregationRule).
+	Roles    []Typed[rbacv1.ClusterRole]
+	Bindings []Typed[rbacv1.ClusterRoleBinding]
+
+	rbac func() *rbacIndex // built on first use, shared by the RBAC rules
+}
+
+// Typed is an object decoded into its API type.
+type Typed[T any] struct {
+	Object *manifest.Object
+	V      *T
+}
+
+// NamespaceOf is where o is deployed: its own namespace, else the -n namespace, else "".
+func (s *Set) NamespaceOf(o *manifest.Object) string {
+	if o.Namespace != "" {
+		return o.Namespace
+	}
+	return s.Namespace
 }
 
 // Pod is the pod template of one workload object.
@@ -44,6 +79,9 @@ type Pod struct {
 	Template manifest.PodTemplate
 	Meta     *metav1.ObjectMeta
 	Spec     *corev1.PodSpec
+	// Containers are Spec's init, regular and ephemeral containers, with their images
+	// parsed once for every image rule.
+	Containers []PodContainer
 }
 
 // NewSet extracts and decodes the pod templates of objs.
@@ -52,43 +90,120 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		opts.Profile = Restricted
 	}
 	s := &Set{Objects: objs, Options: opts}
+	var typed []*manifest.Object
 	for _, o := range objs {
 		if t, ok := o.PodTemplate(); ok {
 			s.Pods = append(s.Pods, &Pod{Object: o, Template: t})
+		} else if newTyped(o) != nil {
+			typed = append(typed, o)
 		}
 	}
-	errs := make([]error, len(s.Pods))
-	parallel.For(len(s.Pods), func(i int) { errs[i] = s.Pods[i].decode() })
+	// Both conversions are reflection-heavy: run them on every core.
+	podErrs := make([]error, len(s.Pods))
+	values, typedErrs := make([]any, len(typed)), make([]error, len(typed))
+	parallel.For(len(s.Pods)+len(typed), func(i int) {
+		if i < len(s.Pods) {
+			podErrs[i] = s.Pods[i].decode()
+			return
+		}
+		i -= len(s.Pods)
+		values[i] = newTyped(typed[i])
+		typedErrs[i] = fromUnstructured(typed[i].Raw, values[i])
+	})
 	kept := s.Pods[:0]
 	for i, p := range s.Pods {
-		if errs[i] != nil {
+		if podErrs[i] != nil {
 			src := p.Object.SourceOf(p.Template.Path)
 			s.Errors = append(s.Errors, &manifest.Error{File: src.File, Line: src.Line,
-				Msg: fmt.Sprintf("%s: pod template is not a valid PodSpec: %v", p.Object.Ref(), errs[i])})
+				Msg: fmt.Sprintf("%s: pod template is not a valid PodSpec: %v", p.Object.Ref(), podErrs[i])})
 			continue
 		}
 		kept = append(kept, p)
 	}
 	s.Pods = kept
+	for i, o := range typed {
+		if typedErrs[i] != nil {
+			s.Errors = append(s.Errors, &manifest.Error{File: o.Source.File, Line: o.Source.Line,
+				Msg: fmt.Sprintf("%s: not a valid %s: %v", o.Ref(), o.Kind, typedErrs[i])})
+			continue
+		}
+		s.addTyped(o, values[i])
+	}
+	s.rbac = sync.OnceValue(func() *rbacIndex { return newRBACIndex(s) })
 	return s
+}
+
+// newTyped returns a new value of the API type for the kinds cluster-level rules read, or
+// nil. Kinds are matched by group, not version: the fields rules read are the same in
+// every served version. A Role decodes into a ClusterRole and a RoleBinding into a
+// ClusterRoleBinding: each pair has the same fields.
+func newTyped(o *manifest.Object) any {
+	switch manifest.Group(o.APIVersion) + "/" + o.Kind {
+	case "/Namespace":
+		return new(corev1.Namespace)
+	case "/ServiceAccount":
+		return new(corev1.ServiceAccount)
+	case "/Service":
+		return new(corev1.Service)
+	case "/LimitRange":
+		return new(corev1.LimitRange)
+	case "networking.k8s.io/Ingress", "extensions/Ingress":
+		return new(networkingv1.Ingress)
+	case "networking.k8s.io/NetworkPolicy", "extensions/NetworkPolicy":
+		return new(networkingv1.NetworkPolicy)
+	case "rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole":
+		return new(rbacv1.ClusterRole)
+	case "rbac.authorization.k8s.io/RoleBinding", "rbac.authorization.k8s.io/ClusterRoleBinding":
+		return new(rbacv1.ClusterRoleBinding)
+	}
+	return nil
+}
+
+func (s *Set) addTyped(o *manifest.Object, v any) {
+	switch v := v.(type) {
+	case *corev1.Namespace:
+		s.Namespaces = append(s.Namespaces, Typed[corev1.Namespace]{o, v})
+	case *corev1.ServiceAccount:
+		s.ServiceAccounts = append(s.ServiceAccounts, Typed[corev1.ServiceAccount]{o, v})
+	case *corev1.Service:
+		s.Services = append(s.Services, Typed[corev1.Service]{o, v})
+	case *corev1.LimitRange:
+		s.LimitRanges = append(s.LimitRanges, Typed[corev1.LimitRange]{o, v})
+	case *networkingv1.Ingress:
+		s.Ingresses = append(s.Ingresses, Typed[networkingv1.Ingress]{o, v})
+	case *networkingv1.NetworkPolicy:
+		s.NetworkPolicies = append(s.NetworkPolicies, Typed[networkingv1.NetworkPolicy]{o, v})
+	case *rbacv1.ClusterRole:
+		s.Roles = append(s.Roles, Typed[rbacv1.ClusterRole]{o, v})
+	case *rbacv1.ClusterRoleBinding:
+		s.Bindings = append(s.Bindings, Typed[rbacv1.ClusterRoleBinding]{o, v})
+	}
+}
+
+// fromUnstructured converts a decoded YAML map into an API type the way the API server
+// reads a request body: JSON, field names matched case-sensitively (sigs.k8s.io/json).
+// apimachinery's DefaultUnstructuredConverter would be the obvious tool, but its field
+// cache is copy-on-write, one copy of the whole cache per field it meets for the first
+// time: quadratic in the number of API fields, 25 ms of CPU per gate run on the corpus.
+func fromUnstructured(m map[string]any, v any) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return kjson.UnmarshalCaseSensitivePreserveInts(data, v)
 }
 
 func (p *Pod) decode() error {
 	p.Meta, p.Spec = &metav1.ObjectMeta{}, &corev1.PodSpec{}
-	conv := apiruntime.DefaultUnstructuredConverter
 	if p.Template.Meta != nil {
-		if err := conv.FromUnstructured(p.Template.Meta, p.Meta); err != nil {
+		if err := fromUnstructured(p.Template.Meta, p.Meta); err != nil {
 			return err
 		}
 	}
-	if err := conv.FromUnstructured(p.Template.Spec, p.Spec); err != nil {
-		// The converter's message names only a Go type; JSON decoding names the field.
-		data, _ := json.Marshal(p.Template.Spec)
-		if jerr := json.Unmarshal(data, &corev1.PodSpec{}); jerr != nil {
-			return jerr
-		}
+	if err := fromUnstructured(p.Template.Spec, p.Spec); err != nil {
 		return err
 	}
+	p.Containers = p.containers()
 	// The API server defaults a volume without a source to emptyDir (SetDefaults_Volume in
 	// k8s.io/kubernetes, not importable); PSS sees the defaulted pod, and so must we.
 	for i := range p.Spec.Volumes {
@@ -122,4 +237,34 @@ type Container struct {
 	Name string
 	Path string // "containers[0]", relative to the pod spec
 	Raw  map[string]any
+}
+
+// PodContainer is one typed container of a pod, with its field path from the object's root.
+type PodContainer struct {
+	*corev1.Container
+	Path   string // "spec.template.spec.containers[0]"
+	Ref    image  // the parsed image reference
+	RefErr error  // the image reference does not parse
+}
+
+// containers lists the init, regular and ephemeral containers of the pod. Ephemeral
+// containers have the same fields as containers (the API keeps them in sync), so they are
+// converted to one type.
+func (p *Pod) containers() []PodContainer {
+	var out []PodContainer
+	add := func(list string, i int, c *corev1.Container) {
+		im, err := parseImage(c.Image)
+		out = append(out, PodContainer{Container: c, Path: fmt.Sprintf("%s.%s[%d]", p.Template.Path, list, i), Ref: im, RefErr: err})
+	}
+	for i := range p.Spec.InitContainers {
+		add("initContainers", i, &p.Spec.InitContainers[i])
+	}
+	for i := range p.Spec.Containers {
+		add("containers", i, &p.Spec.Containers[i])
+	}
+	for i := range p.Spec.EphemeralContainers {
+		c := corev1.Container(p.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		add("ephemeralContainers", i, &c)
+	}
+	return out
 }

@@ -1,0 +1,192 @@
+package rules
+
+// NetworkPolicy (practice 000-4): every namespace with workloads isolates its pods in both
+// directions with a policy selecting all of them (podSelector: {}), and the allow rules
+// that follow are selective. NetworkPolicies are allow-lists that add up: once one policy
+// selects a pod for a direction, only what some policy allows gets through, so "default
+// deny" means a policy with an empty podSelector for Ingress and one for Egress.
+
+import (
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const networkPolicyDocs = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
+
+var (
+	defaultDeny = &Rule{
+		ID: "network-policy-default-deny", Title: "Namespace without a default-deny NetworkPolicy", Severity: Medium,
+		Practices: []string{"000-4", "002-4"},
+		Refs:      []string{"CIS 5.3.2", networkPolicyDocs + "#default-policies"},
+		Fix:       "Add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress, Egress] to the namespace, then allow the flows the pods need.",
+		Doc: "Every namespace that has workloads in the rendered set needs a NetworkPolicy selecting " +
+			"all its pods (podSelector: {}) for Ingress and for Egress; without one, any pod of the " +
+			"cluster can reach them and they can reach anything. Reported on the Namespace object " +
+			"when it is in the set, else on the namespace's first workload. Namespaces whose " +
+			"policies live elsewhere are listed in rules.settings.networkPoliciesElsewhere.",
+	}
+	allowAll = &Rule{
+		ID: "network-policy-allow-all", Title: "NetworkPolicy rule allows every peer", Severity: Medium,
+		Practices: []string{"000-4"},
+		Refs:      []string{networkPolicyDocs},
+		Fix:       "Select the peers by label (podSelector, and namespaceSelector for other namespaces) or by a narrow ipBlock.",
+		Doc: "An ingress or egress rule without peers, with an empty peer, with namespaceSelector: {} " +
+			"and no podSelector (every pod of every namespace), or with an ipBlock of 0.0.0.0/0 or ::/0 " +
+			"allows everything in that direction, whatever its ports, and undoes a default deny.",
+	}
+)
+
+func init() {
+	defaultDeny.Check = checkDefaultDeny
+	allowAll.Check = checkAllowAll
+	Register(defaultDeny)
+	Register(allowAll)
+}
+
+// policyTypes returns the directions a policy isolates, with the API server's default:
+// Ingress always, Egress when the policy has egress rules.
+func policyTypes(np *networkingv1.NetworkPolicy) (ingress, egress bool) {
+	if len(np.Spec.PolicyTypes) == 0 {
+		return true, len(np.Spec.Egress) > 0
+	}
+	for _, t := range np.Spec.PolicyTypes {
+		ingress = ingress || t == networkingv1.PolicyTypeIngress
+		egress = egress || t == networkingv1.PolicyTypeEgress
+	}
+	return ingress, egress
+}
+
+func checkDefaultDeny(s *Set) []Finding {
+	type coverage struct{ ingress, egress bool }
+	covered := map[string]*coverage{}
+	for _, np := range s.NetworkPolicies {
+		if !emptySelector(&np.V.Spec.PodSelector) {
+			continue
+		}
+		ns := s.NamespaceOf(np.Object)
+		c := covered[ns]
+		if c == nil {
+			c = &coverage{}
+			covered[ns] = c
+		}
+		in, eg := policyTypes(np.V)
+		c.ingress, c.egress = c.ingress || in, c.egress || eg
+	}
+	namespaceObj := map[string]Typed[corev1.Namespace]{}
+	for _, ns := range s.Namespaces {
+		namespaceObj[ns.Object.Name] = ns
+	}
+	var out []Finding
+	seen := map[string]bool{}
+	for _, p := range s.Pods {
+		ns := s.NamespaceOf(p.Object)
+		if seen[ns] || matchesGlob(s.Settings.NetworkPoliciesElsewhere, ns) {
+			continue
+		}
+		seen[ns] = true
+		c := covered[ns]
+		if c == nil {
+			c = &coverage{}
+		}
+		var missing []string
+		if !c.ingress {
+			missing = append(missing, "Ingress")
+		}
+		if !c.egress {
+			missing = append(missing, "Egress")
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		what := fmt.Sprintf("has no NetworkPolicy with podSelector: {} for %s", strings.Join(missing, " and "))
+		if n, ok := namespaceObj[ns]; ok {
+			out = append(out, defaultDeny.At(n.Object, "metadata.name", "", fmt.Sprintf("namespace %q %s", ns, what)))
+		} else if ns == "" {
+			out = append(out, defaultDeny.At(p.Object, "metadata", "", "the namespace this workload is applied to (none set) "+what))
+		} else {
+			out = append(out, defaultDeny.At(p.Object, "metadata.namespace", "", fmt.Sprintf("namespace %q %s", ns, what)))
+		}
+	}
+	return out
+}
+
+func matchesGlob(globs []string, ns string) bool {
+	for _, g := range globs {
+		if ok, _ := filepath.Match(g, ns); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func checkAllowAll(s *Set) []Finding {
+	var out []Finding
+	for _, np := range s.NetworkPolicies {
+		for i, r := range np.V.Spec.Ingress {
+			out = append(out, openPeers(np, fmt.Sprintf("spec.ingress[%d]", i), "from", "source", r.From, r.Ports)...)
+		}
+		for i, r := range np.V.Spec.Egress {
+			out = append(out, openPeers(np, fmt.Sprintf("spec.egress[%d]", i), "to", "destination", r.To, r.Ports)...)
+		}
+	}
+	return out
+}
+
+// openPeers reports the peers of one rule that match everything.
+func openPeers(np Typed[networkingv1.NetworkPolicy], field, dir, noun string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) []Finding {
+	on := portsText(ports)
+	if len(peers) == 0 {
+		return []Finding{allowAll.At(np.Object, field, "",
+			fmt.Sprintf("%s has no %s: it allows traffic %s any %s%s", field, dir, dir, noun, on))}
+	}
+	var out []Finding
+	for j, p := range peers {
+		f := fmt.Sprintf("%s.%s[%d]", field, dir, j)
+		var why string
+		switch {
+		case p.PodSelector == nil && p.NamespaceSelector == nil && p.IPBlock == nil:
+			why = "is an empty peer, which matches everything"
+		case p.PodSelector == nil && p.NamespaceSelector != nil && emptySelector(p.NamespaceSelector):
+			why = "has namespaceSelector: {} and no podSelector: it matches every pod of every namespace"
+		case p.IPBlock != nil && isAnyAddress(p.IPBlock.CIDR):
+			why = fmt.Sprintf("has ipBlock %s: it matches every address", p.IPBlock.CIDR)
+		default:
+			continue
+		}
+		out = append(out, allowAll.At(np.Object, f, "", fmt.Sprintf("%s %s%s", f, why, on)))
+	}
+	return out
+}
+
+func emptySelector(sel *metav1.LabelSelector) bool {
+	return len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0
+}
+
+func isAnyAddress(cidr string) bool {
+	p, err := netip.ParsePrefix(cidr)
+	return err == nil && p.Bits() == 0
+}
+
+func portsText(ports []networkingv1.NetworkPolicyPort) string {
+	if len(ports) == 0 {
+		return ""
+	}
+	var ps []string
+	for _, p := range ports {
+		s := "any port"
+		if p.Port != nil {
+			s = p.Port.String()
+		}
+		if p.Protocol != nil {
+			s += "/" + string(*p.Protocol)
+		}
+		ps = append(ps, s)
+	}
+	return " (on " + strings.Join(ps, ", ") + ")"
+}
