@@ -11,12 +11,17 @@ import (
 )
 
 // corpus generates n objects: a third workloads with varied security contexts, a third
-// Services, a third ConfigMaps — the mix of a real rendered application set.
-func corpus(n int) []byte {
+// Services, a third ConfigMaps — the mix of a real rendered application set — spread over
+// 20 namespaces; with cluster, also the objects the set-level rules join (ServiceAccounts,
+// NetworkPolicies, Roles and RoleBindings) over 200 namespaces.
+func corpus(n int) []byte { return generate(n, 3, 20) }
+
+func generate(n, kinds, namespaces int) []byte {
 	var b strings.Builder
 	for i := range n {
 		b.WriteString("---\n")
-		switch i % 3 {
+		ns := i / kinds % namespaces // each block of kinds objects shares a namespace
+		switch i % kinds {
 		case 0:
 			priv := i%7 == 0
 			fmt.Fprintf(&b, `apiVersion: apps/v1
@@ -52,33 +57,47 @@ spec:
           volumeMounts: [{name: tmp, mountPath: /tmp}]
       volumes:
         - {name: tmp, emptyDir: {}}
-`, i, i%20, i, i, i, i%5 != 0, i, i%10, priv, i%2 == 0)
+`, i, ns, i, i, i, i%5 != 0, i, i%10, priv, i%2 == 0)
 		case 1:
-			fmt.Fprintf(&b, "apiVersion: v1\nkind: Service\nmetadata:\n  name: app-%d\n  namespace: ns-%d\nspec:\n  selector: {app: app-%d}\n  ports:\n    - {port: 80, targetPort: 8080}\n", i, i%20, i)
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Service\nmetadata:\n  name: app-%d\n  namespace: ns-%d\nspec:\n  selector: {app: app-%d}\n  ports:\n    - {port: 80, targetPort: 8080}\n", i, ns, i)
+		case 2:
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-%d\n  namespace: ns-%d\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n      workers: %d\n", i, ns, i%8)
+		case 3:
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app-%d\n  namespace: ns-%d\nautomountServiceAccountToken: false\n", i, ns)
+		case 4:
+			fmt.Fprintf(&b, "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: np-%d\n  namespace: ns-%d\nspec:\n  podSelector: {matchLabels: {app: app-%d}}\n  ingress:\n    - from: [{podSelector: {matchLabels: {tier: web}}}]\n", i, ns, i)
+		case 5:
+			fmt.Fprintf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: r-%d\n  namespace: ns-%d\nrules:\n  - {apiGroups: [\"\"], resources: [configmaps], verbs: [get]}\n", i, ns)
 		default:
-			fmt.Fprintf(&b, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg-%d\n  namespace: ns-%d\ndata:\n  config.yaml: |\n    server:\n      port: 8080\n      workers: %d\n", i, i%20, i%8)
+			fmt.Fprintf(&b, "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: r-%d\n  namespace: ns-%d\nroleRef: {kind: Role, name: r-%d}\nsubjects: [{kind: ServiceAccount, name: app-%d}]\n", i, ns, i-1, i-3)
 		}
 	}
 	return []byte(b.String())
 }
 
-// BenchmarkCheck measures the gate from bytes to verdict: decode 10,000 objects with
-// positions, decode their pod templates, run every rule and the policy.
+// BenchmarkCheck measures the gate from bytes to verdict: decode the objects with
+// positions, decode their pod templates and the objects set-level rules join, run every
+// rule and the policy. The sizes show that the set-level rules (NetworkPolicy coverage per
+// namespace, RBAC bindings to roles) stay linear: objects/s must not fall with size.
 func BenchmarkCheck(b *testing.B) {
-	data := corpus(10_000)
-	p := policy.Default()
-	b.ReportAllocs()
-	b.SetBytes(int64(len(data)))
-	var objects int
-	for b.Loop() {
-		var objs []*manifest.Object
-		for _, d := range manifest.Decode(data, manifest.Source{File: "bench.yaml"}) {
-			objs = append(objs, d.Objects...)
-		}
-		res := Check(objs, Options{Policy: p})
-		objects = res.Objects
+	for _, n := range []int{2_500, 10_000} {
+		b.Run(fmt.Sprintf("objects=%d/namespaces=200", n), func(b *testing.B) {
+			data := generate(n, 7, 200)
+			p := policy.Default()
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			var objects int
+			for b.Loop() {
+				var objs []*manifest.Object
+				for _, d := range manifest.Decode(data, manifest.Source{File: "bench.yaml"}) {
+					objs = append(objs, d.Objects...)
+				}
+				res := Check(objs, Options{Policy: p})
+				objects = res.Objects
+			}
+			b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+		})
 	}
-	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
 
 func TestCheckCorpusVerdict(t *testing.T) {

@@ -184,6 +184,14 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// A new user's hardened application passes with no noise at all.
+func TestHardenedAppPasses(t *testing.T) {
+	code, out, _ := kubegate(t, "", "check", "--offline", "--no-color", "--fail-on", "info", "../../testdata/hardened")
+	if code != 0 || !strings.Contains(out, "12 objects, 0 findings") || !strings.Contains(out, "PASS") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	clean := write(t, dir, "clean.yaml", `apiVersion: v1
@@ -279,7 +287,8 @@ func TestRulesCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"pss-privileged  ", "critical", "000-2,002-4", "read-only-root-filesystem", "exemption-expired"} {
+	for _, want := range []string{"pss-privileged  ", "critical", "000-2,002-4", "read-only-root-filesystem", "exemption-expired",
+		"api-removed", "network-policy-default-deny", "rbac-cluster-admin", "secret-hardcoded-credential", "trusted-node-pool", "image-not-pinned", "container-resources"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rules list lacks %q", want)
 		}
@@ -287,6 +296,10 @@ func TestRulesCommand(t *testing.T) {
 	code, out, _ = kubegate(t, "", "rules", "pss-host-namespaces")
 	if code != 0 || !strings.Contains(out, "Severity:  high") || !strings.Contains(out, "Fix: Do not set hostNetwork") {
 		t.Errorf("rules ID: exit %d\n%s", code, out)
+	}
+	code, out, _ = kubegate(t, "", "rules", "rbac-cluster-secrets-read")
+	if code != 0 || !strings.Contains(out, "002-1") || !strings.Contains(out, "CIS 5.1.2") || !strings.Contains(out, "bound only by RoleBindings") {
+		t.Errorf("rules rbac-cluster-secrets-read: exit %d\n%s", code, out)
 	}
 	code, _, errOut := kubegate(t, "", "rules", "no-such-rule")
 	if code != 2 || !strings.Contains(errOut, `unknown rule "no-such-rule"`) {

@@ -222,3 +222,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestFieldPathsWithDottedKeys(t *testing.T) {
+	if got := Field("data", "tls.crt"); got != `data["tls.crt"]` {
+		t.Errorf("Field = %s", got)
+	}
+	if got := Field("metadata", "name"); got != "metadata.name" {
+		t.Errorf("Field = %s", got)
+	}
+	got := parsePath(`spec.containers[2].env[0]` + `.x["a.b[c]"].y`)
+	want := []pathStep{{key: "spec"}, {key: "containers"}, {index: 2}, {key: "env"}, {index: 0}, {key: "x"}, {key: "a.b[c]"}, {key: "y"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parsePath = %v, want %v", got, want)
+	}
+	for _, bad := range []string{`a["b`, "a[1", "[", ""} {
+		parsePath(bad) // must not panic
+	}
+}

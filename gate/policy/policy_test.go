@@ -40,6 +40,33 @@ exemptions:
 	}
 }
 
+func TestParseImagesAndSettings(t *testing.T) {
+	p, err := Parse([]byte(header+`kubernetesVersion: v1.33.2
+images:
+  allowedRegistries: [ghcr.io/acme/]
+  insecureRegistries: [registry.local:5000]
+  requireDigest: true
+rules:
+  settings:
+    networkPoliciesElsewhere: [shared-*]
+    maxTokenExpirationSeconds: 3600
+    trustedNodePools:
+      - name: payments
+        namespaces: [payments]
+        nodeLabels: {pool: payments}
+        taints: [{key: dedicated, value: payments, effect: NoSchedule}]
+`), "kubegate.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.RuleOptions()
+	if o.KubeMinor != 33 || !o.Images.RequireDigest || o.Images.AllowedRegistries[0] != "ghcr.io/acme/" ||
+		o.Images.InsecureRegistries[0] != "registry.local:5000" || o.Settings.MaxTokenExpirationSeconds != 3600 ||
+		o.Settings.NetworkPoliciesElsewhere[0] != "shared-*" || o.Settings.TrustedNodePools[0].Taints[0].Effect != "NoSchedule" {
+		t.Errorf("options %+v", o)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	p := Default()
 	if p.FailOn != rules.Medium || p.Profile != rules.Restricted {
@@ -72,6 +99,12 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"exemption matching no rule", "exemptions:\n  - rule: psp-*\n    owner: me\n    reason: r\n    expires: 2027-01-01\n", `p.yaml:4: exemption rule "psp-*" matches no rule`},
 		{"wrong kind", "kind: Config\n", `p.yaml:2: kind must be Policy, got "Config"`},
 		{"not YAML", "- a\n", "p.yaml:3: did not find expected key"},
+		{"unknown settings key", "rules:\n  settings:\n    maxTokenTTL: 600\n", `p.yaml:5: unknown key "maxTokenTTL" (in rules.settings)`},
+		{"short token lifetime", "rules:\n  settings:\n    maxTokenExpirationSeconds: 60\n", "p.yaml:5: maxTokenExpirationSeconds must be at least 600"},
+		{"pool without labels", "rules:\n  settings:\n    trustedNodePools:\n      - name: pay\n        namespaces: [pay]\n", `p.yaml:6: trusted node pool "pay" needs nodeLabels`},
+		{"pool taint effect", "rules:\n  settings:\n    trustedNodePools:\n      - name: pay\n        namespaces: [pay]\n        nodeLabels: {pool: pay}\n        taints:\n          - {key: d, effect: Never}\n", "p.yaml:10: a taint needs a key and an effect"},
+		{"registry with scheme", "images:\n  allowedRegistries:\n    - https://ghcr.io/acme\n", "p.yaml:5: images.allowedRegistries: want a registry or repository prefix"},
+		{"unknown images key", "images:\n  allowRegistries: [x]\n", `p.yaml:4: unknown key "allowRegistries" (in images)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,306 @@
+package rules
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/kubegate/kubegate/internal/apilifecycle"
+)
+
+// Edge cases of the cluster-object rules; the hardened application and one defect per
+// rule are tested in package gate (hardened_test.go).
+
+// messages runs one rule and returns "line: message" of each finding.
+func messages(t *testing.T, id, yaml string, opts Options) []string {
+	t.Helper()
+	var out []string
+	for _, f := range run(t, id, set(t, yaml, opts)) {
+		out = append(out, f.Message)
+	}
+	return out
+}
+
+func expect(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+func TestAPILifecycleTableIsCurrent(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-json", "k8s.io/api").Output()
+	if err != nil {
+		t.Skip("go list:", err)
+	}
+	var mod struct{ Dir, Version string }
+	if err := json.Unmarshal(out, &mod); err != nil {
+		t.Fatal(err)
+	}
+	want, err := apilifecycle.Generate("rules", mod.Dir, mod.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile("apilifecycle_gen.go")
+	if string(got) != string(want) {
+		t.Error("apilifecycle_gen.go is stale: run go generate ./gate/rules")
+	}
+}
+
+func TestAPIVersionsFollowTheTarget(t *testing.T) {
+	cron := "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: c, namespace: a}\nspec: {schedule: '* * * * *', jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: x}]}}}}}\n"
+	expect(t, messages(t, "api-deprecated", cron, Options{KubeMinor: 22}),
+		"batch/v1beta1 CronJob is deprecated since 1.21 and removed in 1.25 (use batch/v1)")
+	expect(t, messages(t, "api-removed", cron, Options{KubeMinor: 22}))
+	expect(t, messages(t, "api-removed", cron, Options{}),
+		"batch/v1beta1 CronJob is not served by Kubernetes 1.37: removed in 1.25 (use batch/v1)")
+	expect(t, messages(t, "api-deprecated", cron, Options{KubeMinor: 20}))
+	psp := "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: p}\n"
+	expect(t, messages(t, "api-removed", psp, Options{}),
+		"policy/v1beta1 PodSecurityPolicy is not served by Kubernetes 1.37: removed in 1.25 (use Pod Security Admission (label namespaces pod-security.kubernetes.io/enforce))")
+	// A chain of replacements ends at the served version.
+	fs := "apiVersion: flowcontrol.apiserver.k8s.io/v1beta1\nkind: FlowSchema\nmetadata: {name: f}\n"
+	expect(t, messages(t, "api-removed", fs, Options{}),
+		"flowcontrol.apiserver.k8s.io/v1beta1 FlowSchema is not served by Kubernetes 1.37: removed in 1.26 (use flowcontrol.apiserver.k8s.io/v1)")
+}
+
+func TestNamespaceLabels(t *testing.T) {
+	ns := func(labels string) string { return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {" + labels + "}\n" }
+	expect(t, messages(t, "namespace-pod-security-labels", ns(""), Options{}),
+		`namespace "a" has no pod-security.kubernetes.io/enforce label (want restricted)`)
+	expect(t, messages(t, "namespace-pod-security-labels", ns("pod-security.kubernetes.io/enforce: strict"), Options{}),
+		`namespace "a" has pod-security.kubernetes.io/enforce="strict", which is not a level (want restricted)`)
+	expect(t, messages(t, "namespace-pod-security-labels", ns("pod-security.kubernetes.io/enforce: baseline"), Options{Profile: Baseline}))
+	expect(t, messages(t, "namespace-pod-security-labels", ns("pod-security.kubernetes.io/enforce: privileged"), Options{Profile: Baseline}),
+		`namespace "a" enforces privileged, weaker than the policy's baseline profile`)
+	// System namespaces keep their names; -n places objects without a namespace.
+	expect(t, messages(t, "namespace-kube-prefix", "apiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system}\n", Options{}))
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: x}]}\n"
+	expect(t, messages(t, "workload-default-namespace", pod, Options{Namespace: "shop"}))
+	expect(t, messages(t, "workload-default-namespace", pod, Options{Namespace: "default"}), `is deployed to the "default" namespace`)
+}
+
+const twoPods = `apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: one}
+spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: two}
+spec: {containers: [{name: c, image: x}]}
+`
+
+func TestDefaultDeny(t *testing.T) {
+	np := func(ns, spec string) string {
+		return "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: " + ns + "}\nspec: " + spec + "\n"
+	}
+	// policyTypes defaults: Ingress always, Egress only with egress rules.
+	expect(t, messages(t, "network-policy-default-deny", twoPods+np("one", "{podSelector: {}}")+np("two", "{podSelector: {}, egress: [{to: [{podSelector: {}}]}]}"), Options{}),
+		`namespace "one" has no NetworkPolicy with podSelector: {} for Egress`)
+	// A policy selecting some pods isolates only those.
+	expect(t, messages(t, "network-policy-default-deny", twoPods+np("one", "{podSelector: {matchLabels: {a: b}}, policyTypes: [Ingress, Egress]}"), Options{Settings: Settings{NetworkPoliciesElsewhere: []string{"tw*"}}}),
+		`namespace "one" has no NetworkPolicy with podSelector: {} for Ingress and Egress`)
+}
+
+func TestAllowAll(t *testing.T) {
+	np := `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: p, namespace: one}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - {}
+    - from: [{podSelector: {matchLabels: {app: a}}}, {ipBlock: {cidr: 10.0.0.0/8}}]
+  egress:
+    - to: [{ipBlock: {cidr: 0.0.0.0/0, except: [10.0.0.0/8]}}]
+      ports: [{port: 443, protocol: TCP}]
+    - to: [{namespaceSelector: {}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
+    - to: [{ipBlock: {cidr: "::/0"}}]
+`
+	expect(t, messages(t, "network-policy-allow-all", np, Options{}),
+		"spec.ingress[0] has no from: it allows traffic from any source",
+		"spec.egress[0].to[0] has ipBlock 0.0.0.0/0: it matches every address (on 443/TCP)",
+		"spec.egress[2].to[0] has ipBlock ::/0: it matches every address")
+}
+
+const aggregated = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: all}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {acme.io/aggregate-to-all: "true"}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: part, labels: {acme.io/aggregate-to-all: "true"}}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: all}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: all}
+subjects:
+  - {kind: User, name: alice}
+  - {kind: Group, name: "system:masters"}
+  - {kind: ServiceAccount, name: ctrl, namespace: kube-system}
+`
+
+func TestRBACAggregationAndSystemSubjects(t *testing.T) {
+	expect(t, messages(t, "rbac-cluster-admin", aggregated, Options{}),
+		`binds ClusterRole "all", which grants everything like cluster-admin, to User alice`)
+	// The wildcard is one fact, reported once: not again as exec or secrets access.
+	expect(t, messages(t, "rbac-wildcard", aggregated, Options{}), `rules[0] grants "*" in apiGroups, resources, verbs`)
+	expect(t, messages(t, "rbac-sensitive-subresources", aggregated, Options{}))
+	expect(t, messages(t, "rbac-cluster-secrets-read", aggregated, Options{}))
+}
+
+func TestRBACSecretsScope(t *testing.T) {
+	role := "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: [{apiGroups: [\"\"], resources: [secrets], verbs: [watch]}]\n"
+	rb := "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: a}\nroleRef: {kind: ClusterRole, name: r}\nsubjects: [{kind: ServiceAccount, name: s}]\n"
+	crb := "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: cb}\nroleRef: {kind: ClusterRole, name: r}\nsubjects: [{kind: ServiceAccount, name: s, namespace: a}]\n"
+	expect(t, messages(t, "rbac-cluster-secrets-read", role+rb, Options{}))
+	expect(t, messages(t, "rbac-cluster-secrets-read", role+rb+crb, Options{}),
+		`rules[0] grants watch on secrets in every namespace, and ClusterRoleBinding "cb" binds it cluster-wide`)
+	// Get on pods/exec is enough for exec over WebSockets; pods/* covers it.
+	exec := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: a}\nrules: [{apiGroups: [\"\"], resources: [\"pods/*\", nodes/proxy], verbs: [get]}]\n"
+	expect(t, messages(t, "rbac-sensitive-subresources", exec, Options{}), "rules[0] grants get pods/exec, get pods/attach, get nodes/proxy")
+	// Create pods through a RoleBinding to one ServiceAccount is scoped; to a group it is not.
+	pods := "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r, namespace: a}\nrules: [{apiGroups: [\"\"], resources: [pods], verbs: [create]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: a}\nroleRef: {kind: Role, name: r}\nsubjects: [{kind: ServiceAccount, name: s}, {kind: Group, name: devs}]\n"
+	expect(t, messages(t, "rbac-create-pods", pods, Options{}), `lets Group devs create pods as a whole group (through Role "r")`)
+}
+
+func TestTokenAutomount(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {serviceAccountName: s, containers: [{name: c, image: x}]}\n"
+	sa := func(auto string) string {
+		return "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: s, namespace: a}\nautomountServiceAccountToken: " + auto + "\n"
+	}
+	expect(t, messages(t, "service-account-token-automount", pod+sa("false"), Options{}))
+	expect(t, messages(t, "service-account-token-automount", pod, Options{}),
+		`pod mounts an API token of ServiceAccount "s" (the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not in the set)`)
+	declared := strings.Replace(pod, "serviceAccountName: s,", "serviceAccountName: s, automountServiceAccountToken: true,", 1)
+	expect(t, messages(t, "service-account-token-automount", declared+sa("false"), Options{}))
+}
+
+func TestHardcodedCredentials(t *testing.T) {
+	const awsKey = "AKIAIOSFODNN7EXAMPLE"
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: a}
+spec:
+  containers:
+    - name: c
+      image: x
+      env:
+        - {name: S3_KEY, value: ` + awsKey + `}
+        - {name: DB_PASSWORD_FILE, value: /run/secrets/db}
+        - {name: TOKEN_TTL, value: "3600"}
+        - {name: OAUTH_CLIENT_SECRET, value: "true"}
+        - {name: ADMIN_PASSWORD, value: changeme}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm, namespace: a}
+data:
+  tls.key: |
+    -----BEGIN EC PRIVATE KEY-----
+    MHcCAQEEIB
+    -----END EC PRIVATE KEY-----
+  api-token: ""
+`
+	s := set(t, pod, Options{})
+	fs := run(t, "secret-hardcoded-credential", s)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Field+": "+f.Message)
+		if strings.Contains(f.Message, awsKey) || strings.Contains(f.Message, "changeme") || strings.Contains(f.Message, "MHcCAQEEIB") {
+			t.Errorf("a finding repeats the secret: %s", f.Message)
+		}
+	}
+	expect(t, got,
+		`spec.containers[0].env[0].value: container "c" sets env S3_KEY to a literal value, and it looks like an AWS access key ID`,
+		`spec.containers[0].env[4].value: container "c" sets env ADMIN_PASSWORD to a literal value, and its name says it is a secret`,
+		`data["tls.key"]: ConfigMap "cm" key "tls.key" holds a literal value, and it looks like a private key`)
+	// The quoted key finds its line.
+	if f := fs[2]; f.Source.Line != 19 {
+		t.Errorf("tls.key at line %d, want 19", f.Source.Line)
+	}
+}
+
+func TestExposureEdges(t *testing.T) {
+	svc := func(extra string) string {
+		return "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  namespace: a\n" + extra + "spec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n"
+	}
+	expect(t, messages(t, "service-load-balancer-open", svc("  annotations: {service.beta.kubernetes.io/aws-load-balancer-internal: \"true\"}\n"), Options{}))
+	expect(t, messages(t, "service-load-balancer-open", svc("  annotations: {service.beta.kubernetes.io/load-balancer-source-ranges: \"10.0.0.0/8, 0.0.0.0/0\"}\n"), Options{}),
+		`Service "s" of type LoadBalancer allows source range 0.0.0.0/0: anyone can reach it`)
+	ing := "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: a}\nspec:\n  tls: [{hosts: [\"*.example.com\"]}]\n  rules: [{host: a.example.com}, {host: a.b.example.com}]\n"
+	expect(t, messages(t, "ingress-without-tls", ing, Options{}), `Ingress "i" serves a.b.example.com without TLS: no spec.tls entry lists it`)
+}
+
+func TestTrustedNodePoolAffinityAndTolerations(t *testing.T) {
+	pool := Settings{TrustedNodePools: []NodePool{{Name: "secure", Namespaces: []string{"pay*"}, NodeLabels: map[string]string{"pool": "secure"},
+		Taints: []Taint{{Key: "dedicated", Value: "secure", Effect: "NoSchedule"}}}}}
+	pod := `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: payments}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+          - matchExpressions: [{key: pool, operator: In, values: [secure]}]
+  tolerations:
+    - {key: dedicated, operator: Equal, value: secure, effect: NoSchedule}
+    - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 300}
+    - {operator: Exists}
+  containers: [{name: c, image: x}]
+`
+	expect(t, messages(t, "trusted-node-pool", pod, Options{Settings: pool}),
+		`pod in namespace "payments" tolerates every taint, which is not a taint of trusted pool "secure"`)
+	// A second term that does not pin the pool lets the pod run elsewhere.
+	loose := strings.Replace(pod, "[secure]}]\n", "[secure]}]\n          - matchExpressions: [{key: zone, operator: In, values: [a]}]\n", 1)
+	if got := messages(t, "trusted-node-pool", loose, Options{Settings: pool}); len(got) != 2 || !strings.Contains(got[0], "does not require the nodes") {
+		t.Errorf("got %q", got)
+	}
+	expect(t, messages(t, "trusted-node-pool", strings.Replace(pod, "payments", "web", 1), Options{Settings: pool}))
+}
+
+func TestResourcesFromLimitRangeAndLimits(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: x, resources: {limits: {cpu: 1, memory: 1Gi}}}]\n  ephemeralContainers: [{name: debug, image: x}]\n"
+	expect(t, messages(t, "container-resources", pod, Options{})) // requests default to limits
+	bare := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: x}]}\n"
+	expect(t, messages(t, "container-resources", bare, Options{}), `container "c" sets no resources.requests.cpu, resources.requests.memory, resources.limits.memory`)
+	lr := "---\napiVersion: v1\nkind: LimitRange\nmetadata: {name: l, namespace: a}\nspec:\n  limits: [{type: Container, default: {memory: 512Mi}, defaultRequest: {cpu: 100m}}]\n"
+	expect(t, messages(t, "container-resources", bare+lr, Options{}))
+	expect(t, messages(t, "container-resources", strings.Replace(bare, "namespace: a", "namespace: b", 1)+lr, Options{}),
+		`container "c" sets no resources.requests.cpu, resources.requests.memory, resources.limits.memory`)
+}
+
+func TestImageReferences(t *testing.T) {
+	pod := func(image string) string {
+		return "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {containers: [{name: c, image: \"" + image + "\", imagePullPolicy: Always}]}\n"
+	}
+	allowed := Options{Images: ImagePolicy{AllowedRegistries: []string{"docker.io/library/", "registry.local:5000"}, InsecureRegistries: []string{"registry.local:5000"}}}
+	expect(t, messages(t, "image-registry-not-allowed", pod("nginx:1.27"), allowed))
+	expect(t, messages(t, "image-registry-not-allowed", pod("bitnami/redis:7"), allowed),
+		`container "c" uses image "bitnami/redis:7" (docker.io/bitnami/redis), outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
+	expect(t, messages(t, "image-registry-not-allowed", pod("registry.local:50001/x:1"), allowed),
+		`container "c" uses image "registry.local:50001/x:1" (registry.local:50001/x), outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
+	expect(t, messages(t, "image-registry-insecure", pod("registry.local:5000/team/app:1"), allowed),
+		`container "c" pulls image "registry.local:5000/team/app:1" from registry.local:5000, listed in images.insecureRegistries`)
+	expect(t, messages(t, "image-not-pinned", pod("nginx"), Options{}), `container "c" uses image "nginx" with no tag, which means :latest`)
+	expect(t, messages(t, "image-not-pinned", pod("Nginx::1"), Options{}), `container "c" has image "Nginx::1", which is not a valid image reference`)
+	expect(t, messages(t, "image-not-pinned", pod("nginx:1.27"), Options{Images: ImagePolicy{RequireDigest: true}}),
+		`container "c" uses image "nginx:1.27" by tag, not by digest (images.requireDigest)`)
+	expect(t, messages(t, "image-pull-policy", pod("nginx:1.27"), Options{}))
+}
+
+func TestMalformedObjectIsAnError(t *testing.T) {
+	s := set(t, "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: a}\nspec: {externalIPs: 203.0.113.1}\n", Options{})
+	if len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Error(), `Service a/s: not a valid Service`) || len(s.Services) != 0 {
+		t.Errorf("errors %v", s.Errors)
+	}
+}
