@@ -67,7 +67,9 @@ func TestAPIVersionsFollowTheTarget(t *testing.T) {
 }
 
 func TestNamespaceLabels(t *testing.T) {
-	ns := func(labels string) string { return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {" + labels + "}\n" }
+	ns := func(labels string) string {
+		return "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {" + labels + "}\n"
+	}
 	expect(t, messages(t, "namespace-pod-security-labels", ns(""), Options{}),
 		`namespace "a" has no pod-security.kubernetes.io/enforce label (want restricted)`)
 	expect(t, messages(t, "namespace-pod-security-labels", ns("pod-security.kubernetes.io/enforce: strict"), Options{}),
