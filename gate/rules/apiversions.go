@@ -10,6 +10,8 @@ package rules
 import (
 	"fmt"
 	"sync"
+
+	"github.com/kubegate/kubegate/gate/manifest"
 )
 
 const deprecationGuide = "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"
@@ -76,27 +78,33 @@ func (s *Set) targetMinor() int {
 	return newestKnownMinor
 }
 
+// eachLifecycle calls f for every object whose apiVersion and kind have a lifecycle.
+func eachLifecycle(s *Set, f func(o *manifest.Object, l apiLifecycle)) {
+	for _, o := range s.Objects {
+		if l, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]; ok {
+			f(o, l)
+		}
+	}
+}
+
 func checkRemovedAPIs(s *Set) []Finding {
 	target := s.targetMinor()
 	var out []Finding
-	for _, o := range s.Objects {
-		l, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]
-		if !ok || l.removed == 0 || target < l.removed {
-			continue
+	eachLifecycle(s, func(o *manifest.Object, l apiLifecycle) {
+		if l.removed > 0 && target >= l.removed {
+			out = append(out, apiRemoved.At(o, "apiVersion", "",
+				fmt.Sprintf("%s %s is not served by Kubernetes 1.%d: removed in 1.%d%s", o.APIVersion, o.Kind, target, l.removed, useInstead(l))))
 		}
-		out = append(out, apiRemoved.At(o, "apiVersion", "",
-			fmt.Sprintf("%s %s is not served by Kubernetes 1.%d: removed in 1.%d%s", o.APIVersion, o.Kind, target, l.removed, useInstead(l))))
-	}
+	})
 	return out
 }
 
 func checkDeprecatedAPIs(s *Set) []Finding {
 	target := s.targetMinor()
 	var out []Finding
-	for _, o := range s.Objects {
-		l, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]
-		if !ok || l.deprecated == 0 || target < l.deprecated || (l.removed > 0 && target >= l.removed) {
-			continue
+	eachLifecycle(s, func(o *manifest.Object, l apiLifecycle) {
+		if l.deprecated == 0 || target < l.deprecated || (l.removed > 0 && target >= l.removed) {
+			return
 		}
 		when := "not scheduled for removal"
 		if l.removed > 0 {
@@ -104,7 +112,7 @@ func checkDeprecatedAPIs(s *Set) []Finding {
 		}
 		out = append(out, apiDeprecated.At(o, "apiVersion", "",
 			fmt.Sprintf("%s %s is deprecated since 1.%d and %s%s", o.APIVersion, o.Kind, l.deprecated, when, useInstead(l))))
-	}
+	})
 	return out
 }
 

@@ -9,7 +9,6 @@ package rules
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -114,15 +113,6 @@ func checkDefaultDeny(s *Set) []Finding {
 		}
 	}
 	return out
-}
-
-func matchesGlob(globs []string, ns string) bool {
-	for _, g := range globs {
-		if ok, _ := filepath.Match(g, ns); ok {
-			return true
-		}
-	}
-	return false
 }
 
 func checkAllowAll(s *Set) []Finding {

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,6 +60,16 @@ type Set struct {
 	rbac func() *rbacIndex // built on first use, shared by the RBAC rules
 }
 
+// matchesGlob says whether name matches one of the policy's globs.
+func matchesGlob(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := filepath.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // Typed is an object decoded into its API type.
 type Typed[T any] struct {
 	Object *manifest.Object
@@ -94,7 +105,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 	for _, o := range objs {
 		if t, ok := o.PodTemplate(); ok {
 			s.Pods = append(s.Pods, &Pod{Object: o, Template: t})
-		} else if newTyped(o) != nil {
+		} else if _, ok := typedKindOf(o); ok {
 			typed = append(typed, o)
 		}
 	}
@@ -107,7 +118,8 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 			return
 		}
 		i -= len(s.Pods)
-		values[i] = newTyped(typed[i])
+		k, _ := typedKindOf(typed[i])
+		values[i] = k.new()
 		typedErrs[i] = fromUnstructured(typed[i].Raw, values[i])
 	})
 	kept := s.Pods[:0]
@@ -127,57 +139,49 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 				Msg: fmt.Sprintf("%s: not a valid %s: %v", o.Ref(), o.Kind, typedErrs[i])})
 			continue
 		}
-		s.addTyped(o, values[i])
+		k, _ := typedKindOf(o)
+		k.add(s, o, values[i])
 	}
 	s.rbac = sync.OnceValue(func() *rbacIndex { return newRBACIndex(s) })
 	return s
 }
 
-// newTyped returns a new value of the API type for the kinds cluster-level rules read, or
-// nil. Kinds are matched by group, not version: the fields rules read are the same in
-// every served version. A Role decodes into a ClusterRole and a RoleBinding into a
-// ClusterRoleBinding: each pair has the same fields.
-func newTyped(o *manifest.Object) any {
-	switch manifest.Group(o.APIVersion) + "/" + o.Kind {
-	case "/Namespace":
-		return new(corev1.Namespace)
-	case "/ServiceAccount":
-		return new(corev1.ServiceAccount)
-	case "/Service":
-		return new(corev1.Service)
-	case "/LimitRange":
-		return new(corev1.LimitRange)
-	case "networking.k8s.io/Ingress", "extensions/Ingress":
-		return new(networkingv1.Ingress)
-	case "networking.k8s.io/NetworkPolicy", "extensions/NetworkPolicy":
-		return new(networkingv1.NetworkPolicy)
-	case "rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole":
-		return new(rbacv1.ClusterRole)
-	case "rbac.authorization.k8s.io/RoleBinding", "rbac.authorization.k8s.io/ClusterRoleBinding":
-		return new(rbacv1.ClusterRoleBinding)
-	}
-	return nil
+// typedKind makes and files the API value of one kind that cluster-level rules read.
+type typedKind struct {
+	new func() any
+	add func(s *Set, o *manifest.Object, v any)
 }
 
-func (s *Set) addTyped(o *manifest.Object, v any) {
-	switch v := v.(type) {
-	case *corev1.Namespace:
-		s.Namespaces = append(s.Namespaces, Typed[corev1.Namespace]{o, v})
-	case *corev1.ServiceAccount:
-		s.ServiceAccounts = append(s.ServiceAccounts, Typed[corev1.ServiceAccount]{o, v})
-	case *corev1.Service:
-		s.Services = append(s.Services, Typed[corev1.Service]{o, v})
-	case *corev1.LimitRange:
-		s.LimitRanges = append(s.LimitRanges, Typed[corev1.LimitRange]{o, v})
-	case *networkingv1.Ingress:
-		s.Ingresses = append(s.Ingresses, Typed[networkingv1.Ingress]{o, v})
-	case *networkingv1.NetworkPolicy:
-		s.NetworkPolicies = append(s.NetworkPolicies, Typed[networkingv1.NetworkPolicy]{o, v})
-	case *rbacv1.ClusterRole:
-		s.Roles = append(s.Roles, Typed[rbacv1.ClusterRole]{o, v})
-	case *rbacv1.ClusterRoleBinding:
-		s.Bindings = append(s.Bindings, Typed[rbacv1.ClusterRoleBinding]{o, v})
+func kind[T any](list func(*Set) *[]Typed[T]) typedKind {
+	return typedKind{
+		new: func() any { return new(T) },
+		add: func(s *Set, o *manifest.Object, v any) { l := list(s); *l = append(*l, Typed[T]{o, v.(*T)}) },
 	}
+}
+
+// typedKinds maps group/kind to its API type. Kinds are matched by group, not version: the
+// fields rules read are the same in every served version. A Role decodes into a
+// ClusterRole and a RoleBinding into a ClusterRoleBinding: each pair has the same fields.
+var typedKinds = sync.OnceValue(func() map[string]typedKind {
+	ingress := kind(func(s *Set) *[]Typed[networkingv1.Ingress] { return &s.Ingresses })
+	netpol := kind(func(s *Set) *[]Typed[networkingv1.NetworkPolicy] { return &s.NetworkPolicies })
+	role := kind(func(s *Set) *[]Typed[rbacv1.ClusterRole] { return &s.Roles })
+	binding := kind(func(s *Set) *[]Typed[rbacv1.ClusterRoleBinding] { return &s.Bindings })
+	return map[string]typedKind{
+		"/Namespace":                kind(func(s *Set) *[]Typed[corev1.Namespace] { return &s.Namespaces }),
+		"/ServiceAccount":           kind(func(s *Set) *[]Typed[corev1.ServiceAccount] { return &s.ServiceAccounts }),
+		"/Service":                  kind(func(s *Set) *[]Typed[corev1.Service] { return &s.Services }),
+		"/LimitRange":               kind(func(s *Set) *[]Typed[corev1.LimitRange] { return &s.LimitRanges }),
+		"networking.k8s.io/Ingress": ingress, "extensions/Ingress": ingress,
+		"networking.k8s.io/NetworkPolicy": netpol, "extensions/NetworkPolicy": netpol,
+		"rbac.authorization.k8s.io/Role": role, "rbac.authorization.k8s.io/ClusterRole": role,
+		"rbac.authorization.k8s.io/RoleBinding": binding, "rbac.authorization.k8s.io/ClusterRoleBinding": binding,
+	}
+})
+
+func typedKindOf(o *manifest.Object) (typedKind, bool) {
+	k, ok := typedKinds()[manifest.Group(o.APIVersion)+"/"+o.Kind]
+	return k, ok
 }
 
 // fromUnstructured converts a decoded YAML map into an API type the way the API server
