@@ -30,7 +30,7 @@ func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&f.render.ValuesFiles, "values", "f", nil, "Helm values file (repeatable; later files win)")
 	fs.StringArrayVar(&f.render.SetValues, "set", nil, "Helm value, key=value (repeatable)")
 	fs.StringVar(&f.render.ReleaseName, "release-name", "release-name", "Helm release name")
-	fs.StringVarP(&f.render.Namespace, "namespace", "n", "", "Helm release namespace")
+	fs.StringVarP(&f.render.Namespace, "namespace", "n", "", "namespace of objects that set none (as with kubectl apply -n); also the Helm release namespace")
 	fs.DurationVar(&f.render.HelmTimeout, "helm-timeout", time.Minute, "stop a chart whose templates have not finished rendering after this long")
 }
 
