@@ -66,7 +66,6 @@ func init() {
 
 // image is a parsed container image reference.
 type image struct {
-	ref      name.Reference
 	repo     string // canonical repository: docker.io/library/nginx, ghcr.io/acme/web
 	digested bool
 	tag      string // "" when none was written
@@ -81,7 +80,7 @@ func parseImage(s string) (image, error) {
 	if rest, ok := strings.CutPrefix(repo, name.DefaultRegistry+"/"); ok {
 		repo = "docker.io/" + rest
 	}
-	im := image{ref: ref, repo: repo}
+	im := image{repo: repo}
 	switch r := ref.(type) {
 	case name.Digest:
 		im.digested = true

@@ -180,9 +180,9 @@ func locatePSS(p *Pod, meta pssMeta, detail string) (field, container string) {
 	podLevel := strings.HasPrefix(detail, "pod ") || meta.container == ""
 	if !podLevel {
 		if m := quotedName().FindStringSubmatch(detail); m != nil {
-			for _, c := range Containers(spec) {
+			for _, c := range p.Containers {
 				if c.Name == m[1] {
-					return base + "." + c.Path + "." + meta.container, c.Name
+					return c.Path + "." + meta.container, c.Name
 				}
 			}
 		}

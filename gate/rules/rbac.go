@@ -312,14 +312,18 @@ func checkClusterSecretsRead(s *Set) []Finding {
 	return out
 }
 
+// accountNamespace is the namespace of a ServiceAccount subject: its own, else the binding's.
+func accountNamespace(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
+	if sub.Namespace != "" {
+		return sub.Namespace
+	}
+	return s.NamespaceOf(b.Object)
+}
+
 // subjectName names a subject as kubectl does: "ServiceAccount ns/name", "Group devs".
 func subjectName(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
 	if sub.Kind == "ServiceAccount" {
-		ns := sub.Namespace
-		if ns == "" {
-			ns = s.NamespaceOf(b.Object)
-		}
-		return fmt.Sprintf("ServiceAccount %s/%s", ns, sub.Name)
+		return fmt.Sprintf("ServiceAccount %s/%s", accountNamespace(s, b, sub), sub.Name)
 	}
 	return sub.Kind + " " + sub.Name
 }
@@ -332,18 +336,14 @@ var broadSubjects = map[string]string{
 	"Group/system:serviceaccounts": "every ServiceAccount of the cluster",
 }
 
-// systemSubject is one of the cluster's own components: a system:* user or group that
-// does not stand for everyone, or a ServiceAccount of kube-system.
-func systemSubject(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) bool {
+// systemOrBroad says whether a subject is one of the cluster's own components (a system:*
+// user or group, a ServiceAccount of kube-system) or stands for everyone. Rules about what
+// a role grants skip both: the first are entitled to it, the second are rbac-broad-subject's.
+func systemOrBroad(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) bool {
 	if sub.Kind == "ServiceAccount" {
-		ns := sub.Namespace
-		if ns == "" {
-			ns = s.NamespaceOf(b.Object)
-		}
-		return ns == "kube-system"
+		return accountNamespace(s, b, sub) == "kube-system"
 	}
-	_, broad := broadSubjects[sub.Kind+"/"+sub.Name]
-	return strings.HasPrefix(sub.Name, "system:") && !broad
+	return strings.HasPrefix(sub.Name, "system:")
 }
 
 func checkClusterAdmin(s *Set) []Finding {
@@ -359,7 +359,7 @@ func checkClusterAdmin(s *Set) []Finding {
 			role = fmt.Sprintf("%s %q, which grants everything like cluster-admin,", b.V.RoleRef.Kind, b.V.RoleRef.Name)
 		}
 		for j, sub := range b.V.Subjects {
-			if _, broad := broadSubjects[sub.Kind+"/"+sub.Name]; broad || systemSubject(s, b, sub) {
+			if systemOrBroad(s, b, sub) {
 				continue
 			}
 			out = append(out, rbacClusterAdmin.At(b.Object, fmt.Sprintf("subjects[%d]", j), "",
@@ -393,8 +393,8 @@ func checkCreatePods(s *Set) []Finding {
 			continue
 		}
 		for j, sub := range b.V.Subjects {
-			if _, broad := broadSubjects[sub.Kind+"/"+sub.Name]; broad || systemSubject(s, b, sub) {
-				continue // rbac-broad-subject reports the first; the second are the cluster's own
+			if systemOrBroad(s, b, sub) {
+				continue
 			}
 			var why string
 			switch {

@@ -30,18 +30,16 @@ func init() {
 func checkReadOnlyRoot(s *Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
-		for _, c := range Containers(p.Template.Spec) {
-			sc, _ := c.Raw["securityContext"].(map[string]any)
-			ro, set := sc["readOnlyRootFilesystem"].(bool)
-			if ro {
+		for _, c := range p.Containers {
+			sc := c.SecurityContext
+			if sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
 				continue
 			}
 			msg := fmt.Sprintf("container %q does not set securityContext.readOnlyRootFilesystem=true", c.Name)
-			if set {
+			if sc != nil && sc.ReadOnlyRootFilesystem != nil {
 				msg = fmt.Sprintf("container %q sets securityContext.readOnlyRootFilesystem=false", c.Name)
 			}
-			field := p.Template.Path + "." + c.Path + ".securityContext.readOnlyRootFilesystem"
-			out = append(out, readOnlyRoot.At(p.Object, field, c.Name, msg))
+			out = append(out, readOnlyRoot.At(p.Object, c.Path+".securityContext.readOnlyRootFilesystem", c.Name, msg))
 		}
 	}
 	return out

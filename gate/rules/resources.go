@@ -49,7 +49,7 @@ func checkContainerResources(s *Set) []Finding {
 	for _, p := range s.Pods {
 		ns := s.NamespaceOf(p.Object)
 		for _, c := range p.Containers {
-			if strings.Contains(c.Path, "ephemeralContainers") {
+			if c.Ephemeral {
 				continue // ephemeral containers cannot set resources
 			}
 			var missing []string

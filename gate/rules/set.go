@@ -218,37 +218,13 @@ func (p *Pod) decode() error {
 	return nil
 }
 
-// Containers lists every container of a pod spec map with its field path relative to the
-// spec: init, regular and ephemeral containers.
-func Containers(spec map[string]any) []Container {
-	var out []Container
-	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		items, _ := spec[list].([]any)
-		for i, it := range items {
-			c, ok := it.(map[string]any)
-			if !ok {
-				continue
-			}
-			name, _ := c["name"].(string)
-			out = append(out, Container{Name: name, Path: fmt.Sprintf("%s[%d]", list, i), Raw: c})
-		}
-	}
-	return out
-}
-
-// Container is one container of a pod spec, as written.
-type Container struct {
-	Name string
-	Path string // "containers[0]", relative to the pod spec
-	Raw  map[string]any
-}
-
 // PodContainer is one typed container of a pod, with its field path from the object's root.
 type PodContainer struct {
 	*corev1.Container
-	Path   string // "spec.template.spec.containers[0]"
-	Ref    image  // the parsed image reference
-	RefErr error  // the image reference does not parse
+	Path      string // "spec.template.spec.containers[0]"
+	Ephemeral bool   // an ephemeral (debug) container: no resources, ports or probes
+	Ref       image  // the parsed image reference
+	RefErr    error  // the image reference does not parse
 }
 
 // containers lists the init, regular and ephemeral containers of the pod. Ephemeral
@@ -258,7 +234,8 @@ func (p *Pod) containers() []PodContainer {
 	var out []PodContainer
 	add := func(list string, i int, c *corev1.Container) {
 		im, err := parseImage(c.Image)
-		out = append(out, PodContainer{Container: c, Path: fmt.Sprintf("%s.%s[%d]", p.Template.Path, list, i), Ref: im, RefErr: err})
+		out = append(out, PodContainer{Container: c, Path: fmt.Sprintf("%s.%s[%d]", p.Template.Path, list, i),
+			Ephemeral: list == "ephemeralContainers", Ref: im, RefErr: err})
 	}
 	for i := range p.Spec.InitContainers {
 		add("initContainers", i, &p.Spec.InitContainers[i])
