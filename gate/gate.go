@@ -92,7 +92,7 @@ func Check(objs []*manifest.Object, opts Options) *Result {
 		now = time.Now()
 	}
 	ro := p.RuleOptions()
-	ro.Namespace = opts.Render.Namespace
+	ro.Namespace, ro.Now = opts.Render.Namespace, now
 	set := rules.NewSet(objs, ro)
 	outcome := p.Apply(rules.Run(set, p.Enabled), objs, now)
 	sortFindings(outcome.Findings)

@@ -174,11 +174,13 @@ var defects = []defect{
 		msg: `runAsNonRoot != true (pod or container "web" must set securityContext.runAsNonRoot=true)`, at: "      securityContext:\n        runAsUser"},
 }
 
-func TestHardenedAppDefects(t *testing.T) {
-	app := readHardened(t)
-	for _, d := range defects {
+func TestHardenedAppDefects(t *testing.T) { testDefects(t, readHardened(t), defects) }
+
+// testDefects applies each defect to base and checks that it yields exactly its finding.
+func testDefects(t *testing.T, base string, table []defect) {
+	for _, d := range table {
 		t.Run(d.rule, func(t *testing.T) {
-			text := app
+			text := base
 			for _, e := range d.edits {
 				if !strings.Contains(text, e.from) {
 					t.Fatalf("edit: %q not in the app", e.from)
@@ -213,16 +215,17 @@ func TestHardenedAppDefects(t *testing.T) {
 	}
 }
 
-// TestEveryRuleHasADefect keeps the table complete: every rule of this issue's catalogue
-// (all but the Pod Security controls, covered by TestPSSParity, and the exemption
-// bookkeeping rules) has its injected defect.
+// TestEveryRuleHasADefect keeps the tables complete: every rule (all but the Pod Security
+// controls, covered by TestPSSParity, and the exemption bookkeeping rules) has its
+// injected defect in the hardened-app or the hardened-control-plane table.
 func TestEveryRuleHasADefect(t *testing.T) {
+	all := slices.Concat(defects, controlPlaneDefects, kubeadmDefects)
 	for _, r := range rules.All() {
 		if strings.HasPrefix(r.ID, "pss-") || strings.HasPrefix(r.ID, "exemption-") {
 			continue
 		}
-		if !slices.ContainsFunc(defects, func(d defect) bool { return d.rule == r.ID }) {
-			t.Errorf("rule %s has no defect in the hardened-app table", r.ID)
+		if !slices.ContainsFunc(all, func(d defect) bool { return d.rule == r.ID }) {
+			t.Errorf("rule %s has no defect in the hardened-app or control-plane table", r.ID)
 		}
 	}
 }

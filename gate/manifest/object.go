@@ -36,6 +36,9 @@ type Ref struct {
 }
 
 func (r Ref) String() string {
+	if r.Name == "" {
+		return r.Kind // a config file (KubeletConfiguration, kubeadm) has no name
+	}
 	if r.Namespace != "" {
 		return r.Kind + " " + r.Namespace + "/" + r.Name
 	}
@@ -104,6 +107,23 @@ func (o *Object) LocateBy(f func(key string) int) {
 		return 0
 	}
 }
+
+// LocateList makes the items of the list field key point at lines[i] (objects made of
+// files that are not YAML, such as kubelet flag files).
+func (o *Object) LocateList(key string, lines []int) {
+	o.locate = func(p []pathStep) int {
+		if len(p) >= 2 && p[0].key == key && p[1].key == "" && p[1].index < len(lines) {
+			return lines[p[1].index]
+		}
+		return 0
+	}
+}
+
+// The kind of the objects made of kubelet flag files: the flags are in "args".
+const (
+	KubeletFlagsAPIVersion = "kubegate.dev/v1alpha1"
+	KubeletFlagsKind       = "KubeletFlags"
+)
 
 // Lookup walks nested maps by key.
 func Lookup(m map[string]any, keys ...string) any {

@@ -148,6 +148,10 @@ func (r *Result) renderDir(root string, opts Options) {
 		switch strings.ToLower(filepath.Ext(p)) {
 		case ".yaml", ".yml", ".json":
 			files = append(files, p)
+		default:
+			if isKubeletFlagsFile(p) {
+				files = append(files, p)
+			}
 		}
 		return nil
 	})
@@ -176,6 +180,14 @@ func (r *Result) renderFile(p string, explicit bool) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		r.errorf(p, 0, "%v", unwrapPathError(err))
+		return
+	}
+	if isKubeletFlagsFile(p) {
+		if o := kubeletFlags(data, p); o != nil {
+			r.Objects = append(r.Objects, o)
+		} else {
+			r.Notes = append(r.Notes, p+": no kubelet flags in this file")
+		}
 		return
 	}
 	r.decode(data, manifest.Source{File: p}, explicit)

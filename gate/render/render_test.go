@@ -3,6 +3,7 @@ package render
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,51 @@ func TestHelmTemplateThatLoops(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
+	}
+}
+
+func TestKubeletFlagsFiles(t *testing.T) {
+	dir := t.TempDir()
+	dropIn := filepath.Join(dir, "etc/systemd/system/kubelet.service.d/10-kubeadm.conf")
+	env := filepath.Join(dir, "var/lib/kubelet/kubeadm-flags.env")
+	extra := filepath.Join(dir, "etc/default/kubelet")
+	for f, text := range map[string]string{
+		dropIn: "[Service]\n# comment\nEnvironment=\"KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf\"\n" +
+			"Environment=\"KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml\"\nEnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\n" +
+			"ExecStart=\nExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS --read-only-port=10255\n",
+		env:   "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.10\"\n",
+		extra: "KUBELET_EXTRA_ARGS=--anonymous-auth=true\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := Render([]string{dir}, Options{})
+	if len(res.Errors) > 0 || len(res.Objects) != 3 {
+		t.Fatalf("objects %d errors %v", len(res.Objects), res.Errors)
+	}
+	want := map[string][]string{
+		"10-kubeadm.conf":   {"--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf", "--kubeconfig=/etc/kubernetes/kubelet.conf", "--config=/var/lib/kubelet/config.yaml", "--read-only-port=10255"},
+		"kubeadm-flags.env": {"--container-runtime-endpoint=unix:///run/containerd/containerd.sock", "--pod-infra-container-image=registry.k8s.io/pause:3.10"},
+		"kubelet":           {"--anonymous-auth=true"},
+	}
+	for _, o := range res.Objects {
+		if o.Kind != manifest.KubeletFlagsKind {
+			t.Fatalf("kind %s", o.Kind)
+		}
+		var got []string
+		for _, a := range o.Raw["args"].([]any) {
+			got = append(got, a.(string))
+		}
+		if !slices.Equal(got, want[o.Name]) {
+			t.Errorf("%s: args %q, want %q", o.Name, got, want[o.Name])
+		}
+	}
+	o := res.Objects[slices.IndexFunc(res.Objects, func(o *manifest.Object) bool { return o.Name == "10-kubeadm.conf" })]
+	if line := o.SourceOf("args[3]").Line; line != 7 {
+		t.Errorf("--read-only-port at line %d, want 7", line)
 	}
 }

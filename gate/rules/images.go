@@ -93,9 +93,14 @@ func parseImage(s string) (image, error) {
 	return im, nil
 }
 
-// eachImage calls f for every container of every pod whose image parses.
-func eachImage(s *Set, f func(p *Pod, c PodContainer, im image)) {
-	for _, p := range s.Pods {
+// eachImage calls f for every container whose image parses, of the workload pods and, with
+// staticToo, of the control-plane static Pods.
+func eachImage(s *Set, staticToo bool, f func(p *Pod, c PodContainer, im image)) {
+	pods := s.Pods
+	if staticToo {
+		pods = s.allPods()
+	}
+	for _, p := range pods {
 		for _, c := range p.Containers {
 			if c.RefErr == nil {
 				f(p, c, c.Ref)
@@ -106,7 +111,7 @@ func eachImage(s *Set, f func(p *Pod, c PodContainer, im image)) {
 
 func checkImagePinned(s *Set) []Finding {
 	var out []Finding
-	for _, p := range s.Pods {
+	for _, p := range s.allPods() {
 		for _, c := range p.Containers {
 			im := c.Ref
 			var msg string
@@ -156,7 +161,7 @@ func checkAllowedRegistries(s *Set) []Finding {
 		return nil
 	}
 	var out []Finding
-	eachImage(s, func(p *Pod, c PodContainer, im image) {
+	eachImage(s, true, func(p *Pod, c PodContainer, im image) {
 		if _, ok := matchesAny(im.repo, allowed); !ok {
 			out = append(out, registryNotAllowed.At(p.Object, c.Path+".image", c.Name,
 				fmt.Sprintf("container %q uses image %q (%s), outside images.allowedRegistries [%s]", c.Name, c.Image, im.repo, strings.Join(allowed, ", "))))
@@ -167,7 +172,7 @@ func checkAllowedRegistries(s *Set) []Finding {
 
 func checkInsecureRegistries(s *Set) []Finding {
 	var out []Finding
-	eachImage(s, func(p *Pod, c PodContainer, im image) {
+	eachImage(s, true, func(p *Pod, c PodContainer, im image) {
 		if reg, ok := matchesAny(im.repo, s.Images.InsecureRegistries); ok {
 			out = append(out, insecureRegistry.At(p.Object, c.Path+".image", c.Name,
 				fmt.Sprintf("container %q pulls image %q from %s, listed in images.insecureRegistries", c.Name, c.Image, reg)))
@@ -178,7 +183,8 @@ func checkInsecureRegistries(s *Set) []Finding {
 
 func checkPullPolicy(s *Set) []Finding {
 	var out []Finding
-	eachImage(s, func(p *Pod, c PodContainer, im image) {
+	// Not for static Pods: with Always, a control plane could not restart without its registry.
+	eachImage(s, false, func(p *Pod, c PodContainer, im image) {
 		if im.digested {
 			return
 		}

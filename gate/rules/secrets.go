@@ -175,7 +175,7 @@ func plainSetting(v string) bool {
 
 func checkHardcodedCredentials(s *Set) []Finding {
 	var out []Finding
-	for _, p := range s.Pods {
+	for _, p := range s.allPods() {
 		for _, c := range p.Containers {
 			for i, e := range c.Env {
 				if why := looksSecret(e.Name, e.Value); why != "" {

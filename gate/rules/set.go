@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -34,6 +36,8 @@ type Options struct {
 	Namespace string
 	Settings  Settings
 	Images    ImagePolicy
+	// Now is the day end-of-life dates are judged against; zero means now.
+	Now time.Time
 }
 
 // Set is what rules see: every rendered object, and every pod template and every object
@@ -41,7 +45,13 @@ type Options struct {
 // does not convert again.
 type Set struct {
 	Objects []*manifest.Object
-	Pods    []*Pod
+	// Pods are the pod templates of the workloads. Control-plane static Pods (kubeadm's
+	// kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system) are
+	// StaticPods instead: they need the host's network and files, so the workload rules
+	// (Pod Security Standards, placement, resources, …) do not judge them; the
+	// control-plane rules and the image rules do.
+	Pods       []*Pod
+	StaticPods []*Pod
 	Options
 	// Errors are objects the API server would reject as malformed.
 	Errors []*manifest.Error
@@ -57,7 +67,8 @@ type Set struct {
 	Roles    []Typed[rbacv1.ClusterRole]
 	Bindings []Typed[rbacv1.ClusterRoleBinding]
 
-	rbac func() *rbacIndex // built on first use, shared by the RBAC rules
+	rbac       func() *rbacIndex   // built on first use, shared by the RBAC rules
+	components func() []*Component // built on first use, shared by the control-plane rules
 }
 
 // matchesGlob says whether name matches one of the policy's globs.
@@ -82,6 +93,11 @@ func (s *Set) NamespaceOf(o *manifest.Object) string {
 		return o.Namespace
 	}
 	return s.Namespace
+}
+
+// allPods are the workload pods and the control-plane static Pods.
+func (s *Set) allPods() []*Pod {
+	return append(slices.Clip(s.Pods), s.StaticPods...)
 }
 
 // Pod is the pod template of one workload object.
@@ -124,13 +140,16 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 	})
 	kept := s.Pods[:0]
 	for i, p := range s.Pods {
-		if podErrs[i] != nil {
+		switch {
+		case podErrs[i] != nil:
 			src := p.Object.SourceOf(p.Template.Path)
 			s.Errors = append(s.Errors, &manifest.Error{File: src.File, Line: src.Line,
 				Msg: fmt.Sprintf("%s: pod template is not a valid PodSpec: %v", p.Object.Ref(), podErrs[i])})
-			continue
+		case staticPodComponent(s, p) != nil:
+			s.StaticPods = append(s.StaticPods, p)
+		default:
+			kept = append(kept, p)
 		}
-		kept = append(kept, p)
 	}
 	s.Pods = kept
 	for i, o := range typed {
@@ -143,6 +162,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		k.add(s, o, values[i])
 	}
 	s.rbac = sync.OnceValue(func() *rbacIndex { return newRBACIndex(s) })
+	s.components = sync.OnceValue(s.findComponents)
 	return s
 }
 

@@ -1,0 +1,364 @@
+package rules
+
+// Control-plane and node components where the repository configures them: kubeadm's static
+// Pods, kubeadm configuration files, KubeletConfiguration files and kubelet flag files
+// (systemd drop-ins, kubeadm-flags.env, /etc/default/kubelet). Each is read into layers of
+// settings, highest precedence first, so that a check sees the value the component runs
+// with and where it is written.
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+// The components the control-plane rules check.
+const (
+	apiServer         = "kube-apiserver"
+	controllerManager = "kube-controller-manager"
+	scheduler         = "kube-scheduler"
+	etcd              = "etcd"
+	kubelet           = "kubelet"
+)
+
+// Component is one configured instance of a component.
+type Component struct {
+	Name   string
+	Object *manifest.Object // the static Pod, kubeadm config, KubeletConfiguration or flags file
+	// Container is the static Pod's container that runs the component.
+	Container string
+	// Field is where the component's settings are written in Object (its container's
+	// command, a kubeadm section): findings about a setting that is not written point there.
+	Field string
+	// Version is the Kubernetes version the component runs, when it is written (image tag
+	// of a static Pod, kubeadm's kubernetesVersion), with the field that says so.
+	Version, VersionField string
+	layers                []layer
+	// configFile: the kubelet reads a config file, so a field absent from it takes the
+	// KubeletConfiguration default rather than the flag default.
+	configFile bool
+}
+
+// layer is one place settings come from.
+type layer struct {
+	obj  *manifest.Object
+	args Args           // command-line flags
+	cfg  map[string]any // KubeletConfiguration fields
+	// defaults: the layer is what a tool writes when the user does not (kubeadm), named here.
+	defaults string
+}
+
+// setting is a value a component runs with and where it comes from.
+type setting struct {
+	name   string // as written: "--flag" or the config field
+	value  string
+	source manifest.Source
+	// from is how the value was given: "" when written by the user, else "kubeadm's
+	// default" or the component's "default".
+	from string
+}
+
+// lookup finds flag (or, for the kubelet, the KubeletConfiguration field) in the layers.
+func (c *Component) lookup(flag, field string) (setting, bool) {
+	for _, l := range c.layers {
+		if v, f, ok := l.args.get(flag); ok {
+			return setting{name: "--" + flag, value: v, source: l.source(f), from: l.defaults}, true
+		}
+		if field == "" || l.cfg == nil {
+			continue
+		}
+		if v, ok := configValue(l.cfg, field); ok {
+			return setting{name: field, value: v, source: l.source(field), from: l.defaults}, true
+		}
+	}
+	return setting{}, false
+}
+
+func (l layer) source(field string) manifest.Source {
+	if l.defaults != "" {
+		return l.obj.Source
+	}
+	return l.obj.SourceOf(field)
+}
+
+// configValue reads a KubeletConfiguration field as the flag would be written. A zero
+// duration or a zero number means "use the default" in the file (the kubelet's defaulting
+// replaces zero values), so it counts as absent; lists join with commas and maps become
+// k=v lists, as --feature-gates and --tls-cipher-suites are written.
+func configValue(cfg map[string]any, field string) (string, bool) {
+	v := manifest.Lookup(cfg, strings.Split(field, ".")...)
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		if x == "" || (strings.HasSuffix(x, "s") && isZeroDuration(x)) {
+			return "", false
+		}
+		return x, true
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ","), true
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			keys[i] = fmt.Sprintf("%s=%v", k, x[k])
+		}
+		return strings.Join(keys, ","), true
+	default:
+		return fmt.Sprint(x), true
+	}
+}
+
+func isZeroDuration(s string) bool {
+	return strings.Trim(s, "0hms.") == "" && strings.ContainsAny(s, "0")
+}
+
+// findComponents finds every configured component of the set.
+func (s *Set) findComponents() []*Component {
+	var out []*Component
+	for _, p := range s.StaticPods {
+		if c := staticPodComponent(s, p); c != nil {
+			out = append(out, c)
+		}
+	}
+	var kubeletConfigs, kubeletFlags []*manifest.Object
+	kubeadmByFile := map[string]*manifest.Object{}
+	for _, o := range s.Objects {
+		switch g := manifest.Group(o.APIVersion); {
+		case g == "kubeadm.k8s.io":
+			out = append(out, kubeadmComponents(o)...)
+			kubeadmByFile[o.Source.File] = o
+		case g == "kubelet.config.k8s.io" && o.Kind == "KubeletConfiguration":
+			kubeletConfigs = append(kubeletConfigs, o)
+		case o.APIVersion == manifest.KubeletFlagsAPIVersion && o.Kind == manifest.KubeletFlagsKind:
+			kubeletFlags = append(kubeletFlags, o)
+		}
+	}
+	// Flags override the config file. Of several flag files, the one whose variable comes
+	// later on kubeadm's ExecStart line wins: KUBELET_EXTRA_ARGS (/etc/default/kubelet)
+	// over KUBELET_KUBEADM_ARGS (kubeadm-flags.env) over the unit's own.
+	slices.SortStableFunc(kubeletFlags, func(a, b *manifest.Object) int {
+		return flagFileRank(a.Source.File) - flagFileRank(b.Source.File)
+	})
+	var flagLayers []layer
+	for i := len(kubeletFlags) - 1; i >= 0; i-- {
+		flagLayers = append(flagLayers, flagsLayer(kubeletFlags[i]))
+	}
+	for _, o := range kubeletConfigs {
+		c := &Component{Name: kubelet, Object: o, configFile: true}
+		c.layers = append(slices.Clone(flagLayers), layer{obj: o, cfg: o.Raw})
+		if k := kubeadmByFile[o.Source.File]; k != nil {
+			// kubeadm fills in its own KubeletConfiguration defaults under the user's.
+			c.layers = append(c.layers, layer{obj: k, cfg: kubeadmKubeletDefaults, defaults: "kubeadm's default"})
+		}
+		out = append(out, c)
+	}
+	if len(kubeletConfigs) == 0 && len(flagLayers) > 0 {
+		c := &Component{Name: kubelet, Object: kubeletFlags[0], layers: flagLayers}
+		_, c.configFile = c.lookup("config", "")
+		out = append(out, c)
+	}
+	return out
+}
+
+func flagFileRank(file string) int {
+	switch path.Base(file) {
+	case "kubelet":
+		return 2
+	case "kubeadm-flags.env":
+		return 1
+	}
+	return 0
+}
+
+func flagsLayer(o *manifest.Object) layer {
+	argv, _ := o.Raw["args"].([]any)
+	strs, fields := make([]string, len(argv)), make([]string, len(argv))
+	for i, a := range argv {
+		strs[i], fields[i] = fmt.Sprint(a), fmt.Sprintf("args[%d]", i)
+	}
+	return layer{obj: o, args: parseArgs(strs, fields)}
+}
+
+// staticPodComponent recognises a control-plane static Pod as kubeadm writes it: a Pod in
+// kube-system whose container runs kube-apiserver, kube-controller-manager, kube-scheduler
+// or etcd (by its command, or by its image when the command is the image's entrypoint).
+func staticPodComponent(s *Set, p *Pod) *Component {
+	if p.Object.Kind != "Pod" || s.NamespaceOf(p.Object) != "kube-system" {
+		return nil
+	}
+	for _, c := range p.Containers {
+		if c.Ephemeral || strings.Contains(c.Path, "initContainers") {
+			continue
+		}
+		argv, fields := containerArgv(c)
+		name := ""
+		if len(c.Command) > 0 {
+			name = path.Base(argv[0])
+		} else {
+			name = path.Base(c.Ref.repo)
+		}
+		name = strings.TrimSuffix(name, "-amd64")
+		if !slices.Contains([]string{apiServer, controllerManager, scheduler, etcd}, name) {
+			continue
+		}
+		comp := &Component{Name: name, Object: p.Object, Container: c.Name, Field: c.Path + ".command"}
+		if len(c.Command) == 0 {
+			comp.Field = c.Path + ".args"
+		}
+		if name != etcd && c.Ref.tag != "" {
+			comp.Version, comp.VersionField = c.Ref.tag, c.Path+".image"
+		}
+		comp.layers = []layer{{obj: p.Object, args: parseArgs(argv, fields)}}
+		if name == etcd {
+			comp.layers = append(comp.layers, layer{obj: p.Object, args: etcdEnv(c)})
+		}
+		return comp
+	}
+	return nil
+}
+
+// containerArgv is command + args with the field path of each element; a "sh -c SCRIPT"
+// command is split into words, all pointing at the script.
+func containerArgv(c PodContainer) (argv, fields []string) {
+	for i, a := range c.Command {
+		argv, fields = append(argv, a), append(fields, fmt.Sprintf("%s.command[%d]", c.Path, i))
+	}
+	for i, a := range c.Args {
+		argv, fields = append(argv, a), append(fields, fmt.Sprintf("%s.args[%d]", c.Path, i))
+	}
+	if len(argv) >= 3 && (path.Base(argv[0]) == "sh" || path.Base(argv[0]) == "bash") && argv[1] == "-c" {
+		words := shellWords(argv[2])
+		if len(words) > 0 && words[0] == "exec" {
+			words = words[1:]
+		}
+		f := fields[2]
+		argv, fields = words, make([]string, len(words))
+		for i := range fields {
+			fields[i] = f
+		}
+	}
+	return argv, fields
+}
+
+// etcdEnv reads etcd's ETCD_<FLAG> environment variables as flags (the command line wins).
+func etcdEnv(c PodContainer) Args {
+	a := Args{}
+	for i, e := range c.Env {
+		if name, ok := strings.CutPrefix(e.Name, "ETCD_"); ok && e.ValueFrom == nil {
+			flag := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+			a[flag] = append(a[flag], arg{value: e.Value, field: fmt.Sprintf("%s.env[%d].value", c.Path, i)})
+		}
+	}
+	return a
+}
+
+// kubeadmComponents reads a ClusterConfiguration's extraArgs over the flags kubeadm writes
+// itself, and an Init/JoinConfiguration's kubeletExtraArgs.
+func kubeadmComponents(o *manifest.Object) []*Component {
+	var out []*Component
+	switch o.Kind {
+	case "ClusterConfiguration":
+		version, _ := o.Raw["kubernetesVersion"].(string)
+		for _, sec := range []struct{ name, field string }{
+			{apiServer, "apiServer"}, {controllerManager, "controllerManager"},
+			{scheduler, "scheduler"}, {etcd, "etcd.local"},
+		} {
+			if sec.name == etcd && manifest.Lookup(o.Raw, "etcd", "external") != nil {
+				continue // an external etcd is configured elsewhere
+			}
+			c := &Component{Name: sec.name, Object: o, Field: sec.field}
+			if sec.name != etcd && version != "" {
+				c.Version, c.VersionField = version, "kubernetesVersion"
+			}
+			c.layers = []layer{
+				{obj: o, args: extraArgs(o, sec.field+".extraArgs")},
+				{obj: o, args: kubeadmDefaults[sec.name], defaults: "kubeadm's default"},
+			}
+			out = append(out, c)
+		}
+	case "InitConfiguration", "JoinConfiguration":
+		if manifest.Lookup(o.Raw, "nodeRegistration", "kubeletExtraArgs") == nil {
+			return nil
+		}
+		out = append(out, &Component{Name: kubelet, Object: o, Field: "nodeRegistration.kubeletExtraArgs", configFile: true, layers: []layer{
+			{obj: o, args: extraArgs(o, "nodeRegistration.kubeletExtraArgs")},
+			{obj: o, cfg: kubeadmKubeletDefaults, defaults: "kubeadm's default"},
+		}})
+	}
+	return out
+}
+
+// extraArgs reads kubeadm's extraArgs: a map in v1beta3, a list of {name, value} in v1beta4.
+func extraArgs(o *manifest.Object, field string) Args {
+	a := Args{}
+	switch v := manifest.Lookup(o.Raw, strings.Split(field, ".")...).(type) {
+	case map[string]any:
+		for k, val := range v {
+			a[k] = []arg{{value: fmt.Sprint(val), field: manifest.Field(field, k)}}
+		}
+	case []any:
+		for i, e := range v {
+			m, _ := e.(map[string]any)
+			name, _ := m["name"].(string)
+			if name != "" {
+				a[name] = append(a[name], arg{value: fmt.Sprint(m["value"]), field: fmt.Sprintf("%s[%d].value", field, i)})
+			}
+		}
+	}
+	return a
+}
+
+// kubeadmDefaults are the security-relevant flags kubeadm (v1.30+) writes into the static
+// Pod manifests before applying extraArgs (cmd/kubeadm/app/phases/controlplane/manifests.go
+// and phases/etcd/local.go).
+var kubeadmDefaults = map[string]Args{
+	apiServer: fixedArgs(
+		"--authorization-mode=Node,RBAC", "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+		"--enable-admission-plugins=NodeRestriction", "--enable-bootstrap-token-auth=true",
+		"--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt", "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
+		"--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key", "--etcd-servers=https://127.0.0.1:2379",
+		"--kubelet-client-certificate=/etc/kubernetes/pki/apiserver-kubelet-client.crt",
+		"--kubelet-client-key=/etc/kubernetes/pki/apiserver-kubelet-client.key",
+		"--service-account-key-file=/etc/kubernetes/pki/sa.pub", "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
+		"--tls-cert-file=/etc/kubernetes/pki/apiserver.crt", "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
+	),
+	controllerManager: fixedArgs(
+		"--bind-address=127.0.0.1", "--root-ca-file=/etc/kubernetes/pki/ca.crt",
+		"--service-account-private-key-file=/etc/kubernetes/pki/sa.key", "--use-service-account-credentials=true",
+	),
+	scheduler: fixedArgs("--bind-address=127.0.0.1"),
+	etcd: fixedArgs(
+		"--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--key-file=/etc/kubernetes/pki/etcd/server.key",
+		"--client-cert-auth=true", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
+		"--peer-key-file=/etc/kubernetes/pki/etcd/peer.key", "--peer-client-cert-auth=true",
+		"--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt", "--listen-client-urls=https://127.0.0.1:2379",
+		"--advertise-client-urls=https://127.0.0.1:2379", "--data-dir=/var/lib/etcd",
+	),
+}
+
+// kubeadmKubeletDefaults are the KubeletConfiguration fields kubeadm sets when the user's
+// KubeletConfiguration does not (cmd/kubeadm/app/componentconfigs/kubelet.go).
+var kubeadmKubeletDefaults = map[string]any{
+	"authentication": map[string]any{
+		"anonymous": map[string]any{"enabled": false},
+		"webhook":   map[string]any{"enabled": true},
+		"x509":      map[string]any{"clientCAFile": "/etc/kubernetes/pki/ca.crt"},
+	},
+	"authorization":      map[string]any{"mode": "Webhook"},
+	"rotateCertificates": true,
+}
+
+func fixedArgs(flags ...string) Args {
+	return parseArgs(flags, make([]string, len(flags)))
+}
