@@ -115,7 +115,7 @@ var controlPlaneDefects = []defect{
 		msg: "kube-apiserver: --encryption-provider-config not set", at: apiServerCommand},
 	{rule: "apiserver-tls-cipher-suites", edits: []edit{{"--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,", "--tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA,"}},
 		msg: "kube-apiserver: --tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: weak suites TLS_RSA_WITH_AES_128_CBC_SHA",
-		at: "--tls-cipher-suites=TLS_RSA"},
+		at:  "--tls-cipher-suites=TLS_RSA"},
 	{rule: "apiserver-tls-min-version", edits: []edit{{"--tls-min-version=VersionTLS12", "--tls-min-version=VersionTLS11"}},
 		msg: "kube-apiserver: --tls-min-version=VersionTLS11: want one of VersionTLS12,VersionTLS13", at: "--tls-min-version"},
 	{rule: "apiserver-insecure-port", edits: insertAfter(securePort, "    - --insecure-port=0\n"),
@@ -186,7 +186,7 @@ var controlPlaneDefects = []defect{
 		msg: "kubelet: rotateCertificates not set (default false): want true", at: kubeletConfig},
 	{rule: "kubelet-tls-cipher-suites", edits: []edit{{"\n- TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n", "\n- TLS_RSA_WITH_AES_256_GCM_SHA384\n"}},
 		msg: "kubelet: tlsCipherSuites=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_RSA_WITH_AES_256_GCM_SHA384: weak suites TLS_RSA_WITH_AES_256_GCM_SHA384",
-		at: "tlsCipherSuites:"},
+		at:  "tlsCipherSuites:"},
 	{rule: "kubelet-protect-kernel-defaults", edits: []edit{{"protectKernelDefaults: true", "protectKernelDefaults: false"}},
 		msg: "kubelet: protectKernelDefaults=false: want true", at: "protectKernelDefaults"},
 

@@ -4,10 +4,12 @@ package gate
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/node"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/rules"
@@ -20,6 +22,9 @@ type Options struct {
 	Policy  *policy.Policy
 	Offline bool
 	Now     time.Time // when exemptions are judged; zero means now
+	// Findings are findings of a stage other than the rules (the node file audit): the
+	// policy applies to them as to the rules' findings.
+	Findings []rules.Finding
 }
 
 // Verdict is the outcome of a run.
@@ -81,25 +86,56 @@ func Run(opts Options) *Result {
 	return res
 }
 
+// RunNode audits the node files under root (modes and owners, with stat), then checks the
+// static Pod manifests, kubelet config and kubelet flag files found there.
+func RunNode(root string, stat node.Stat, opts Options) *Result {
+	rendered := render.Render(node.Inputs(root), opts.Render)
+	// Where this node keeps etcd's data and which CA its kubelet trusts decide which files
+	// the audit checks.
+	set := rules.NewSet(rendered.Objects, rules.Options{})
+	dataDir, _ := set.Setting("etcd", "data-dir", "")
+	clientCA, _ := set.Setting("kubelet", "client-ca-file", "authentication.x509.clientCAFile")
+	audit, err := node.Audit(root, stat, dataDir, clientCA)
+	if err != nil {
+		return &Result{Errors: []*manifest.Error{{File: root, Msg: err.Error()}}, FailOn: policyOrDefault(opts.Policy).FailOn}
+	}
+	opts.Findings = append(opts.Findings, audit.Findings...)
+	res := Check(rendered.Objects, opts)
+	res.Errors = append(rendered.Errors, res.Errors...)
+	res.Notes = append(res.Notes, rendered.Notes...)
+	res.Notes = append(res.Notes, fmt.Sprintf("node: %d files checked for mode and owner under %s", audit.Checked, root))
+	return res
+}
+
 // Check runs the rules and the policy over rendered objects; of opts it reads the policy,
 // the time and the namespace objects without one are deployed to.
 func Check(objs []*manifest.Object, opts Options) *Result {
-	p, now := opts.Policy, opts.Now
-	if p == nil {
-		p = policy.Default()
-	}
+	p, now := policyOrDefault(opts.Policy), opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	ro := p.RuleOptions()
 	ro.Namespace, ro.Now = opts.Render.Namespace, now
 	set := rules.NewSet(objs, ro)
-	outcome := p.Apply(rules.Run(set, p.Enabled), objs, now)
+	findings := rules.Run(set, p.Enabled)
+	for _, f := range opts.Findings {
+		if p.Enabled(f.RuleID) {
+			findings = append(findings, f)
+		}
+	}
+	outcome := p.Apply(findings, objs, now)
 	sortFindings(outcome.Findings)
 	return &Result{
 		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
 		Errors: set.Errors, FailOn: p.FailOn,
 	}
+}
+
+func policyOrDefault(p *policy.Policy) *policy.Policy {
+	if p == nil {
+		return policy.Default()
+	}
+	return p
 }
 
 // sortFindings orders findings by file, line, rule, object, message: reports diff cleanly.

@@ -56,14 +56,59 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 	return p, nil
 }
 
+// reportFlags are the flags of the commands that reach a verdict: what fails, and how the
+// report is written.
+type reportFlags struct {
+	failOn  string
+	format  string
+	noColor bool
+}
+
+func (f *reportFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium)")
+	fs.StringVarP(&f.format, "format", "o", "text", "report format: text or json")
+	fs.BoolVar(&f.noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
+}
+
+// apply validates the flags and sets the policy's failOn.
+func (f *reportFlags) apply(p *policy.Policy) error {
+	if f.failOn != "" {
+		s, err := rules.ParseSeverity(f.failOn)
+		if err != nil {
+			return fmt.Errorf("--fail-on: %v", err)
+		}
+		p.FailOn = s
+	}
+	if f.format != "text" && f.format != "json" {
+		return fmt.Errorf("--format must be text or json, got %q", f.format)
+	}
+	return nil
+}
+
+// write prints the report and turns the verdict into the exit code.
+func (f *reportFlags) write(cmd *cobra.Command, res *gate.Result) error {
+	out := cmd.OutOrStdout()
+	var err error
+	if f.format == "json" {
+		err = report.JSON(out, res)
+	} else {
+		err = report.Text(out, res, report.TextOptions{Color: !f.noColor && isTerminal(out)})
+	}
+	if err != nil {
+		return err
+	}
+	if code := res.ExitCode(); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
 func newCheckCmd() *cobra.Command {
 	var (
 		in      inputFlags
+		rep     reportFlags
 		profile string
-		failOn  string
-		format  string
 		offline bool
-		noColor bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -86,39 +131,17 @@ func newCheckCmd() *cobra.Command {
 				}
 				p.Profile = rules.Profile(profile)
 			}
-			if failOn != "" {
-				s, err := rules.ParseSeverity(failOn)
-				if err != nil {
-					return fmt.Errorf("--fail-on: %v", err)
-				}
-				p.FailOn = s
-			}
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format must be text or json, got %q", format)
-			}
-			in.render.Stdin = cmd.InOrStdin()
-			res := gate.Run(gate.Options{Paths: args, Render: in.render, Policy: p, Offline: offline})
-			out := cmd.OutOrStdout()
-			if format == "json" {
-				err = report.JSON(out, res)
-			} else {
-				err = report.Text(out, res, report.TextOptions{Color: !noColor && isTerminal(out)})
-			}
-			if err != nil {
+			if err := rep.apply(p); err != nil {
 				return err
 			}
-			if code := res.ExitCode(); code != 0 {
-				return exitError{code}
-			}
-			return nil
+			in.render.Stdin = cmd.InOrStdin()
+			return rep.write(cmd, gate.Run(gate.Options{Paths: args, Render: in.render, Policy: p, Offline: offline}))
 		},
 	}
 	in.register(cmd.Flags())
 	cmd.Flags().StringVar(&profile, "profile", "", "Pod Security Standards level: baseline or restricted (default from the policy: restricted)")
-	cmd.Flags().StringVar(&failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium)")
-	cmd.Flags().StringVarP(&format, "format", "o", "text", "report format: text or json")
+	rep.register(cmd.Flags())
 	cmd.Flags().BoolVar(&offline, "offline", false, "use no network at all (image checks are skipped and the report says so)")
-	cmd.Flags().BoolVar(&noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
 	return cmd
 }
 

@@ -293,6 +293,16 @@ func TestRulesCommand(t *testing.T) {
 			t.Errorf("rules list lacks %q", want)
 		}
 	}
+	for _, want := range []string{"apiserver-anonymous-auth  ", "1.2.1  ", "etcd-trusted-ca-distinct", "kubelet-protect-kernel-defaults",
+		"4.2.6  ", "node-file-permissions", "1.1.1,1.1.3,… (14)", "kubernetes-version-unsupported"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules list lacks %q", want)
+		}
+	}
+	code, out, _ = kubegate(t, "", "rules", "apiserver-insecure-port")
+	if code != 0 || !strings.Contains(out, "CIS 1.2.18 (benchmark 1.20, dropped since)") || !strings.Contains(out, "removed in Kubernetes 1.24") {
+		t.Errorf("rules apiserver-insecure-port: exit %d\n%s", code, out)
+	}
 	code, out, _ = kubegate(t, "", "rules", "pss-host-namespaces")
 	if code != 0 || !strings.Contains(out, "Severity:  high") || !strings.Contains(out, "Fix: Do not set hostNetwork") {
 		t.Errorf("rules ID: exit %d\n%s", code, out)
@@ -329,5 +339,30 @@ func TestVersion(t *testing.T) {
 	code, out, _ := kubegate(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "kubegate ") {
 		t.Errorf("exit %d %q", code, out)
+	}
+}
+
+func TestNodeCommand(t *testing.T) {
+	code, out, _ := kubegate(t, "", "node", "--root", "../../testdata/node-insecure", "--no-color")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		// A checkout's files are 0644 or 0664, depending on the umask: too open either way.
+		"testdata/node-insecure/etc/kubernetes/manifests/kube-apiserver.yaml  HIGH      node-file-permissions  File /etc/kubernetes/manifests/kube-apiserver.yaml: mode 06",
+		"want 0600 or stricter (CIS 1.1.1)",
+		"node-file-ownership  File /var/lib/etcd: owned by",
+		// the flag checks on what the node runs: the manifests, the kubelet config and drop-ins
+		"etc/kubernetes/manifests/kube-apiserver.yaml:51  LOW       apiserver-profiling",
+		"etc/systemd/system/kubelet.service.d/20-extra.conf:3  MEDIUM    kubelet-rotate-certificates",
+		"note: node: 34 files checked for mode and owner under ../../testdata/node-insecure",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("node report lacks %q\n%s", want, out)
+		}
+	}
+	code, _, errOut := kubegate(t, "", "node", "--root", "../../testdata/demo")
+	if code != 2 {
+		t.Errorf("a root with no node files: exit %d, want 2 (%s)", code, errOut)
 	}
 }

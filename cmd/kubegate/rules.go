@@ -30,13 +30,30 @@ func newRulesCmd() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSEVERITY\tPRACTICES\tTITLE")
+			fmt.Fprintln(tw, "ID\tSEVERITY\tPRACTICES\tCIS\tTITLE")
 			for _, r := range rules.All() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, strings.Join(r.Practices, ","), r.Title)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, strings.Join(r.Practices, ","), cisIDs(r.Refs), r.Title)
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// cisIDs lists the CIS Kubernetes Benchmark ids among refs, shortened past two.
+func cisIDs(refs []string) string {
+	var ids []string
+	for _, r := range refs {
+		if id, ok := strings.CutPrefix(r, "CIS "); ok {
+			ids = append(ids, strings.Fields(id)[0])
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return "-"
+	case len(ids) > 2:
+		return fmt.Sprintf("%s,%s,… (%d)", ids[0], ids[1], len(ids))
+	}
+	return strings.Join(ids, ",")
 }
 
 func orNone(s []string) string {

@@ -61,6 +61,18 @@ type setting struct {
 	from string
 }
 
+// Setting is the value the first configured component of that name has for flag (or the
+// kubelet's KubeletConfiguration field), when it is written.
+func (s *Set) Setting(component, flag, field string) (string, bool) {
+	for _, c := range s.components() {
+		if c.Name == component {
+			st, ok := c.lookup(flag, field)
+			return st.value, ok
+		}
+	}
+	return "", false
+}
+
 // lookup finds flag (or, for the kubelet, the KubeletConfiguration field) in the layers.
 func (c *Component) lookup(flag, field string) (setting, bool) {
 	for _, l := range c.layers {

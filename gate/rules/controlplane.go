@@ -43,7 +43,8 @@ const (
 // flagCheck is one row of the table.
 type flagCheck struct {
 	id        string
-	cis       string // CIS 1.12 id; "cis-1.24 4.2.6" for checks newer benchmarks dropped
+	cis       string // CIS Kubernetes Benchmark 1.12 id
+	benchmark string // the older benchmark of a check 1.12 dropped ("1.24")
 	component string
 	flags     []string // flag names without dashes; present: every one must be set
 	fields    []string // kubelet: the KubeletConfiguration field of each flag ("" = flag only)
@@ -171,10 +172,10 @@ var flagChecks = []flagCheck{
 	{id: "apiserver-tls-min-version", component: apiServer, flags: []string{"tls-min-version"}, test: oneOf, want: "VersionTLS12,VersionTLS13", def: "VersionTLS12",
 		severity: Medium, practices: encryptionTLS, title: "API server accepts TLS older than 1.2",
 		fix: "Set --tls-min-version=VersionTLS12 or VersionTLS13 (or remove it)."},
-	{id: "apiserver-insecure-port", cis: "cis-1.20 1.2.18", component: apiServer, flags: []string{"insecure-port"}, test: equals, want: "0", def: "0", removed: 24,
+	{id: "apiserver-insecure-port", cis: "1.2.18", benchmark: "1.20", component: apiServer, flags: []string{"insecure-port"}, test: equals, want: "0", def: "0", removed: 24,
 		severity: Critical, practices: apiServerPractice, title: "API server serves plain HTTP without authentication",
 		fix: "Remove --insecure-port (Kubernetes 1.24 removed it; before that only 0 was safe)."},
-	{id: "apiserver-insecure-bind-address", cis: "cis-1.20 1.2.17", component: apiServer, flags: []string{"insecure-bind-address"}, test: absent, removed: 24,
+	{id: "apiserver-insecure-bind-address", cis: "1.2.17", benchmark: "1.20", component: apiServer, flags: []string{"insecure-bind-address"}, test: absent, removed: 24,
 		severity: High, practices: apiServerPractice, title: "API server insecure bind address set",
 		fix: "Remove --insecure-bind-address."},
 	{id: "apiserver-public-bind-address", component: apiServer, flags: []string{"bind-address"}, test: notPublic,
@@ -269,7 +270,7 @@ var flagChecks = []flagCheck{
 	{id: "kubelet-tls-cipher-suites", cis: "4.2.12", component: kubelet, flags: []string{"tls-cipher-suites"}, fields: []string{"tlsCipherSuites"},
 		test: subsetOf, want: kubeletCiphers, severity: Low, practices: []string{"000-10"}, title: "Kubelet TLS cipher suites not restricted to strong ones",
 		fix: "Set tlsCipherSuites to AEAD suites only, e.g. [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384]."},
-	{id: "kubelet-protect-kernel-defaults", cis: "cis-1.24 4.2.6", component: kubelet, flags: []string{"protect-kernel-defaults"}, fields: []string{"protectKernelDefaults"},
+	{id: "kubelet-protect-kernel-defaults", cis: "4.2.6", benchmark: "1.24", component: kubelet, flags: []string{"protect-kernel-defaults"}, fields: []string{"protectKernelDefaults"},
 		test: isTrue, def: "false", cfgDef: "false", severity: Medium, practices: []string{"000-10"}, title: "Kubelet may change kernel settings",
 		fix: "Set protectKernelDefaults: true (--protect-kernel-defaults) after setting the node's sysctls as the kubelet expects."},
 }
@@ -278,7 +279,7 @@ const cisLink = "https://www.cisecurity.org/benchmark/kubernetes"
 
 var etcdDistinctCA = &Rule{
 	ID: "etcd-trusted-ca-distinct", Title: "etcd trusts the cluster's client CA", Severity: High,
-	Practices: []string{"000-9"}, Refs: []string{"CIS cis-1.12 2.7", cisLink},
+	Practices: []string{"000-9"}, Refs: []string{"CIS 2.7", cisLink},
 	Fix: "Give etcd a CA of its own (kubeadm: /etc/kubernetes/pki/etcd/ca.crt) in --trusted-ca-file.",
 	Doc: "etcd's --trusted-ca-file must be set, and must not be the file the API server's " +
 		"--client-ca-file names: with one CA, every client certificate of the cluster (kubelets, " +
@@ -327,12 +328,11 @@ func init() {
 	for i := range flagChecks {
 		fc := &flagChecks[i]
 		refs := []string{}
-		if fc.cis != "" {
-			id := fc.cis
-			if !strings.Contains(id, " ") {
-				id = "cis-1.12 " + id
-			}
-			refs = append(refs, "CIS "+id)
+		switch {
+		case fc.benchmark != "":
+			refs = append(refs, "CIS "+fc.cis+" (benchmark "+fc.benchmark+", dropped since)")
+		case fc.cis != "":
+			refs = append(refs, "CIS "+fc.cis)
 		}
 		refs = append(refs, cisLink)
 		r := &Rule{ID: fc.id, Title: fc.title, Severity: fc.severity, Practices: fc.practices,
