@@ -190,6 +190,11 @@ var controlPlaneDefects = []defect{
 	{rule: "kubelet-protect-kernel-defaults", edits: []edit{{"protectKernelDefaults: true", "protectKernelDefaults: false"}},
 		msg: "kubelet: protectKernelDefaults=false: want true", at: "protectKernelDefaults"},
 
+	// kubeconfigs in the repository (002-3)
+	{rule: "kubeconfig-public-endpoint", add: "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: https://10.0.0.10:6443\n" +
+		"- name: edge\n  cluster:\n    server: https://52.14.7.9:6443\n",
+		msg: `cluster "edge" is reached at https://52.14.7.9:6443, a public address`, at: "    server: https://52.14.7.9"},
+
 	// version (000-1)
 	{rule: "kubernetes-version-unsupported", edits: []edit{{"kube-scheduler:v1.36.2", "kube-scheduler:v1.34.1"}},
 		msg: "kube-scheduler runs Kubernetes v1.34.1: 1.34 reached end of life; the oldest supported minor on 2026-11-22 is 1.35", at: "kube-scheduler:v1.34.1"},

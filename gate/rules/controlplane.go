@@ -572,3 +572,41 @@ func isPublicIP(ip net.IP) bool {
 	_, cgnat, _ := net.ParseCIDR("100.64.0.0/10")
 	return !cgnat.Contains(ip)
 }
+
+var kubeconfigPublic = &Rule{
+	ID: "kubeconfig-public-endpoint", Title: "Kubeconfig points at a public API endpoint", Severity: Medium,
+	Practices: []string{"002-3"}, Refs: []string{"https://kubernetes.io/docs/concepts/security/api-server-bypass-risks/", cisLink},
+	Fix: "Reach the API server through a private address (VPN, bastion, private endpoint), and keep the public endpoint closed.",
+	Doc: "A kubeconfig (apiVersion v1, kind Config) whose cluster server is a public IP address " +
+		"shows that the API server is reachable from the internet. Host names are not resolved " +
+		"(the gate uses no DNS), so only IP literals are judged.",
+}
+
+func init() {
+	kubeconfigPublic.Check = checkKubeconfigs
+	Register(kubeconfigPublic)
+}
+
+func checkKubeconfigs(s *Set) []Finding {
+	var out []Finding
+	for _, o := range s.Objects {
+		if o.APIVersion != "v1" || o.Kind != "Config" {
+			continue
+		}
+		clusters, _ := o.Raw["clusters"].([]any)
+		for i, c := range clusters {
+			m, _ := c.(map[string]any)
+			server, _ := manifest.Lookup(m, "cluster", "server").(string)
+			u, err := url.Parse(server)
+			if err != nil {
+				continue
+			}
+			if ip := net.ParseIP(u.Hostname()); ip != nil && isPublicIP(ip) {
+				name, _ := m["name"].(string)
+				out = append(out, kubeconfigPublic.At(o, fmt.Sprintf("clusters[%d].cluster.server", i), "",
+					fmt.Sprintf("cluster %q is reached at %s, a public address", name, server)))
+			}
+		}
+	}
+	return out
+}

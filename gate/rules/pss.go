@@ -71,7 +71,9 @@ func init() {
 			Fix:       meta.fix,
 			Doc: fmt.Sprintf("Pod Security Standards control %q of the %s level, evaluated with "+
 				"k8s.io/pod-security-admission (the API server's own check) on every pod template. "+
-				"Enforced when the profile is %s%s.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
+				"Enforced when the profile is %s%s. Not evaluated on recognised control-plane static Pods "+
+				"(kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system), which "+
+				"need host networking and host paths; the control-plane rules check those.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
 		}
 		r.Check = func(s *Set) []Finding { return checkPSS(r, check, meta, s) }
 		Register(r)
