@@ -219,6 +219,18 @@ var kubeadmDefects = []defect{
 		msg: "kubelet: --read-only-port=10255: want 0", at: "    value: \"10255\""},
 }
 
+// TestKubeadmKubeletIsOneKubelet: kubeletExtraArgs and a KubeletConfiguration in the same
+// kubeadm file configure one kubelet, the flags over the file.
+func TestKubeadmKubeletIsOneKubelet(t *testing.T) {
+	text := readControlPlane(t, "kubelet-config.yaml") + "---\n" +
+		"apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  kubeletExtraArgs:\n" +
+		"  - name: read-only-port\n    value: \"10255\"\n"
+	res := checkText(t, text, "")
+	if len(res.Findings) != 1 || res.Findings[0].RuleID != "kubelet-read-only-port" || res.Findings[0].Message != "kubelet: --read-only-port=10255: want 0" {
+		t.Errorf("findings:\n%s", findingsText(res.Findings))
+	}
+}
+
 func TestHardenedControlPlaneDefects(t *testing.T) {
 	testDefects(t, readControlPlane(t, staticPodFiles...), controlPlaneDefects)
 }

@@ -145,10 +145,17 @@ func (s *Set) findComponents() []*Component {
 	}
 	var kubeletConfigs, kubeletFlags []*manifest.Object
 	kubeadmByFile := map[string]*manifest.Object{}
+	kubeadmKubelets := map[string]*Component{} // kubeletExtraArgs, by file
 	for _, o := range s.Objects {
 		switch g := manifest.Group(o.APIVersion); {
 		case g == "kubeadm.k8s.io":
-			out = append(out, kubeadmComponents(o)...)
+			for _, c := range kubeadmComponents(o) {
+				if c.Name == kubelet {
+					kubeadmKubelets[o.Source.File] = c
+				} else {
+					out = append(out, c)
+				}
+			}
 			kubeadmByFile[o.Source.File] = o
 		case g == "kubelet.config.k8s.io" && o.Kind == "KubeletConfiguration":
 			kubeletConfigs = append(kubeletConfigs, o)
@@ -168,12 +175,24 @@ func (s *Set) findComponents() []*Component {
 	}
 	for _, o := range kubeletConfigs {
 		c := &Component{Name: kubelet, Object: o, configFile: true}
-		c.layers = append(slices.Clone(flagLayers), layer{obj: o, cfg: o.Raw})
+		c.layers = slices.Clone(flagLayers)
+		if k := kubeadmKubelets[o.Source.File]; k != nil {
+			// kubeadm passes kubeletExtraArgs as flags over the KubeletConfiguration it ships
+			// in the same file: one kubelet.
+			c.layers = append(c.layers, k.layers[0])
+			delete(kubeadmKubelets, o.Source.File)
+		}
+		c.layers = append(c.layers, layer{obj: o, cfg: o.Raw})
 		if k := kubeadmByFile[o.Source.File]; k != nil {
 			// kubeadm fills in its own KubeletConfiguration defaults under the user's.
 			c.layers = append(c.layers, layer{obj: k, cfg: kubeadmKubeletDefaults, defaults: "kubeadm's default"})
 		}
 		out = append(out, c)
+	}
+	for _, o := range s.Objects { // the kubeadm kubelets without a KubeletConfiguration, in order
+		if c := kubeadmKubelets[o.Source.File]; c != nil && c.Object == o {
+			out = append(out, c)
+		}
 	}
 	if len(kubeletConfigs) == 0 && len(flagLayers) > 0 {
 		c := &Component{Name: kubelet, Object: kubeletFlags[0], layers: flagLayers}
