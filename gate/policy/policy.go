@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -310,11 +309,8 @@ func matchesAnyRule(glob string) bool {
 
 // ParseKubeMinor reads a Kubernetes version ("1.37", "v1.37.2") and returns its minor.
 func ParseKubeMinor(v string) (int, error) {
-	s := strings.TrimPrefix(strings.TrimSpace(v), "v")
-	major, rest, ok := strings.Cut(s, ".")
-	minorStr, _, _ := strings.Cut(rest, ".")
-	minor, err := strconv.Atoi(minorStr)
-	if !ok || major != "1" || err != nil || minor < 0 {
+	minor, ok := rules.KubeMinor(strings.TrimSpace(v))
+	if !ok {
 		return 0, fmt.Errorf("kubernetesVersion must look like 1.37 or v1.37.2, got %q", v)
 	}
 	return minor, nil

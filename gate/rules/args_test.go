@@ -62,11 +62,11 @@ func TestConfigValueZeroMeansDefault(t *testing.T) {
 
 func TestSupportedVersions(t *testing.T) {
 	for v, want := range map[string]int{"v1.30.2": 30, "1.35": 35, "stable-1.33": 33, "v1.36.2-eks-1": 36} {
-		if got, ok := kubeMinor(v); !ok || got != want {
-			t.Errorf("kubeMinor(%q) = %d, %t", v, got, ok)
+		if got, ok := KubeMinor(v); !ok || got != want {
+			t.Errorf("KubeMinor(%q) = %d, %t", v, got, ok)
 		}
 	}
-	if _, ok := kubeMinor("3.6.5-0"); ok {
+	if _, ok := KubeMinor("3.6.5-0"); ok {
 		t.Error("an etcd version read as a Kubernetes version")
 	}
 	for day, want := range map[string]int{"2026-10-27": 34, "2026-10-28": 35, "2026-11-22": 35, "2030-01-01": 38} {

@@ -47,7 +47,7 @@ func checkSupportedVersion(s *Set) []Finding {
 	var out []Finding
 	seen := map[Finding]bool{} // kubeadm's kubernetesVersion is one field for four components
 	for _, c := range s.components() {
-		minor, ok := kubeMinor(c.Version)
+		minor, ok := KubeMinor(c.Version)
 		if !ok || minor >= oldest {
 			continue
 		}
@@ -77,8 +77,8 @@ func oldestSupported(now time.Time) int {
 	return endOfLife[len(endOfLife)-1].minor + 1
 }
 
-// kubeMinor reads the minor of "v1.30.2", "1.30", "stable-1.30" or "v1.30.2-eks-1".
-func kubeMinor(v string) (int, bool) {
+// KubeMinor reads the minor of "v1.30.2", "1.30", "stable-1.30" or "v1.30.2-eks-1".
+func KubeMinor(v string) (int, bool) {
 	v = strings.TrimPrefix(strings.TrimPrefix(v, "stable-"), "v")
 	rest, ok := strings.CutPrefix(v, "1.")
 	if !ok {
