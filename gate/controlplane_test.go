@@ -231,6 +231,22 @@ func TestKubeadmKubeletIsOneKubelet(t *testing.T) {
 	}
 }
 
+// TestOddStaticPodCommands: commands that run nothing recognisable are not components, and
+// never crash the gate.
+func TestOddStaticPodCommands(t *testing.T) {
+	for _, command := range []string{`["sh", "-c", ""]`, `["sh", "-c"]`, `[]`, `[""]`} {
+		pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  namespace: kube-system\nspec:\n  containers:\n" +
+			"  - name: c\n    image: registry.k8s.io/pause:3.10\n    command: " + command + "\n"
+		res := checkText(t, pod, "")
+		if slices.ContainsFunc(res.Findings, func(f rules.Finding) bool { return strings.HasPrefix(f.RuleID, "apiserver-") }) {
+			t.Errorf("command %s read as the API server:\n%s", command, findingsText(res.Findings))
+		}
+		if !slices.ContainsFunc(res.Findings, func(f rules.Finding) bool { return strings.HasPrefix(f.RuleID, "pss-") }) {
+			t.Errorf("command %s: not judged as a workload:\n%s", command, findingsText(res.Findings))
+		}
+	}
+}
+
 func TestHardenedControlPlaneDefects(t *testing.T) {
 	testDefects(t, readControlPlane(t, staticPodFiles...), controlPlaneDefects)
 }

@@ -229,15 +229,16 @@ func staticPodComponent(s *Set, p *Pod) *Component {
 		return nil
 	}
 	for _, c := range p.Containers {
-		if c.Ephemeral || strings.Contains(c.Path, "initContainers") {
+		if c.Init || c.Ephemeral {
 			continue
 		}
 		argv, fields := containerArgv(c)
-		name := ""
+		name := path.Base(c.Ref.repo) // the image's entrypoint runs
 		if len(c.Command) > 0 {
-			name = path.Base(argv[0])
-		} else {
-			name = path.Base(c.Ref.repo)
+			name = "" // the command runs: an empty "sh -c" script runs nothing
+			if len(argv) > 0 {
+				name = path.Base(argv[0])
+			}
 		}
 		name = strings.TrimSuffix(name, "-amd64")
 		if !slices.Contains([]string{apiServer, controllerManager, scheduler, etcd}, name) {

@@ -242,6 +242,7 @@ func (p *Pod) decode() error {
 type PodContainer struct {
 	*corev1.Container
 	Path      string // "spec.template.spec.containers[0]"
+	Init      bool   // an init container
 	Ephemeral bool   // an ephemeral (debug) container: no resources, ports or probes
 	Ref       image  // the parsed image reference
 	RefErr    error  // the image reference does not parse
@@ -255,7 +256,7 @@ func (p *Pod) containers() []PodContainer {
 	add := func(list string, i int, c *corev1.Container) {
 		im, err := parseImage(c.Image)
 		out = append(out, PodContainer{Container: c, Path: fmt.Sprintf("%s.%s[%d]", p.Template.Path, list, i),
-			Ephemeral: list == "ephemeralContainers", Ref: im, RefErr: err})
+			Init: list == "initContainers", Ephemeral: list == "ephemeralContainers", Ref: im, RefErr: err})
 	}
 	for i := range p.Spec.InitContainers {
 		add("initContainers", i, &p.Spec.InitContainers[i])
