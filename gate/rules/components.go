@@ -137,12 +137,7 @@ func isZeroDuration(s string) bool {
 
 // findComponents finds every configured component of the set.
 func (s *Set) findComponents() []*Component {
-	var out []*Component
-	for _, p := range s.StaticPods {
-		if c := staticPodComponent(s, p); c != nil {
-			out = append(out, c)
-		}
-	}
+	out := slices.Clone(s.staticComponents)
 	var kubeletConfigs, kubeletFlags []*manifest.Object
 	kubeadmByFile := map[string]*manifest.Object{}
 	kubeadmKubelets := map[string]*Component{} // kubeletExtraArgs, by file

@@ -69,6 +69,8 @@ type Set struct {
 
 	rbac       func() *rbacIndex   // built on first use, shared by the RBAC rules
 	components func() []*Component // built on first use, shared by the control-plane rules
+	// staticComponents are what StaticPods run, read while sorting the pods.
+	staticComponents []*Component
 }
 
 // matchesGlob says whether name matches one of the policy's globs.
@@ -145,10 +147,12 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 			src := p.Object.SourceOf(p.Template.Path)
 			s.Errors = append(s.Errors, &manifest.Error{File: src.File, Line: src.Line,
 				Msg: fmt.Sprintf("%s: pod template is not a valid PodSpec: %v", p.Object.Ref(), podErrs[i])})
-		case staticPodComponent(s, p) != nil:
-			s.StaticPods = append(s.StaticPods, p)
 		default:
-			kept = append(kept, p)
+			if c := staticPodComponent(s, p); c != nil {
+				s.StaticPods, s.staticComponents = append(s.StaticPods, p), append(s.staticComponents, c)
+			} else {
+				kept = append(kept, p)
+			}
 		}
 	}
 	s.Pods = kept
