@@ -22,9 +22,6 @@ type Options struct {
 	Policy  *policy.Policy
 	Offline bool
 	Now     time.Time // when exemptions are judged; zero means now
-	// Findings are findings of a stage other than the rules (the node file audit): the
-	// policy applies to them as to the rules' findings.
-	Findings []rules.Finding
 }
 
 // Verdict is the outcome of a run.
@@ -90,17 +87,21 @@ func Run(opts Options) *Result {
 // static Pod manifests, kubelet config and kubelet flag files found there.
 func RunNode(root string, stat node.Stat, opts Options) *Result {
 	rendered := render.Render(node.Inputs(root), opts.Render)
-	// Where this node keeps etcd's data and which CA its kubelet trusts decide which files
-	// the audit checks.
-	set := rules.NewSet(rendered.Objects, rules.Options{})
-	dataDir, _ := set.Setting("etcd", "data-dir", "")
-	clientCA, _ := set.Setting("kubelet", "client-ca-file", "authentication.x509.clientCAFile")
-	audit, err := node.Audit(root, stat, dataDir, clientCA)
+	var audit *node.Result
+	var err error
+	res := check(rendered.Objects, opts, func(set *rules.Set) []rules.Finding {
+		// Where this node keeps etcd's data and which CA its kubelet trusts decide which
+		// files the audit checks.
+		dataDir, _ := set.Setting("etcd", "data-dir", "")
+		clientCA, _ := set.Setting("kubelet", "client-ca-file", "authentication.x509.clientCAFile")
+		if audit, err = node.Audit(root, stat, dataDir, clientCA); err != nil {
+			return nil
+		}
+		return audit.Findings
+	})
 	if err != nil {
-		return &Result{Errors: []*manifest.Error{{File: root, Msg: err.Error()}}, FailOn: policyOrDefault(opts.Policy).FailOn}
+		return &Result{Errors: []*manifest.Error{{File: root, Msg: err.Error()}}, FailOn: res.FailOn}
 	}
-	opts.Findings = append(opts.Findings, audit.Findings...)
-	res := Check(rendered.Objects, opts)
 	res.Errors = append(rendered.Errors, res.Errors...)
 	res.Notes = append(res.Notes, rendered.Notes...)
 	res.Notes = append(res.Notes, fmt.Sprintf("node: %d files checked for mode and owner under %s", audit.Checked, root))
@@ -109,8 +110,15 @@ func RunNode(root string, stat node.Stat, opts Options) *Result {
 
 // Check runs the rules and the policy over rendered objects; of opts it reads the policy,
 // the time and the namespace objects without one are deployed to.
-func Check(objs []*manifest.Object, opts Options) *Result {
-	p, now := policyOrDefault(opts.Policy), opts.Now
+func Check(objs []*manifest.Object, opts Options) *Result { return check(objs, opts, nil) }
+
+// check is Check with the findings of another stage that reads the same set (the node
+// audit): the policy applies to them as to the rules' findings.
+func check(objs []*manifest.Object, opts Options, stage func(*rules.Set) []rules.Finding) *Result {
+	p, now := opts.Policy, opts.Now
+	if p == nil {
+		p = policy.Default()
+	}
 	if now.IsZero() {
 		now = time.Now()
 	}
@@ -118,9 +126,11 @@ func Check(objs []*manifest.Object, opts Options) *Result {
 	ro.Namespace, ro.Now = opts.Render.Namespace, now
 	set := rules.NewSet(objs, ro)
 	findings := rules.Run(set, p.Enabled)
-	for _, f := range opts.Findings {
-		if p.Enabled(f.RuleID) {
-			findings = append(findings, f)
+	if stage != nil {
+		for _, f := range stage(set) {
+			if p.Enabled(f.RuleID) {
+				findings = append(findings, f)
+			}
 		}
 	}
 	outcome := p.Apply(findings, objs, now)
@@ -129,13 +139,6 @@ func Check(objs []*manifest.Object, opts Options) *Result {
 		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
 		Errors: set.Errors, FailOn: p.FailOn,
 	}
-}
-
-func policyOrDefault(p *policy.Policy) *policy.Policy {
-	if p == nil {
-		return policy.Default()
-	}
-	return p
 }
 
 // sortFindings orders findings by file, line, rule, object, message: reports diff cleanly.
