@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/shellwords"
 )
 
 // isKubeletFlagsFile says whether p is where kubelet flags are written on a node: a systemd
@@ -54,7 +55,7 @@ func kubeletFlags(data []byte, file string) *manifest.Object {
 			continue
 		}
 		line = strings.TrimPrefix(strings.TrimPrefix(line, "Environment="), "export ")
-		for _, assign := range envAssignments(line) {
+		for _, assign := range shellwords.Split(line) {
 			name, value, _ := strings.Cut(assign, "=")
 			if strings.HasPrefix(name, "KUBELET_") {
 				add(strings.Fields(value), n)
@@ -71,31 +72,4 @@ func kubeletFlags(data []byte, file string) *manifest.Object {
 	}, manifest.Source{File: file, Line: lines[0]})
 	o.LocateList("args", lines)
 	return o
-}
-
-// envAssignments splits `"A=x y" B=z` into its assignments, dropping the quotes.
-func envAssignments(s string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote = c
-		case quote == 0 && c == ' ':
-			if cur.Len() > 0 {
-				out = append(out, cur.String())
-				cur.Reset()
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if cur.Len() > 0 {
-		out = append(out, cur.String())
-	}
-	return out
 }

@@ -87,35 +87,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-// shellWords splits a shell command line on blanks, honouring simple quotes: enough for the
-// "sh -c 'kube-apiserver --flag=value …'" form some manifests use.
-func shellWords(s string) []string {
-	var out []string
-	var cur strings.Builder
-	var quote rune
-	inWord := false
-	for _, r := range s {
-		switch {
-		case quote != 0 && r == quote:
-			quote = 0
-		case quote != 0:
-			cur.WriteRune(r)
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == ' ' || r == '\t' || r == '\n' || r == '\\':
-			if inWord {
-				out = append(out, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteRune(r)
-			inWord = true
-		}
-	}
-	if inWord {
-		out = append(out, cur.String())
-	}
-	return out
-}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/shellwords"
 )
 
 // The components the control-plane rules check.
@@ -265,7 +266,7 @@ func containerArgv(c PodContainer) (argv, fields []string) {
 		argv, fields = append(argv, a), append(fields, fmt.Sprintf("%s.args[%d]", c.Path, i))
 	}
 	if len(argv) >= 3 && (path.Base(argv[0]) == "sh" || path.Base(argv[0]) == "bash") && argv[1] == "-c" {
-		words := shellWords(argv[2])
+		words := shellwords.Split(argv[2])
 		if len(words) > 0 && words[0] == "exec" {
 			words = words[1:]
 		}
