@@ -98,9 +98,10 @@ func (l layer) source(field string) manifest.Source {
 }
 
 // configValue reads a KubeletConfiguration field as the flag would be written. A zero
-// duration or a zero number means "use the default" in the file (the kubelet's defaulting
-// replaces zero values), so it counts as absent; lists join with commas and maps become
-// k=v lists, as --feature-gates and --tls-cipher-suites are written.
+// duration ("0s") means "use the default" in the file (the kubelet's defaulting replaces
+// it), so it counts as absent; numbers are kept (readOnlyPort: 0 is meant). Lists join
+// with commas and maps become k=v lists, as --tls-cipher-suites and --feature-gates are
+// written.
 func configValue(cfg map[string]any, field string) (string, bool) {
 	v := manifest.Lookup(cfg, strings.Split(field, ".")...)
 	switch x := v.(type) {
@@ -306,7 +307,8 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 				continue // an external etcd is configured elsewhere
 			}
 			c := &Component{Name: sec.name, Object: o, Field: sec.field}
-			if sec.name != etcd && version != "" {
+			if sec.name == apiServer && version != "" {
+				// One version for the whole control plane: reported once.
 				c.Version, c.VersionField = version, "kubernetesVersion"
 			}
 			c.layers = []layer{

@@ -564,13 +564,13 @@ func (fc *flagCheck) holds(value string, written bool) (string, bool) {
 	return "", true
 }
 
-// isPublicIP: not private, loopback, link-local, unspecified or shared (CGNAT) space.
+// sharedAddressSpace is 100.64.0.0/10 (RFC 6598, carrier-grade NAT): not routed publicly.
+var sharedAddressSpace = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
+
+// isPublicIP: not private, loopback, link-local, unspecified or shared address space.
 func isPublicIP(ip net.IP) bool {
-	if ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
-		return false
-	}
-	_, cgnat, _ := net.ParseCIDR("100.64.0.0/10")
-	return !cgnat.Contains(ip)
+	return !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() &&
+		!sharedAddressSpace.Contains(ip)
 }
 
 var kubeconfigPublic = &Rule{

@@ -45,7 +45,6 @@ func checkSupportedVersion(s *Set) []Finding {
 	}
 	oldest := oldestSupported(now)
 	var out []Finding
-	seen := map[Finding]bool{} // kubeadm's kubernetesVersion is one field for four components
 	for _, c := range s.components() {
 		minor, ok := KubeMinor(c.Version)
 		if !ok || minor >= oldest {
@@ -53,15 +52,11 @@ func checkSupportedVersion(s *Set) []Finding {
 		}
 		who := c.Name
 		if c.Container == "" {
-			who = "the control plane"
+			who = "the control plane" // kubeadm's kubernetesVersion
 		}
-		f := unsupportedVersion.At(c.Object, c.VersionField, c.Container,
+		out = append(out, unsupportedVersion.At(c.Object, c.VersionField, c.Container,
 			fmt.Sprintf("%s runs Kubernetes %s: 1.%d reached end of life; the oldest supported minor on %s is 1.%d",
-				who, c.Version, minor, now.Format(time.DateOnly), oldest))
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
+				who, c.Version, minor, now.Format(time.DateOnly), oldest)))
 	}
 	return out
 }
