@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"gopkg.in/yaml.v3"
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners"
 )
 
 const (
@@ -51,11 +53,31 @@ type RuleSettings struct {
 	Settings rules.Settings            `yaml:"settings"`
 }
 
-// Images is the images section: where images may come from and how they are referenced.
+// Images is the images section: where images may come from, how they are referenced, and
+// what the image stage requires of them (signatures, attestations, vulnerabilities).
 type Images struct {
 	AllowedRegistries  []string `yaml:"allowedRegistries"`
 	InsecureRegistries []string `yaml:"insecureRegistries"`
 	RequireDigest      bool     `yaml:"requireDigest"`
+	// Rules: the first whose match globs match the image's repository applies; unmatched
+	// images use DefaultRule.
+	Rules       []scanners.Rule `yaml:"rules"`
+	DefaultRule *scanners.Rule  `yaml:"defaultRule"`
+	// Platforms of multi-arch images to check ("linux/amd64"); default linux/amd64 and
+	// linux/arm64, those the index has.
+	Platforms    []string `yaml:"platforms"`
+	AllowStaleDB bool     `yaml:"allowStaleDB"`
+}
+
+// ImagePolicy is the image stage's part of the policy.
+func (p *Policy) ImagePolicy() scanners.Policy {
+	out := scanners.Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
+	for _, s := range p.Images.Platforms {
+		if pl, err := v1.ParsePlatform(s); err == nil { // validated when loaded
+			out.Platforms = append(out.Platforms, *pl)
+		}
+	}
+	return out
 }
 
 // RuleOptions are the options rules run with under this policy.
@@ -188,6 +210,18 @@ func friendlyType(t string) string {
 		return "a trusted node pool"
 	case "rules.Taint":
 		return "a taint"
+	case "scanners.Rule":
+		return "an image rule"
+	case "scanners.SignatureRule":
+		return "signature"
+	case "scanners.KeylessIdentity":
+		return "a keyless identity"
+	case "scanners.AttestationRule":
+		return "an attestation"
+	case "scanners.VulnerabilityRule":
+		return "vulnerabilities"
+	case "scanners.VulnIgnore":
+		return "an ignored vulnerability"
 	}
 	return t
 }
@@ -234,6 +268,9 @@ func (p *Policy) validate(root *yaml.Node) error {
 				return errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: want a registry or repository prefix such as ghcr.io/acme/, got %q", field, r)
 			}
 		}
+	}
+	if err := p.validateImages(line); err != nil {
+		return err
 	}
 	p.exemptionLines = make([]int, len(p.Exemptions))
 	for i, e := range p.Exemptions {

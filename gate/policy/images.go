@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners"
+)
+
+// validateImages checks images.rules, images.defaultRule and images.platforms; line finds
+// the line of a field path.
+func (p *Policy) validateImages(line func(string) int) error {
+	errAt := func(path, format string, args ...any) error {
+		return &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)}
+	}
+	for i, s := range p.Images.Platforms {
+		if _, err := v1.ParsePlatform(s); err != nil || !strings.Contains(s, "/") {
+			return errAt(fmt.Sprintf("images.platforms[%d]", i), "images.platforms: want os/architecture such as linux/amd64, got %q", s)
+		}
+	}
+	for i := range p.Images.Rules {
+		at := fmt.Sprintf("images.rules[%d]", i)
+		r := &p.Images.Rules[i]
+		if len(r.Match) == 0 {
+			return errAt(at, "an image rule needs match: globs such as ghcr.io/acme/**")
+		}
+		for j, g := range r.Match {
+			if !scanners.ValidGlob(g) || strings.TrimSpace(g) == "" {
+				return errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
+			}
+		}
+		if err := validateImageRule(r, at, errAt); err != nil {
+			return err
+		}
+	}
+	if r := p.Images.DefaultRule; r != nil {
+		if len(r.Match) > 0 {
+			return errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
+		}
+		return validateImageRule(r, "images.defaultRule", errAt)
+	}
+	return nil
+}
+
+func validateImageRule(r *scanners.Rule, at string, errAt func(string, string, ...any) error) error {
+	if s := r.Signature; s != nil {
+		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
+			return errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
+		}
+		for k, id := range s.Keyless {
+			kat := fmt.Sprintf("%s.signature.keyless[%d]", at, k)
+			if (id.Issuer == "") == (id.IssuerRegExp == "") || (id.Subject == "") == (id.SubjectRegExp == "") {
+				return errAt(kat, "a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp")
+			}
+			for _, re := range []string{id.IssuerRegExp, id.SubjectRegExp} {
+				if _, err := regexp.Compile(re); err != nil {
+					return errAt(kat, "bad regular expression %q: %v", re, err)
+				}
+			}
+		}
+	}
+	for k, a := range r.Attestations {
+		if strings.TrimSpace(a.Type) == "" {
+			return errAt(fmt.Sprintf("%s.attestations[%d]", at, k), "an attestation needs a type: slsaprovenance, cyclonedx, spdxjson, vuln or a predicate URI")
+		}
+	}
+	if len(r.Attestations) > 0 && r.Signature == nil {
+		return errAt(at+".attestations", "attestations are verified with the rule's signature keys or identities: add signature")
+	}
+	if v := r.Vulnerabilities; v != nil {
+		if v.FailOn != "" && !strings.EqualFold(v.FailOn, "off") {
+			if sev, err := rules.ParseSeverity(v.FailOn); err != nil || sev == rules.Info {
+				return errAt(at+".vulnerabilities.failOn", "failOn must be critical, high, medium, low or off, got %q", v.FailOn)
+			}
+		}
+		for k, ig := range v.Ignore {
+			iat := fmt.Sprintf("%s.vulnerabilities.ignore[%d]", at, k)
+			if _, ok := ig.ExpiresAt(); !ok {
+				return errAt(iat, "an ignored vulnerability needs expires: a date like 2027-01-31, got %q", ig.Expires)
+			}
+			if ig.ID == "" || strings.TrimSpace(ig.Reason) == "" {
+				return errAt(iat, "an ignored vulnerability needs an id and a reason")
+			}
+		}
+	}
+	return nil
+}

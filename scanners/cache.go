@@ -1,0 +1,91 @@
+package scanners
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Cache keeps verdicts on disk by image reference and digest, rule, DB version and platforms: an image
+// whose digest has not changed is not resolved, verified or scanned again.
+type Cache struct {
+	Dir string
+	TTL time.Duration // how long a verdict stays valid (signatures can be revoked); default 24h
+	Now func() time.Time
+}
+
+// DefaultCacheDir is the user cache dir + kubegate/images.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "kubegate", "images")
+}
+
+type cacheEntry struct {
+	Saved   time.Time `json:"saved"`
+	Verdict *Verdict  `json:"verdict"`
+}
+
+// cacheVersion changes when what a verdict means changes.
+const cacheVersion = "1"
+
+// cacheKey includes the reference because verdicts' messages name it.
+func cacheKey(ref, digest string, rule *Rule, db DBInfo, p Policy) string {
+	b, _ := json.Marshal(struct {
+		V, Ref, Digest, DB string
+		Rule               *Rule
+		Platforms          []Platform
+		AllowStale         bool
+	}{cacheVersion, ref, digest, db.Version, rule, p.Platforms, p.AllowStaleDB})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Get returns the verdict stored under key, when it is still valid.
+func (c *Cache) Get(key string) (*Verdict, bool) {
+	b, err := os.ReadFile(filepath.Join(c.Dir, key+".json"))
+	if err != nil {
+		return nil, false
+	}
+	var e cacheEntry
+	ttl := c.TTL
+	if ttl == 0 {
+		ttl = 24 * time.Hour
+	}
+	if json.Unmarshal(b, &e) != nil || e.Verdict == nil || c.now().Sub(e.Saved) > ttl {
+		return nil, false
+	}
+	return e.Verdict, true
+}
+
+// Put stores a verdict; a cache that cannot be written only costs time.
+func (c *Cache) Put(key string, v *Verdict) {
+	b, err := json.Marshal(cacheEntry{Saved: c.now(), Verdict: v})
+	if err != nil || os.MkdirAll(c.Dir, 0o700) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(c.Dir, ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	if cerr := tmp.Close(); werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return
+	}
+	if os.Rename(tmp.Name(), filepath.Join(c.Dir, key+".json")) != nil {
+		os.Remove(tmp.Name())
+	}
+}

@@ -1,0 +1,91 @@
+// Package scanners is the image side of the gate: it collects every image the manifests
+// use, checks each distinct image once — resolve (registry), verify (cosign), scan (Trivy),
+// look inside (the image's user) — concurrently and with a bound, and turns what it
+// learns into findings at the image: line of every container that uses the image. It
+// fails closed: an image it could not check is a finding, never a pass.
+package scanners
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+)
+
+// Image is one distinct image reference and the containers that use it.
+type Image struct {
+	Ref      string // as written
+	Repo     string // canonical repository, docker.io/library/nginx: what images.rules match
+	Digested bool   // the reference pins a digest
+	Uses     []Use
+}
+
+// Use is one container's use of an image.
+type Use struct {
+	Object    *manifest.Object
+	Container string
+	Field     string // path of the image field, for its line
+	// NonRoot: the pod or container forces a non-root user (runAsNonRoot, or a non-zero
+	// runAsUser), so an image that would run as root cannot.
+	NonRoot bool
+}
+
+// Workload names the object and container, for tables.
+func (u Use) Workload() string { return u.Object.Ref().String() + "/" + u.Container }
+
+// Collect lists the distinct images of every container (init, regular, ephemeral) of every
+// pod template and static Pod in the set, sorted by reference. References that do not
+// parse are left to the image-not-pinned rule.
+func Collect(set *rules.Set) []*Image {
+	byRef := map[string]*Image{}
+	for _, p := range append(slices.Clip(set.Pods), set.StaticPods...) {
+		for _, c := range p.Containers {
+			if c.RefErr != nil || c.Image == "" {
+				continue
+			}
+			im := byRef[c.Image]
+			if im == nil {
+				ref, err := name.ParseReference(c.Image)
+				if err != nil {
+					continue
+				}
+				_, digested := ref.(name.Digest)
+				im = &Image{Ref: c.Image, Repo: repoOf(ref), Digested: digested}
+				byRef[c.Image] = im
+			}
+			im.Uses = append(im.Uses, Use{Object: p.Object, Container: c.Name, Field: c.Path + ".image", NonRoot: nonRoot(p.Spec, c.Container)})
+		}
+	}
+	out := make([]*Image, 0, len(byRef))
+	for _, im := range byRef {
+		out = append(out, im)
+	}
+	slices.SortFunc(out, func(a, b *Image) int { return cmp.Compare(a.Ref, b.Ref) })
+	return out
+}
+
+// nonRoot reports whether the container's effective security context keeps it off UID 0:
+// the container's settings override the pod's, as the kubelet applies them.
+func nonRoot(spec *corev1.PodSpec, c *corev1.Container) bool {
+	var runAsNonRoot *bool
+	var runAsUser *int64
+	if sc := spec.SecurityContext; sc != nil {
+		runAsNonRoot, runAsUser = sc.RunAsNonRoot, sc.RunAsUser
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsNonRoot != nil {
+			runAsNonRoot = sc.RunAsNonRoot
+		}
+		if sc.RunAsUser != nil {
+			runAsUser = sc.RunAsUser
+		}
+	}
+	if runAsUser != nil {
+		return *runAsUser != 0
+	}
+	return runAsNonRoot != nil && *runAsNonRoot
+}

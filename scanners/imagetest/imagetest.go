@@ -1,0 +1,321 @@
+// Package imagetest serves images from an in-process registry on loopback and builds,
+// pushes and signs them, for the image stage's tests and the offline demo. Faults can be
+// injected per request path to prove that every error fails closed.
+package imagetest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	cmutate "github.com/sigstore/cosign/v3/pkg/oci/mutate"
+	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
+	"github.com/sigstore/cosign/v3/pkg/oci/static"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/payload"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Fault is how the registry misbehaves for requests whose path contains a string.
+type Fault struct {
+	Status  int           // answer with this status (401, 404, 500, …)
+	Delay   time.Duration // stall this long before answering
+	Corrupt bool          // flip bytes of the body (a digest mismatch)
+	Count   int           // how many times; 0 = always
+}
+
+// Registry is an OCI registry (with the referrers API) on a loopback port.
+type Registry struct {
+	Server *httptest.Server
+	mu     sync.Mutex
+	faults map[string]*Fault
+}
+
+// NewRegistry starts a registry; Close stops it.
+func NewRegistry() *Registry {
+	r := &Registry{faults: map[string]*Fault{}}
+	inner := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if f := r.fault(req.URL.Path); f != nil {
+			if f.Delay > 0 {
+				select {
+				case <-time.After(f.Delay):
+				case <-req.Context().Done():
+					return
+				}
+			}
+			if f.Status != 0 {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(f.Status)
+				fmt.Fprintf(w, `{"errors":[{"code":"INJECTED","message":"injected fault %d"}]}`, f.Status)
+				return
+			}
+			if f.Corrupt {
+				rec := httptest.NewRecorder()
+				inner.ServeHTTP(rec, req)
+				body := rec.Body.Bytes()
+				for i := range body {
+					if body[i] == 'a' {
+						body[i] = 'b'
+					}
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				w.Write(body)
+				return
+			}
+		}
+		inner.ServeHTTP(w, req)
+	}))
+	return r
+}
+
+func (r *Registry) fault(path string) *Fault {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for sub, f := range r.faults {
+		if strings.Contains(path, sub) {
+			if f.Count > 0 {
+				f.Count--
+				if f.Count == 0 {
+					delete(r.faults, sub)
+				}
+			}
+			return f
+		}
+	}
+	return nil
+}
+
+// Inject makes requests whose path contains sub misbehave.
+func (r *Registry) Inject(sub string, f Fault) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults[sub] = &f
+}
+
+// Clear removes every fault.
+func (r *Registry) Clear() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults = map[string]*Fault{}
+}
+
+// Close stops the registry.
+func (r *Registry) Close() { r.Server.Close() }
+
+// Host is host:port.
+func (r *Registry) Host() string { return strings.TrimPrefix(r.Server.URL, "http://") }
+
+// Push pushes an image under repo:tag (repo without the host) and returns its digest reference.
+func (r *Registry) Push(repoTag string, img v1.Image) (name.Digest, error) {
+	ref, err := name.ParseReference(r.Host()+"/"+repoTag, name.Insecure)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	if err := remote.Write(ref, img); err != nil {
+		return name.Digest{}, err
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return ref.Context().Digest(d.String()), nil
+}
+
+// PushIndex pushes a multi-arch index of images.
+func (r *Registry) PushIndex(repoTag string, imgs map[string]v1.Image) (name.Digest, error) {
+	ref, err := name.ParseReference(r.Host()+"/"+repoTag, name.Insecure)
+	if err != nil {
+		return name.Digest{}, err
+	}
+	var adds []mutate.IndexAddendum
+	for plat, img := range imgs {
+		p, err := v1.ParsePlatform(plat)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
+	}
+	idx := mutate.AppendManifests(empty.Index, adds...)
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		return name.Digest{}, err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return name.Digest{}, err
+	}
+	return ref.Context().Digest(d.String()), nil
+}
+
+// Image builds an image with the files given (path → content) in one layer and the user
+// the config names ("" = root).
+func Image(files map[string]string, user, platform string) (v1.Image, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, p := range sortedKeys(files) {
+		if err := tw.WriteHeader(&tar.Header{Name: p, Mode: 0o644, Size: int64(len(files[p])), Typeflag: tar.TypeReg}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(files[p])); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	p, err := v1.ParsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.Variant = p.OS, p.Architecture, p.Variant
+	cfg.Config.User = user
+	cfg.Created = v1.Time{Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	return mutate.ConfigFile(img, cfg)
+}
+
+// Alpine is an Alpine image whose apk database lists the packages (name → version).
+func Alpine(release string, pkgs map[string]string, user, platform string) (v1.Image, error) {
+	var db strings.Builder
+	for _, n := range sortedKeys(pkgs) {
+		fmt.Fprintf(&db, "P:%s\nV:%s\nA:x86_64\no:%s\n\n", n, pkgs[n], n)
+	}
+	return Image(map[string]string{
+		"etc/alpine-release":   release + "\n",
+		"lib/apk/db/installed": db.String(),
+	}, user, platform)
+}
+
+// Debian is a Debian image whose dpkg status lists the packages (name → version).
+func Debian(version string, pkgs map[string]string, user, platform string) (v1.Image, error) {
+	var st strings.Builder
+	for _, n := range sortedKeys(pkgs) {
+		fmt.Fprintf(&st, "Package: %s\nStatus: install ok installed\nVersion: %s\nArchitecture: amd64\n\n", n, pkgs[n])
+	}
+	return Image(map[string]string{
+		"etc/debian_version":  version + "\n",
+		"etc/os-release":      fmt.Sprintf("ID=debian\nVERSION_ID=%q\n", strings.SplitN(version, ".", 2)[0]),
+		"var/lib/dpkg/status": st.String(),
+	}, user, platform)
+}
+
+// Signer signs with a key pair, the way cosign does.
+type Signer struct {
+	keypair *sign.EphemeralKeypair
+	signer  signature.Signer
+}
+
+// NewSigner makes an ECDSA P-256 key pair.
+func NewSigner() (*Signer, error) {
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		return nil, err
+	}
+	s, err := signature.LoadSigner(kp, crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{keypair: kp, signer: s}, nil
+}
+
+// PublicKeyPEM is the public key, as keys files hold it.
+func (s *Signer) PublicKeyPEM() ([]byte, error) {
+	p, err := s.keypair.GetPublicKeyPem()
+	return []byte(p), err
+}
+
+// SignClassic attaches a classic cosign signature (simple signing payload in the
+// sha256-<digest>.sig tag), with no transparency-log entry.
+func (s *Signer) SignClassic(d name.Digest) error {
+	body, err := json.Marshal(payload.Cosign{Image: d})
+	if err != nil {
+		return err
+	}
+	sig, err := s.signer.SignMessage(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ociSig, err := static.NewSignature(body, base64.StdEncoding.EncodeToString(sig))
+	if err != nil {
+		return err
+	}
+	se, err := ociremote.SignedEntity(d)
+	if err != nil {
+		return err
+	}
+	se, err = cmutate.AttachSignatureToEntity(se, ociSig)
+	if err != nil {
+		return err
+	}
+	return ociremote.WriteSignatures(d.Repository, se)
+}
+
+// Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with
+// an in-toto statement about the digest: predicateType SignPredicate makes it a signature.
+func (s *Signer) Attest(d name.Digest, predicateType string, predicate any) error {
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return err
+	}
+	if predicate == nil {
+		predicate = map[string]any{}
+	}
+	stmt, err := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []any{map[string]any{"name": d.Repository.Name(), "digest": map[string]string{h.Algorithm: h.Hex}}},
+		"predicateType": predicateType,
+		"predicate":     predicate,
+	})
+	if err != nil {
+		return err
+	}
+	b, err := sign.Bundle(&sign.DSSEData{Data: stmt, PayloadType: "application/vnd.in-toto+json"}, s.keypair, sign.BundleOptions{Context: context.Background()})
+	if err != nil {
+		return err
+	}
+	js, err := protojson.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return ociremote.WriteAttestationNewBundleFormat(d, js, predicateType)
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,163 @@
+// Package registry resolves image references with go-containerregistry: tag to digest,
+// the platform images of a multi-arch index, and each image's config. Credentials come
+// from the Docker config (docker login, credential helpers) and the CI's own variables;
+// they are never logged. Transient failures are retried with backoff, and every request
+// has its own timeout.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/kubegate/kubegate/scanners"
+)
+
+// Options configure the resolver. The zero value is ready for CI.
+type Options struct {
+	Keychain  authn.Keychain    // default: Keychain()
+	Insecure  []string          // registries (host[:port]) reached over plain HTTP
+	Timeout   time.Duration     // per request; default 30s
+	Retries   int               // attempts after the first for 408/429/5xx and network errors; default 3
+	Transport http.RoundTripper // default: http.DefaultTransport
+}
+
+// Resolver is a scanners.Resolver over the registries' HTTP API.
+type Resolver struct {
+	opts    Options
+	backoff remote.Backoff
+}
+
+// New returns a resolver.
+func New(opts Options) *Resolver {
+	if opts.Keychain == nil {
+		opts.Keychain = Keychain()
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Retries == 0 {
+		opts.Retries = 3
+	}
+	if opts.Transport == nil {
+		opts.Transport = http.DefaultTransport
+	}
+	return &Resolver{opts: opts, backoff: remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: opts.Retries + 1}}
+}
+
+// Remote returns the go-containerregistry options every request of this resolver uses, so
+// that the signature verifier reaches the registry the same way.
+func (r *Resolver) Remote(ctx context.Context) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(r.opts.Keychain),
+		remote.WithTransport(timeoutTransport{next: r.opts.Transport, timeout: r.opts.Timeout}),
+		remote.WithRetryBackoff(r.backoff),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+		remote.WithUserAgent("kubegate"),
+	}
+}
+
+// Parse parses a reference, marking registries listed as insecure so that they are
+// reached over plain HTTP.
+func (r *Resolver) Parse(ref string) (name.Reference, error) {
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(r.opts.Insecure, parsed.Context().RegistryStr()) {
+		return name.ParseReference(ref, name.Insecure)
+	}
+	return parsed, nil
+}
+
+// DefaultPlatforms are checked in a multi-arch index when the policy names none.
+var DefaultPlatforms = []scanners.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+
+// Resolve reads the reference's manifest and, for an index, the images of the platforms
+// asked for that the index has; then each image's config.
+func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners.Platform) (*scanners.Resolved, error) {
+	parsed, err := r.Parse(ref)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid image reference: %v", err)
+	}
+	if len(platforms) == 0 {
+		platforms = DefaultPlatforms
+	}
+	opts := r.Remote(ctx)
+	desc, err := remote.Get(parsed, opts...)
+	if err != nil {
+		return nil, describe(err)
+	}
+	res := &scanners.Resolved{Ref: ref, Digest: desc.Digest}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, describe(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, describe(err)
+		}
+		var have []string
+		for _, m := range im.Manifests {
+			if m.Platform == nil || m.Platform.OS == "unknown" { // attestation manifests of buildx
+				continue
+			}
+			have = append(have, m.Platform.String())
+			if !slices.ContainsFunc(platforms, func(p scanners.Platform) bool { return m.Platform.Satisfies(p) }) {
+				continue
+			}
+			img, err := idx.Image(m.Digest)
+			if err != nil {
+				return nil, describe(err)
+			}
+			pi, err := platformImage(img, m.Digest)
+			if err != nil {
+				return nil, err
+			}
+			res.Platforms = append(res.Platforms, pi)
+		}
+		if len(res.Platforms) == 0 {
+			return nil, fmt.Errorf("the index %s has none of the platforms checked (%s); it has %s",
+				desc.Digest, platformList(platforms), strings.Join(have, ", "))
+		}
+		return res, nil
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, describe(err)
+	}
+	pi, err := platformImage(img, desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	res.Platforms = []scanners.PlatformImage{pi}
+	return res, nil
+}
+
+func platformImage(img v1.Image, digest v1.Hash) (scanners.PlatformImage, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return scanners.PlatformImage{}, fmt.Errorf("reading the config of %s: %w", digest, describe(err))
+	}
+	p := scanners.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	return scanners.PlatformImage{Platform: p, Digest: digest, Config: cfg, Image: img}, nil
+}
+
+func platformList(ps []scanners.Platform) string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.String())
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,217 @@
+// Package trivy scans images for vulnerabilities with Trivy as a library. It is the only
+// package that imports Trivy: Trivy pulls in thousands of packages, so only the analyzers
+// a container image scan needs are linked (OS package databases and the installed-package
+// records of language ecosystems), never analyzer/all, secrets, misconfiguration or
+// compliance.
+package trivy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	tdb "github.com/aquasecurity/trivy-db/pkg/db"
+	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy-db/pkg/metadata"
+	"github.com/aquasecurity/trivy/pkg/cache"
+	"github.com/aquasecurity/trivy/pkg/db"
+	ospkgDetector "github.com/aquasecurity/trivy/pkg/detector/ospkg"
+	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
+	"github.com/aquasecurity/trivy/pkg/fanal/applier"
+	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
+	artimage "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/log"
+	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
+	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vulnerability"
+
+	// The analyzers of an image scan: OS release files and package databases, and the
+	// records language package managers leave in an image.
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/golang/binary"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/nodejs/pkg"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/python/packaging"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/ruby/gemspec"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/rust/binary"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/alpine"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/amazonlinux"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/debian"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/redhatbase"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/release"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/ubuntu"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/apk"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/dpkg"
+	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/rpm"
+
+	"github.com/kubegate/kubegate/scanners"
+)
+
+// DefaultDBRepositories are Trivy's own defaults: the mirror first, then GHCR.
+var DefaultDBRepositories = []string{"mirror.gcr.io/aquasec/trivy-db:2", "ghcr.io/aquasecurity/trivy-db:2"}
+
+// Options configure the scanner.
+type Options struct {
+	// CacheDir is Trivy's cache directory, shared with the trivy CLI: the DB lives in
+	// CacheDir/db, analysed layers in CacheDir/fanal. Default: the user cache dir + trivy.
+	CacheDir string
+	// DBRepositories are tried in order to download the DB.
+	DBRepositories []string
+	// SkipDBUpdate uses the DB in the cache as it is; it must exist.
+	SkipDBUpdate bool
+}
+
+// DefaultCacheDir is Trivy's default, so kubegate and trivy share one DB download.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "trivy")
+}
+
+// Scanner is a scanners.Scanner over Trivy's DB. Trivy's DB handle is process-global:
+// open one Scanner per process.
+type Scanner struct {
+	cache cache.Cache
+	close func()
+	info  scanners.DBInfo
+	vuln  vulnerability.Client
+}
+
+var logOnce sync.Once
+
+// Open makes the DB ready (downloading it unless told not to) and opens the layer cache.
+func Open(ctx context.Context, opts Options) (*Scanner, error) {
+	logOnce.Do(func() { log.InitLogger(false, true) }) // Trivy's progress logs would interleave with the report
+	if opts.CacheDir == "" {
+		opts.CacheDir = DefaultCacheDir()
+	}
+	if len(opts.DBRepositories) == 0 {
+		opts.DBRepositories = DefaultDBRepositories
+	}
+	var repos []name.Reference
+	for _, r := range opts.DBRepositories {
+		ref, err := name.ParseReference(r)
+		if err != nil {
+			return nil, fmt.Errorf("vulnerability DB repository %q: %v", r, err)
+		}
+		repos = append(repos, ref)
+	}
+	dbDir := db.Dir(opts.CacheDir)
+	client := db.NewClient(dbDir, true, db.WithDBRepository(repos))
+	needs, err := client.NeedsUpdate(ctx, "kubegate", opts.SkipDBUpdate)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability DB in %s: %w", dbDir, err)
+	}
+	if needs {
+		if err := client.Download(ctx, dbDir, ftypes.RegistryOptions{}); err != nil {
+			return nil, fmt.Errorf("downloading the vulnerability DB from %s: %w", strings.Join(opts.DBRepositories, ", "), err)
+		}
+	}
+	if err := db.Init(dbDir); err != nil {
+		return nil, fmt.Errorf("opening the vulnerability DB in %s: %w", dbDir, err)
+	}
+	meta, err := metadata.NewClient(dbDir).Get()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
+	}
+	c, err := cache.NewFSCache(opts.CacheDir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening Trivy's cache in %s: %w", opts.CacheDir, err)
+	}
+	return &Scanner{
+		cache: c,
+		close: func() { c.Close(); db.Close() },
+		info: scanners.DBInfo{
+			Version:    fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
+			UpdatedAt:  meta.UpdatedAt,
+			NextUpdate: meta.NextUpdate,
+		},
+		vuln: vulnerability.NewClient(tdb.Config{}),
+	}, nil
+}
+
+// Close releases the DB and the cache.
+func (s *Scanner) Close() { s.close() }
+
+// DB describes the DB in use.
+func (s *Scanner) DB() scanners.DBInfo { return s.info }
+
+// Scan analyses the image's layers (once per layer digest: Trivy's cache keeps the result)
+// and matches its packages against the DB. It is the vulnerability part of Trivy's
+// local.Service.Scan, which itself links every analyzer and the misconfiguration engine.
+func (s *Scanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+	art, err := artimage.NewArtifact(image{Image: pi.Image, pi: pi, name: ref}, s.cache, artifact.Option{
+		Offline: true, NoProgress: true, Parallel: 2,
+		DisabledAnalyzers: []analyzer.Type{analyzer.TypeSecret, analyzer.TypeLicenseFile},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("preparing the scan: %w", err)
+	}
+	aref, err := art.Inspect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("analysing the image's layers: %w", err)
+	}
+	defer art.Clean(aref)
+	detail, err := applier.NewApplier(s.cache).ApplyLayers(ctx, aref.ID, aref.BlobIDs)
+	switch {
+	case errors.Is(err, analyzer.ErrUnknownOS), errors.Is(err, analyzer.ErrNoPkgsDetected):
+		// A distroless or scratch image: only language packages, if any, are scanned.
+		if detail.OS.Family == "" && len(detail.Packages) != 0 {
+			detail.OS = ftypes.OS{Family: "none"}
+		}
+	case err != nil:
+		return nil, fmt.Errorf("reading the analysed layers: %w", err)
+	}
+	target := types.ScanTarget{
+		Name: ref, OS: detail.OS, Repository: detail.Repository,
+		Packages: detail.Packages, Applications: detail.Applications,
+	}
+	opts := types.ScanOptions{
+		Scanners:         types.Scanners{types.VulnerabilityScanner},
+		PkgTypes:         []string{types.PkgTypeOS, types.PkgTypeLibrary},
+		PkgRelationships: ftypes.Relationships,
+	}
+	report := &scanners.ScanReport{}
+	if detail.OS.Detected() && detail.OS.Family != "none" {
+		report.OS = fmt.Sprintf("%s %s", detail.OS.Family, detail.OS.Name)
+	}
+	var results types.Results
+	osResult, eol, err := ospkg.NewScanner().Scan(ctx, target, opts)
+	switch {
+	case errors.Is(err, ospkgDetector.ErrUnsupportedOS):
+	case err != nil:
+		return nil, fmt.Errorf("matching OS packages: %w", err)
+	default:
+		results = append(results, osResult)
+	}
+	report.EndOfLife = eol
+	langResults, err := langpkg.NewScanner().Scan(ctx, target, opts)
+	if err != nil {
+		return nil, fmt.Errorf("matching language packages: %w", err)
+	}
+	results = append(results, langResults...)
+	for _, r := range results {
+		s.vuln.FillInfo(r.Vulnerabilities, []dbtypes.SourceID{"auto"}) // Trivy's --vuln-severity-source default
+		for _, v := range r.Vulnerabilities {
+			report.Vulnerabilities = append(report.Vulnerabilities, scanners.Vulnerability{
+				ID: v.VulnerabilityID, Package: v.PkgName, Installed: v.InstalledVersion,
+				Fixed: v.FixedVersion, Severity: v.Severity, Title: v.Title,
+			})
+		}
+	}
+	slices.SortFunc(report.Vulnerabilities, func(a, b scanners.Vulnerability) int {
+		return strings.Compare(a.ID+"\x00"+a.Package, b.ID+"\x00"+b.Package)
+	})
+	return report, nil
+}
