@@ -4,8 +4,10 @@ package gate
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -13,6 +15,7 @@ import (
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners"
 )
 
 // Options for one run of the gate.
@@ -22,6 +25,10 @@ type Options struct {
 	Policy  *policy.Policy
 	Offline bool
 	Now     time.Time // when exemptions are judged; zero means now
+	// Images checks the images the objects use (registry, signatures, vulnerabilities);
+	// nil or Offline: images are listed as not checked.
+	Images  *scanners.Checker
+	Context context.Context // cancels the image stage; nil: background
 }
 
 // Verdict is the outcome of a run.
@@ -41,6 +48,8 @@ type Result struct {
 	Errors   []*manifest.Error
 	Notes    []string
 	FailOn   rules.Severity
+	// Images are the verdicts of the image stage, one per distinct image.
+	Images []*scanners.Verdict
 }
 
 // Verdict is error when an input could not be read or rendered, else fail when a finding
@@ -69,18 +78,48 @@ func (r *Result) ExitCode() int {
 // Run renders the inputs and checks them.
 func Run(opts Options) *Result {
 	rendered := render.Render(opts.Paths, opts.Render)
-	res := Check(rendered.Objects, opts)
+	var verdicts []*scanners.Verdict
+	var unchecked []*scanners.Image
+	res := check(rendered.Objects, opts, func(set *rules.Set) []rules.Finding {
+		images := scanners.Collect(set)
+		if opts.Offline || opts.Images == nil {
+			unchecked = images
+			return nil
+		}
+		ctx := opts.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		verdicts = opts.Images.Check(ctx, images)
+		return scanners.Findings(verdicts)
+	})
+	res.Images = verdicts
 	res.Errors = append(rendered.Errors, res.Errors...)
 	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	res.Notes = append(res.Notes, rendered.Notes...)
-	if opts.Offline {
-		res.Notes = append(res.Notes, "images: not checked (--offline)")
-	} else {
-		res.Notes = append(res.Notes, "images: not checked (the image supply-chain stage is not in this build yet)")
+	switch {
+	case len(unchecked) > 0:
+		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(unchecked), imageRefs(unchecked)))
+	case verdicts != nil:
+		cached := 0
+		for _, v := range verdicts {
+			if v.Cached {
+				cached++
+			}
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached))
 	}
 	return res
+}
+
+func imageRefs(images []*scanners.Image) string {
+	refs := make([]string, len(images))
+	for i, im := range images {
+		refs[i] = im.Ref
+	}
+	return strings.Join(refs, ", ")
 }
 
 // RunNode audits the node files under root (modes and owners, with stat), then checks the

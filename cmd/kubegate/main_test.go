@@ -175,7 +175,7 @@ func TestDemo(t *testing.T) {
 		"(via kustomize:../../testdata/demo/kustomize/overlays/prod)",
 		// Helm: hostNetwork from a template, at the template file.
 		"../../testdata/demo/chart/templates/daemonset.yaml:15  HIGH      pss-host-namespaces  DaemonSet monitoring/release-name-metrics-agent: host namespaces (hostNetwork=true)",
-		"note: images: not checked (--offline)",
+		"note: images: 2 not checked (--offline): ghcr.io/acme/metrics-agent:2.1.0, ghcr.io/acme/web:1.4.2",
 		"— FAIL (failOn: medium)",
 	} {
 		if !strings.Contains(out, want) {

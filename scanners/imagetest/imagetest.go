@@ -7,7 +7,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -32,7 +31,6 @@ import (
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
 	"github.com/sigstore/sigstore-go/pkg/sign"
-	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"google.golang.org/protobuf/encoding/protojson"
 )
@@ -238,7 +236,6 @@ func Debian(version string, pkgs map[string]string, user, platform string) (v1.I
 // Signer signs with a key pair, the way cosign does.
 type Signer struct {
 	keypair *sign.EphemeralKeypair
-	signer  signature.Signer
 }
 
 // NewSigner makes an ECDSA P-256 key pair.
@@ -247,11 +244,7 @@ func NewSigner() (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := signature.LoadSigner(kp, crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	return &Signer{keypair: kp, signer: s}, nil
+	return &Signer{keypair: kp}, nil
 }
 
 // PublicKeyPEM is the public key, as keys files hold it.
@@ -267,7 +260,7 @@ func (s *Signer) SignClassic(d name.Digest) error {
 	if err != nil {
 		return err
 	}
-	sig, err := s.signer.SignMessage(bytes.NewReader(body))
+	sig, _, err := s.keypair.SignData(context.Background(), body)
 	if err != nil {
 		return err
 	}

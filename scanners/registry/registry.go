@@ -161,3 +161,16 @@ func platformList(ps []scanners.Platform) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// Digest reads only what a reference points at now (a HEAD request, no body).
+func (r *Resolver) Digest(ctx context.Context, ref string) (string, error) {
+	parsed, err := r.Parse(ref)
+	if err != nil {
+		return "", err
+	}
+	desc, err := remote.Head(parsed, r.Remote(ctx)...)
+	if err != nil {
+		return "", describe(err)
+	}
+	return desc.Digest.String(), nil
+}

@@ -1,0 +1,369 @@
+package scanners_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/scanners/cosign"
+	"github.com/kubegate/kubegate/scanners/imagetest"
+	"github.com/kubegate/kubegate/scanners/registry"
+)
+
+// fakeScanner stands in for Trivy (tested in scanners/trivy): reports by platform digest.
+type fakeScanner struct {
+	reports map[string]*scanners.ScanReport
+	err     error
+	db      scanners.DBInfo
+	calls   atomic.Int32
+}
+
+func (f *fakeScanner) Scan(_ context.Context, _ string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+	f.calls.Add(1)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if r, ok := f.reports[pi.Digest.String()]; ok {
+		return r, nil
+	}
+	return &scanners.ScanReport{OS: "alpine 3.19.1"}, nil
+}
+
+func (f *fakeScanner) DB() scanners.DBInfo { return f.db }
+
+type world struct {
+	reg     *imagetest.Registry
+	signer  *imagetest.Signer
+	keyFile string
+	digests map[string]name.Digest // repo → digest
+	scanner *fakeScanner
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	w := &world{reg: imagetest.NewRegistry(), digests: map[string]name.Digest{}}
+	t.Cleanup(w.reg.Close)
+	var err error
+	if w.signer, err = imagetest.NewSigner(); err != nil {
+		t.Fatal(err)
+	}
+	pem, _ := w.signer.PublicKeyPEM()
+	w.keyFile = filepath.Join(t.TempDir(), "cosign.pub")
+	os.WriteFile(w.keyFile, pem, 0o644)
+	for repo, user := range map[string]string{"signed": "1000", "unsigned": "", "vuln": "65532"} {
+		img, _ := imagetest.Alpine("3.19.1", map[string]string{"musl": "1.2.4-r2", repo: "1.0-r0"}, user, "linux/amd64")
+		d, err := w.reg.Push("app/"+repo+":1", img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.digests[repo] = d
+	}
+	if err := w.signer.SignClassic(w.digests["signed"]); err != nil {
+		t.Fatal(err)
+	}
+	w.scanner = &fakeScanner{db: scanners.DBInfo{Version: "v2-test", UpdatedAt: time.Now()}, reports: map[string]*scanners.ScanReport{
+		w.digests["vuln"].DigestStr(): {OS: "alpine 3.19.1", Vulnerabilities: []scanners.Vulnerability{
+			{ID: "CVE-2026-0001", Package: "musl", Installed: "1.2.4-r2", Fixed: "1.2.4-r3", Severity: "CRITICAL", Title: "musl: heap overflow"},
+			{ID: "CVE-2026-0002", Package: "busybox", Installed: "1.36.1-r15", Severity: "HIGH", Title: "no fix yet"},
+			{ID: "CVE-2026-0003", Package: "zlib", Installed: "1.3.1-r0", Fixed: "1.3.1-r1", Severity: "HIGH", Title: "ignored"},
+			{ID: "CVE-2026-0005", Package: "zlib", Installed: "1.3.1-r0", Fixed: "1.3.1-r1", Severity: "MEDIUM", Title: "below the threshold"},
+		}},
+	}}
+	return w
+}
+
+func (w *world) ref(repo string) string { return w.reg.Host() + "/app/" + repo + ":1" }
+
+func (w *world) checker(p scanners.Policy) *scanners.Checker {
+	res := registry.New(registry.Options{Insecure: []string{w.reg.Host()}, Timeout: 300 * time.Millisecond, Retries: 1})
+	return &scanners.Checker{
+		Resolver: res,
+		Verifier: cosign.New(cosign.Options{Remote: res.Remote, Parse: res.Parse,
+			TrustedRoot: func() (root.TrustedMaterial, error) { return nil, errors.New("offline test") }}),
+		Scanner: w.scanner, Policy: p, Parallel: 4,
+	}
+}
+
+// workloads renders one Deployment per image; nonRoot sets runAsNonRoot on the pod.
+func workloads(t *testing.T, nonRoot bool, refs ...string) *rules.Set {
+	t.Helper()
+	var b strings.Builder
+	for i, ref := range refs {
+		fmt.Fprintf(&b, "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w%d, namespace: shop}\nspec:\n  template:\n    spec:\n", i)
+		if nonRoot {
+			b.WriteString("      securityContext: {runAsNonRoot: true}\n")
+		}
+		fmt.Fprintf(&b, "      containers:\n      - name: c\n        image: %s\n", ref)
+	}
+	var objs []*manifest.Object
+	for _, d := range manifest.Decode([]byte(b.String()), manifest.Source{File: "w.yaml"}) {
+		objs = append(objs, d.Objects...)
+	}
+	return rules.NewSet(objs, rules.Options{})
+}
+
+func check(t *testing.T, c *scanners.Checker, set *rules.Set) ([]*scanners.Verdict, []string) {
+	t.Helper()
+	verdicts := c.Check(context.Background(), scanners.Collect(set))
+	var out []string
+	for _, f := range scanners.Findings(verdicts) {
+		out = append(out, fmt.Sprintf("%s %s %s: %s", f.Source, f.RuleID, f.Severity, f.Message))
+	}
+	return verdicts, out
+}
+
+func TestCleanImagePasses(t *testing.T) {
+	w := newWorld(t)
+	key := &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	c := w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
+	verdicts, findings := check(t, c, workloads(t, false, w.ref("signed")))
+	if len(findings) != 0 {
+		t.Fatalf("findings for a signed non-root image:\n%s", strings.Join(findings, "\n"))
+	}
+	v := verdicts[0]
+	if v.Digest != w.digests["signed"].DigestStr() || v.Users[0] != "1000" || v.SignedBy[0] != "key "+w.keyFile || v.OS != "alpine 3.19.1" {
+		t.Errorf("verdict = %+v", v)
+	}
+}
+
+// TestFaultMatrix: every way the registry, the signature or the scanner can fail becomes a
+// finding on the image naming the cause. No case may pass.
+func TestFaultMatrix(t *testing.T) {
+	key := func(w *world) *scanners.SignatureRule {
+		return &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(w *world) (ref string, c *scanners.Checker)
+		want  string // rule: message part
+	}{
+		{"auth refused", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 401})
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (401 Unauthorized: injected fault 401)"},
+		{"forbidden", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 403})
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (403 Forbidden"},
+		{"tag not found", func(w *world) (string, *scanners.Checker) {
+			return w.reg.Host() + "/app/signed:2", w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed:2 could not be resolved: the registry does not serve it (404 Not Found"},
+		{"pinned digest gone", func(w *world) (string, *scanners.Checker) {
+			return w.reg.Host() + "/app/signed@sha256:" + strings.Repeat("ab", 32), w.checker(scanners.Policy{})
+		}, "image-digest-gone: image HOST/app/signed@sha256:abab"},
+		{"server error after retries", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 500})
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry failed (500 Internal Server Error: injected fault 500), retries included"},
+		{"timeout", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Delay: 3 * time.Second})
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry did not answer in time"},
+		{"manifest does not match its digest", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject("/v2/app/signed/manifests/sha256:", imagetest.Fault{Corrupt: true})
+			return w.digests["signed"].String(), w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/signed@sha256:"},
+		{"config blob corrupted", func(w *world) (string, *scanners.Checker) {
+			img, _ := imagetest.Alpine("3.19.1", nil, "1000", "linux/amd64")
+			cfg, _ := img.ConfigName()
+			w.reg.Push("app/corrupt:1", img)
+			w.reg.Inject("/blobs/"+cfg.String(), imagetest.Fault{Corrupt: true})
+			return w.reg.Host() + "/app/corrupt:1", w.checker(scanners.Policy{})
+		}, "image-unresolved: image HOST/app/corrupt:1 could not be resolved: reading the config of sha256:"},
+		{"no signature", func(w *world) (string, *scanners.Checker) {
+			return w.ref("vuln"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		}, "image-unverified: image HOST/app/vuln:1@sha256:"},
+		{"wrong key", func(w *world) (string, *scanners.Checker) {
+			other, _ := imagetest.NewSigner()
+			pem, _ := other.PublicKeyPEM()
+			f := filepath.Join(filepath.Dir(w.keyFile), "other.pub")
+			os.WriteFile(f, pem, 0o644)
+			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
+		}, "image-unverified: image HOST/app/signed:1@sha256:"},
+		{"tampered signature", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
+			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		}, "image-unverified: image HOST/app/signed:1@sha256:"},
+		{"signature store failing", func(w *world) (string, *scanners.Checker) {
+			w.reg.Inject(".sig", imagetest.Fault{Status: 502})
+			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		}, "image-unverified: image HOST/app/signed:1@sha256:"},
+		{"keyless without a trusted root", func(w *world) (string, *scanners.Checker) {
+			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{
+				Keyless: []scanners.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
+		}, "image-unverified: keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root: offline test"},
+		{"scan fails", func(w *world) (string, *scanners.Checker) {
+			w.scanner.err = errors.New("analysing the image's layers: unexpected EOF")
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-not-scanned: image HOST/app/signed:1 (sha256:"},
+		{"no DB", func(w *world) (string, *scanners.Checker) {
+			c := w.checker(scanners.Policy{})
+			c.Scanner, c.ScannerErr = nil, errors.New("vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run")
+			return w.ref("signed"), c
+		}, "image-not-scanned: image HOST/app/signed:1@sha256:"},
+		{"stale DB", func(w *world) (string, *scanners.Checker) {
+			w.scanner.db.UpdatedAt = time.Now().Add(-30 * 24 * time.Hour)
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-vulnerability-db-stale: image HOST/app/signed:1@sha256:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			ref, c := tc.setup(w)
+			_, findings := check(t, c, workloads(t, true, ref))
+			text := strings.ReplaceAll(strings.Join(findings, "\n"), w.reg.Host(), "HOST")
+			rule, msg, _ := strings.Cut(tc.want, ": ")
+			if !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool {
+				return strings.Contains(l, " "+rule+" ") && strings.Contains(l, msg)
+			}) {
+				t.Fatalf("the image passed or failed for another reason; want %s\ngot:\n%s", tc.want, text)
+			}
+		})
+	}
+}
+
+func TestRetriesTransientErrors(t *testing.T) {
+	w := newWorld(t)
+	w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 503, Count: 1})
+	_, findings := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed")))
+	if len(findings) != 0 {
+		t.Fatalf("one 503 was not retried:\n%s", strings.Join(findings, "\n"))
+	}
+}
+
+func TestRunsAsRoot(t *testing.T) {
+	w := newWorld(t)
+	c := w.checker(scanners.Policy{})
+	_, findings := check(t, c, workloads(t, false, w.ref("unsigned"), w.ref("signed")))
+	want := fmt.Sprintf(`w.yaml:10 image-runs-as-root high: container "c": image %s (%s, linux/amd64) runs as root (config User "") and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser`,
+		w.ref("unsigned"), w.digests["unsigned"].DigestStr())
+	if strings.Join(findings, "\n") != want {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
+	}
+	if _, findings := check(t, c, workloads(t, true, w.ref("unsigned"))); len(findings) != 0 {
+		t.Fatalf("runAsNonRoot: true does not cover a root image:\n%s", strings.Join(findings, "\n"))
+	}
+}
+
+func TestVulnerabilityPolicy(t *testing.T) {
+	w := newWorld(t)
+	d := w.digests["vuln"].DigestStr()
+	for _, tc := range []struct {
+		name string
+		rule scanners.VulnerabilityRule
+		want []string
+	}{
+		{"default: critical only", scanners.VulnerabilityRule{FailOn: "critical"}, []string{
+			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
+		{"high, ignore unfixed, one ignored until 2099", scanners.VulnerabilityRule{FailOn: "high", IgnoreUnfixed: true,
+			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0003", Package: "zlib", Reason: "not reachable", Expires: "2099-01-31"}}}, []string{
+			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
+		{"high, expired ignore", scanners.VulnerabilityRule{FailOn: "high",
+			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0003", Reason: "was not reachable", Expires: "2020-01-31"}}}, []string{
+			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow",
+			"high: image REF@" + d + ": CVE-2026-0002 (high) in busybox 1.36.1-r15, no fix released: no fix yet",
+			"high: image REF@" + d + ": CVE-2026-0003 (high) in zlib 1.3.1-r0, fixed in 1.3.1-r1: ignored"}},
+		{"off", scanners.VulnerabilityRule{FailOn: "off"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
+			verdicts, findings := check(t, c, workloads(t, true, w.ref("vuln")))
+			var got []string
+			for _, f := range findings {
+				_, rest, _ := strings.Cut(f, " image-vulnerable ")
+				got = append(got, strings.ReplaceAll(rest, w.ref("vuln"), "REF"))
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if verdicts[0].Counts["HIGH"] != 2 || verdicts[0].Counts["CRITICAL"] != 1 {
+				t.Errorf("counts = %v", verdicts[0].Counts)
+			}
+		})
+	}
+}
+
+func TestEndOfLife(t *testing.T) {
+	w := newWorld(t)
+	w.scanner.reports[w.digests["signed"].DigestStr()] = &scanners.ScanReport{OS: "alpine 3.10.9", EndOfLife: true}
+	_, findings := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed")))
+	want := fmt.Sprintf("w.yaml:11 image-os-end-of-life high: image %s (%s, linux/amd64) is based on alpine 3.10.9, which is end of life: no more security fixes", w.ref("signed"), w.digests["signed"].DigestStr())
+	if strings.Join(findings, "\n") != want {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
+	}
+}
+
+func TestMultiArchPlatforms(t *testing.T) {
+	w := newWorld(t)
+	imgs := map[string]v1.Image{}
+	for _, p := range []string{"linux/amd64", "linux/arm64", "linux/s390x"} {
+		imgs[p], _ = imagetest.Alpine("3.19.1", map[string]string{"arch": p}, "1000", p)
+	}
+	if _, err := w.reg.PushIndex("app/multi:1", imgs); err != nil {
+		t.Fatal(err)
+	}
+	ref := w.reg.Host() + "/app/multi:1"
+	for _, tc := range []struct {
+		platforms []scanners.Platform
+		want      string
+	}{
+		{nil, "linux/amd64 linux/arm64"},
+		{[]scanners.Platform{{OS: "linux", Architecture: "s390x"}}, "linux/s390x"},
+		{[]scanners.Platform{{OS: "windows", Architecture: "amd64"}}, "image-unresolved"},
+	} {
+		w.scanner.calls.Store(0)
+		verdicts, findings := check(t, w.checker(scanners.Policy{Platforms: tc.platforms}), workloads(t, true, ref))
+		var got []string
+		for _, p := range verdicts[0].Platforms {
+			got = append(got, p.String())
+		}
+		slices.Sort(got)
+		if len(findings) > 0 {
+			got = []string{strings.Join(findings, "\n")}
+		}
+		if !strings.Contains(strings.Join(got, " "), tc.want) {
+			t.Errorf("platforms %v: got %v, want %s", tc.platforms, got, tc.want)
+		}
+		if len(findings) == 0 && int(w.scanner.calls.Load()) != len(verdicts[0].Platforms) {
+			t.Errorf("scanned %d platform images, want %d", w.scanner.calls.Load(), len(verdicts[0].Platforms))
+		}
+	}
+}
+
+func TestCacheSkipsUnchangedDigests(t *testing.T) {
+	w := newWorld(t)
+	c := w.checker(scanners.Policy{})
+	res := c.Resolver.(*registry.Resolver)
+	c.Cache = &scanners.Cache{Dir: t.TempDir()}
+	c.DigestOf = res.Digest
+	set := workloads(t, false, w.ref("unsigned"), w.ref("vuln"))
+	first, f1 := check(t, c, set)
+	calls := w.scanner.calls.Load()
+	second, f2 := check(t, c, set)
+	if w.scanner.calls.Load() != calls || !second[0].Cached || !second[1].Cached || first[0].Cached {
+		t.Fatalf("second check scanned again (%d → %d scans) or did not use the cache", calls, w.scanner.calls.Load())
+	}
+	if strings.Join(f1, "\n") != strings.Join(f2, "\n") {
+		t.Fatalf("cached findings differ:\n%s\n---\n%s", strings.Join(f1, "\n"), strings.Join(f2, "\n"))
+	}
+	// A new push under the same tag is a new digest: checked again.
+	img, _ := imagetest.Alpine("3.19.2", nil, "1000", "linux/amd64")
+	w.reg.Push("app/unsigned:1", img)
+	third, _ := check(t, c, set)
+	if third[0].Cached || !third[1].Cached {
+		t.Fatalf("a moved tag was served from the cache")
+	}
+}

@@ -1,0 +1,141 @@
+package cosign
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/scanners/imagetest"
+)
+
+type fixture struct {
+	reg      *imagetest.Registry
+	verifier *Verifier
+	signer   *imagetest.Signer
+	keyFile  string
+	other    string // a key that signed nothing
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	reg := imagetest.NewRegistry()
+	t.Cleanup(reg.Close)
+	dir := t.TempDir()
+	f := &fixture{reg: reg, keyFile: filepath.Join(dir, "cosign.pub"), other: filepath.Join(dir, "other.pub")}
+	var err error
+	if f.signer, err = imagetest.NewSigner(); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := imagetest.NewSigner()
+	for path, s := range map[string]*imagetest.Signer{f.keyFile: f.signer, f.other: other} {
+		pem, _ := s.PublicKeyPEM()
+		os.WriteFile(path, pem, 0o644)
+	}
+	f.verifier = New(Options{
+		Parse: func(ref string) (name.Reference, error) { return name.ParseReference(ref, name.Insecure) },
+		// No test may reach the public-good TUF root.
+		TrustedRoot: func() (root.TrustedMaterial, error) { return nil, errors.New("offline test: no trusted root") },
+	})
+	return f
+}
+
+func (f *fixture) push(t *testing.T, repo string) name.Digest {
+	t.Helper()
+	img, _ := imagetest.Image(map[string]string{"etc/" + repo: repo}, "1000", "linux/amd64")
+	d, err := f.reg.Push(repo+":1", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (f *fixture) verify(d name.Digest, rule *scanners.SignatureRule, atts ...scanners.AttestationRule) (*scanners.Verification, error) {
+	h, _ := v1.NewHash(d.DigestStr())
+	return f.verifier.Verify(context.Background(), d.Repository.Name()+":1", h, rule, atts)
+}
+
+func TestVerify(t *testing.T) {
+	f := setup(t)
+	classic := f.push(t, "classic")
+	if err := f.signer.SignClassic(classic); err != nil {
+		t.Fatal(err)
+	}
+	bundled := f.push(t, "bundled")
+	if err := f.signer.Attest(bundled, SignPredicate, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.signer.Attest(bundled, "https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": "ci"}}); err != nil {
+		t.Fatal(err)
+	}
+	attOnly := f.push(t, "attonly")
+	if err := f.signer.Attest(attOnly, "https://slsa.dev/provenance/v0.2", nil); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := f.push(t, "unsigned")
+
+	key := &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	wrongKey := &scanners.SignatureRule{Keys: []string{f.other}, IgnoreTlog: true}
+	slsa := scanners.AttestationRule{Type: "slsaprovenance"}
+	for _, tc := range []struct {
+		name  string
+		d     name.Digest
+		rule  *scanners.SignatureRule
+		atts  []scanners.AttestationRule
+		want  string // "" = verified
+	}{
+		{"classic signature, right key", classic, key, nil, ""},
+		{"bundle signature and provenance, right key", bundled, key, []scanners.AttestationRule{slsa}, ""},
+		{"classic signature, wrong key", classic, wrongKey, nil, "no valid signature (classic .sig signatures checked): key " + f.other + ":"},
+		{"bundle, wrong key", bundled, wrongKey, nil, "no valid signature (2 Sigstore bundle(s) checked): key " + f.other + ":"},
+		{"unsigned", unsigned, key, nil, "no valid signature (classic .sig signatures checked): key " + f.keyFile + ": no signatures found"},
+		{"attestation but no signature", attOnly, key, nil, "the bundles verified hold attestations but no signature"},
+		{"classic signature, attestation missing", classic, key, []scanners.AttestationRule{slsa}, "attestations:"},
+		{"bundle, attestation type missing", bundled, key, []scanners.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
+		{"key file missing", classic, &scanners.SignatureRule{Keys: []string{"/nonexistent.pub"}, IgnoreTlog: true}, nil, "reading the public key"},
+		{"transparency log required but no trusted root", classic, &scanners.SignatureRule{Keys: []string{f.keyFile}}, nil, "loading the Sigstore trusted root: offline test: no trusted root"},
+		{"keyless without a trusted root", bundled, &scanners.SignatureRule{Keyless: []scanners.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}, nil,
+			"keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := f.verify(tc.d, tc.rule, tc.atts...)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("not verified: %v", err)
+				}
+				if len(v.SignedBy) != 1 || v.SignedBy[0] != "key "+f.keyFile || len(v.Attestations) != len(tc.atts) {
+					t.Errorf("verification = %+v", v)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestTamperedSignatureFails(t *testing.T) {
+	f := setup(t)
+	a, b := f.push(t, "a"), f.push(t, "b")
+	// A valid signature of a, copied onto b: the payload names another digest.
+	if err := f.signer.SignClassic(a); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := name.ParseReference(f.reg.Host()+"/a:"+strings.Replace(a.DigestStr(), ":", "-", 1)+".sig", name.Insecure)
+	dst, _ := name.ParseReference(f.reg.Host()+"/b:"+strings.Replace(b.DigestStr(), ":", "-", 1)+".sig", name.Insecure)
+	if err := copyImage(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.verify(b, &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true})
+	if err == nil || !strings.Contains(err.Error(), "no valid signature") {
+		t.Fatalf("a signature of another image verified: %v", err)
+	}
+}
