@@ -21,19 +21,23 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 
-## bench: the gate's benchmarks (objects/s over generated sets of 2,500 and 10,000 objects, and the real-chart corpus).
+## bench: the gate's benchmarks (objects/s over generated sets of 2,500 and 10,000 objects,
+## the real-chart corpus, and the image stage cold vs cached and 1 vs 8 slow images).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./gate/...
+	$(GO) test -run '^$$' -bench . -benchmem ./gate/... ./cmd/...
 
 ## lint: formatting and vet.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
-## demo: run the gate on the bundled example app. The app fails the gate on purpose;
-## the target succeeds when the gate reports that failure (exit 1).
+## demo: run the gate, image stage included, on the bundled example app, with no internet:
+## cmd/kubegate-demo serves the app's images from a registry on loopback and brings a
+## small vulnerability DB. The app fails the gate on purpose; the target succeeds when the
+## gate reports that failure (exit 1).
 demo: build
-	@./$(BIN) check --offline testdata/demo/kustomize/overlays/prod testdata/demo/chart --namespace monitoring; \
+	@$(GO) build -trimpath -o bin/kubegate-demo ./cmd/kubegate-demo
+	@./bin/kubegate-demo $(BIN) testdata/demo; \
 	rc=$$?; if [ $$rc -eq 1 ]; then echo; echo "make demo: the demo app failed the gate, as intended (exit 1)."; else echo "make demo: expected exit 1 from the gate, got $$rc"; exit 1; fi
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m).

@@ -72,7 +72,7 @@ func newWorld(t *testing.T) *world {
 		}
 		w.digests[repo] = d
 	}
-	if err := w.signer.SignClassic(w.digests["signed"]); err != nil {
+	if err := w.signer.SignClassic(w.reg, w.digests["signed"]); err != nil {
 		t.Fatal(err)
 	}
 	w.scanner = &fakeScanner{db: scanners.DBInfo{Version: "v2-test", UpdatedAt: time.Now()}, reports: map[string]*scanners.ScanReport{

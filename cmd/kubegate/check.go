@@ -108,7 +108,7 @@ func newCheckCmd() *cobra.Command {
 		in      inputFlags
 		rep     reportFlags
 		profile string
-		offline bool
+		images  imageFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -135,14 +135,24 @@ func newCheckCmd() *cobra.Command {
 				return err
 			}
 			in.render.Stdin = cmd.InOrStdin()
-			return rep.write(cmd, gate.Run(gate.Options{Paths: args, Render: in.render, Policy: p, Offline: offline}))
+			return rep.write(cmd, runGate(cmd, args, in, p, &images))
 		},
 	}
 	in.register(cmd.Flags())
 	cmd.Flags().StringVar(&profile, "profile", "", "Pod Security Standards level: baseline or restricted (default from the policy: restricted)")
 	rep.register(cmd.Flags())
-	cmd.Flags().BoolVar(&offline, "offline", false, "use no network at all (image checks are skipped and the report says so)")
+	images.register(cmd.Flags())
 	return cmd
+}
+
+// runGate runs the gate with the image stage the flags configure.
+func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags) *gate.Result {
+	checker := images.checker(p)
+	if checker != nil {
+		defer checker.Scanner.(*lazyScanner).Close()
+	}
+	return gate.Run(gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
+		Images: checker, Context: cmd.Context()})
 }
 
 func isTerminal(w any) bool {

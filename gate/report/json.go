@@ -41,12 +41,13 @@ type JSONReport struct {
 	Findings []JSONFinding     `json:"findings"`
 	Errors   []*manifest.Error `json:"errors"`
 	Notes    []string          `json:"notes"`
+	Images   []JSONImage       `json:"images"`
 	Summary  JSONSummary       `json:"summary"`
 }
 
 // NewJSONReport builds the JSON view of a result.
 func NewJSONReport(r *gate.Result) JSONReport {
-	out := JSONReport{Findings: []JSONFinding{}, Errors: r.Errors, Notes: r.Notes}
+	out := JSONReport{Findings: []JSONFinding{}, Errors: r.Errors, Notes: r.Notes, Images: NewJSONImages(r.Images)}
 	if out.Errors == nil {
 		out.Errors = []*manifest.Error{}
 	}

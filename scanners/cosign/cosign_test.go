@@ -65,18 +65,18 @@ func (f *fixture) verify(d name.Digest, rule *scanners.SignatureRule, atts ...sc
 func TestVerify(t *testing.T) {
 	f := setup(t)
 	classic := f.push(t, "classic")
-	if err := f.signer.SignClassic(classic); err != nil {
+	if err := f.signer.SignClassic(f.reg, classic); err != nil {
 		t.Fatal(err)
 	}
 	bundled := f.push(t, "bundled")
-	if err := f.signer.Attest(bundled, SignPredicate, nil); err != nil {
+	if err := f.signer.Attest(f.reg, bundled, SignPredicate, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.signer.Attest(bundled, "https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": "ci"}}); err != nil {
+	if err := f.signer.Attest(f.reg, bundled, "https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": "ci"}}); err != nil {
 		t.Fatal(err)
 	}
 	attOnly := f.push(t, "attonly")
-	if err := f.signer.Attest(attOnly, "https://slsa.dev/provenance/v0.2", nil); err != nil {
+	if err := f.signer.Attest(f.reg, attOnly, "https://slsa.dev/provenance/v0.2", nil); err != nil {
 		t.Fatal(err)
 	}
 	unsigned := f.push(t, "unsigned")
@@ -126,7 +126,7 @@ func TestTamperedSignatureFails(t *testing.T) {
 	f := setup(t)
 	a, b := f.push(t, "a"), f.push(t, "b")
 	// A valid signature of a, copied onto b: the payload names another digest.
-	if err := f.signer.SignClassic(a); err != nil {
+	if err := f.signer.SignClassic(f.reg, a); err != nil {
 		t.Fatal(err)
 	}
 	src, _ := name.ParseReference(f.reg.Host()+"/a:"+strings.Replace(a.DigestStr(), ":", "-", 1)+".sig", name.Insecure)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -50,11 +51,17 @@ type Registry struct {
 	faults map[string]*Fault
 }
 
-// NewRegistry starts a registry; Close stops it.
-func NewRegistry() *Registry {
+// NewRegistry starts a registry over plain HTTP; Close stops it.
+func NewRegistry() *Registry { return newRegistry(httptest.NewServer) }
+
+// NewTLSRegistry starts a registry over HTTPS with a self-signed certificate: clients
+// trust it through CertificatePEM (SSL_CERT_FILE for another process).
+func NewTLSRegistry() *Registry { return newRegistry(httptest.NewTLSServer) }
+
+func newRegistry(serve func(http.Handler) *httptest.Server) *Registry {
 	r := &Registry{faults: map[string]*Fault{}}
 	inner := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
-	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Server = serve(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if f := r.fault(req.URL.Path); f != nil {
 			if f.Delay > 0 {
 				select {
@@ -126,15 +133,32 @@ func (r *Registry) Clear() {
 func (r *Registry) Close() { r.Server.Close() }
 
 // Host is host:port.
-func (r *Registry) Host() string { return strings.TrimPrefix(r.Server.URL, "http://") }
+func (r *Registry) Host() string { return r.Server.Listener.Addr().String() }
+
+// CertificatePEM is the TLS registry's certificate.
+func (r *Registry) CertificatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Server.Certificate().Raw})
+}
+
+// remote is how this package reaches the registry, TLS or not.
+func (r *Registry) remote() []remote.Option {
+	return []remote.Option{remote.WithTransport(r.Server.Client().Transport)}
+}
+
+func (r *Registry) parse(ref string) (name.Reference, error) {
+	if r.Server.TLS != nil {
+		return name.ParseReference(ref)
+	}
+	return name.ParseReference(ref, name.Insecure)
+}
 
 // Push pushes an image under repo:tag (repo without the host) and returns its digest reference.
 func (r *Registry) Push(repoTag string, img v1.Image) (name.Digest, error) {
-	ref, err := name.ParseReference(r.Host()+"/"+repoTag, name.Insecure)
+	ref, err := r.parse(r.Host() + "/" + repoTag)
 	if err != nil {
 		return name.Digest{}, err
 	}
-	if err := remote.Write(ref, img); err != nil {
+	if err := remote.Write(ref, img, r.remote()...); err != nil {
 		return name.Digest{}, err
 	}
 	d, err := img.Digest()
@@ -146,7 +170,7 @@ func (r *Registry) Push(repoTag string, img v1.Image) (name.Digest, error) {
 
 // PushIndex pushes a multi-arch index of images.
 func (r *Registry) PushIndex(repoTag string, imgs map[string]v1.Image) (name.Digest, error) {
-	ref, err := name.ParseReference(r.Host()+"/"+repoTag, name.Insecure)
+	ref, err := r.parse(r.Host() + "/" + repoTag)
 	if err != nil {
 		return name.Digest{}, err
 	}
@@ -159,7 +183,7 @@ func (r *Registry) PushIndex(repoTag string, imgs map[string]v1.Image) (name.Dig
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	idx := mutate.AppendManifests(empty.Index, adds...)
-	if err := remote.WriteIndex(ref, idx); err != nil {
+	if err := remote.WriteIndex(ref, idx, r.remote()...); err != nil {
 		return name.Digest{}, err
 	}
 	d, err := idx.Digest()
@@ -255,7 +279,7 @@ func (s *Signer) PublicKeyPEM() ([]byte, error) {
 
 // SignClassic attaches a classic cosign signature (simple signing payload in the
 // sha256-<digest>.sig tag), with no transparency-log entry.
-func (s *Signer) SignClassic(d name.Digest) error {
+func (s *Signer) SignClassic(r *Registry, d name.Digest) error {
 	body, err := json.Marshal(payload.Cosign{Image: d})
 	if err != nil {
 		return err
@@ -268,7 +292,8 @@ func (s *Signer) SignClassic(d name.Digest) error {
 	if err != nil {
 		return err
 	}
-	se, err := ociremote.SignedEntity(d)
+	opts := ociremote.WithRemoteOptions(r.remote()...)
+	se, err := ociremote.SignedEntity(d, opts)
 	if err != nil {
 		return err
 	}
@@ -276,12 +301,12 @@ func (s *Signer) SignClassic(d name.Digest) error {
 	if err != nil {
 		return err
 	}
-	return ociremote.WriteSignatures(d.Repository, se)
+	return ociremote.WriteSignatures(d.Repository, se, opts)
 }
 
 // Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with
 // an in-toto statement about the digest: predicateType SignPredicate makes it a signature.
-func (s *Signer) Attest(d name.Digest, predicateType string, predicate any) error {
+func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predicate any) error {
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
 		return err
@@ -306,7 +331,7 @@ func (s *Signer) Attest(d name.Digest, predicateType string, predicate any) erro
 	if err != nil {
 		return err
 	}
-	return ociremote.WriteAttestationNewBundleFormat(d, js, predicateType)
+	return ociremote.WriteAttestationNewBundleFormat(d, js, predicateType, ociremote.WithRemoteOptions(r.remote()...))
 }
 
 func sortedKeys(m map[string]string) []string {

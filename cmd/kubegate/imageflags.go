@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/scanners/cosign"
+	"github.com/kubegate/kubegate/scanners/registry"
+	"github.com/kubegate/kubegate/scanners/trivy"
+)
+
+// imageFlags configure the image stage of check and images.
+type imageFlags struct {
+	offline       bool
+	parallel      int
+	skipDBUpdate  bool
+	dbRepos       []string
+	trivyCacheDir string
+	cacheDir      string
+	noCache       bool
+	trustedRoot   string
+	quiet         bool
+}
+
+func (f *imageFlags) register(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.offline, "offline", false, "use no network at all (image checks are skipped and the report says which)")
+	fs.IntVar(&f.parallel, "parallel", scanners.DefaultParallel(), "images checked at once")
+	fs.BoolVar(&f.skipDBUpdate, "skip-db-update", false, "use the vulnerability DB in the Trivy cache as it is (it must exist)")
+	fs.StringArrayVar(&f.dbRepos, "db-repository", nil, "OCI repository of the vulnerability DB, tried in order (repeatable; default: "+strings.Join(trivy.DefaultDBRepositories, ", ")+")")
+	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB and analysed layers, shared with the trivy CLI")
+	fs.StringVar(&f.cacheDir, "cache-dir", scanners.DefaultCacheDir(), "where image verdicts are cached by digest")
+	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")
+	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures and transparency-log checks (default: the public-good root, through TUF)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
+}
+
+// checker builds the image stage under the policy; the Trivy DB is opened when the first
+// image is scanned, so runs without images touch no network.
+func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
+	if f.offline {
+		return nil
+	}
+	var insecure []string
+	for _, r := range p.Images.InsecureRegistries {
+		host, _, _ := strings.Cut(r, "/")
+		insecure = append(insecure, host)
+	}
+	res := registry.New(registry.Options{Insecure: insecure})
+	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse}
+	if p.File != "" {
+		vopts.BaseDir = filepath.Dir(p.File)
+	}
+	if f.trustedRoot != "" {
+		vopts.TrustedRoot = cosign.TrustedRootFile(f.trustedRoot)
+	}
+	c := &scanners.Checker{
+		Resolver: res,
+		Verifier: cosign.New(vopts),
+		Scanner: &lazyScanner{open: func() (*trivy.Scanner, error) {
+			return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos, SkipDBUpdate: f.skipDBUpdate})
+		}},
+		Policy:   p.ImagePolicy(),
+		Parallel: f.parallel,
+	}
+	if !f.noCache {
+		c.Cache, c.DigestOf = &scanners.Cache{Dir: f.cacheDir}, res.Digest
+	}
+	if !f.quiet && term.IsTerminal(int(os.Stderr.Fd())) {
+		c.Progress = os.Stderr
+	}
+	return c
+}
+
+// lazyScanner opens Trivy's DB on first use; when it cannot, every scan fails with why.
+type lazyScanner struct {
+	open func() (*trivy.Scanner, error)
+	once sync.Once
+	s    *trivy.Scanner
+	err  error
+}
+
+func (l *lazyScanner) get() (*trivy.Scanner, error) {
+	l.once.Do(func() { l.s, l.err = l.open() })
+	return l.s, l.err
+}
+
+func (l *lazyScanner) DB() scanners.DBInfo {
+	if s, err := l.get(); err == nil {
+		return s.DB()
+	}
+	return scanners.DBInfo{}
+}
+
+func (l *lazyScanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Scan(ctx, ref, pi)
+}
+
+// Close releases the DB when it was opened.
+func (l *lazyScanner) Close() {
+	if l.s != nil {
+		l.s.Close()
+	}
+}

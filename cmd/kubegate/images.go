@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegate/kubegate/gate/report"
+)
+
+func newImagesCmd() *cobra.Command {
+	var (
+		in     inputFlags
+		images imageFlags
+		format string
+	)
+	cmd := &cobra.Command{
+		Use:   "images PATH...",
+		Short: "List every image the inputs use: digest, signature, vulnerabilities, user, workloads",
+		Long: "Render the inputs like check, resolve every image in its registry, verify its signature\n" +
+			"under the policy's images.rules and scan it, then print one row per image. The\n" +
+			"findings themselves are check's; images exits 0 unless an input cannot be read (2).",
+		Example: "  kubegate images deploy/overlays/prod\n  kubegate images --format json charts/app",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format must be text or json, got %q", format)
+			}
+			if images.offline {
+				return fmt.Errorf("images needs the registries: drop --offline")
+			}
+			p, err := in.loadPolicy()
+			if err != nil {
+				return err
+			}
+			in.render.Stdin = cmd.InOrStdin()
+			res := runGate(cmd, args, in, p, &images)
+			out := cmd.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				err = enc.Encode(report.NewJSONImages(res.Images))
+			} else {
+				err = report.Images(out, res)
+			}
+			if err != nil {
+				return err
+			}
+			for _, e := range res.Errors {
+				fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+			}
+			if len(res.Errors) > 0 {
+				return exitError{2}
+			}
+			return nil
+		},
+	}
+	in.register(cmd.Flags())
+	images.register(cmd.Flags())
+	cmd.Flags().StringVarP(&format, "format", "o", "text", "output format: text or json")
+	return cmd
+}
