@@ -14,7 +14,7 @@ import (
 )
 
 // kubegate runs the CLI in-process, the way a user runs the binary.
-func kubegate(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func kubegate(t testing.TB, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(args, strings.NewReader(stdin), &out, &errb)
@@ -103,7 +103,7 @@ func TestPSSParity(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, dir, name, content string) string {
+func write(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -85,11 +85,11 @@ func TestVerify(t *testing.T) {
 	wrongKey := &scanners.SignatureRule{Keys: []string{f.other}, IgnoreTlog: true}
 	slsa := scanners.AttestationRule{Type: "slsaprovenance"}
 	for _, tc := range []struct {
-		name  string
-		d     name.Digest
-		rule  *scanners.SignatureRule
-		atts  []scanners.AttestationRule
-		want  string // "" = verified
+		name string
+		d    name.Digest
+		rule *scanners.SignatureRule
+		atts []scanners.AttestationRule
+		want string // "" = verified
 	}{
 		{"classic signature, right key", classic, key, nil, ""},
 		{"bundle signature and provenance, right key", bundled, key, []scanners.AttestationRule{slsa}, ""},

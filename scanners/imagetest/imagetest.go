@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -336,4 +337,25 @@ func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predic
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// WithFiller adds a layer holding size bytes of incompressible data, so that an image
+// weighs what real ones do (a slim Debian base is ~30 MB) when timings matter.
+func WithFiller(img v1.Image, size int) (v1.Image, error) {
+	data := make([]byte, size)
+	rand.NewChaCha8([32]byte{'k', 'g'}).Read(data)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "usr/share/filler.bin", Mode: 0o644, Size: int64(size), Typeflag: tar.TypeReg}); err != nil {
+		return nil, err
+	}
+	tw.Write(data)
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(img, layer)
 }

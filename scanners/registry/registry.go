@@ -32,8 +32,9 @@ type Options struct {
 
 // Resolver is a scanners.Resolver over the registries' HTTP API.
 type Resolver struct {
-	opts    Options
-	backoff remote.Backoff
+	base   []remote.Option
+	puller *remote.Puller // shares each repository's ping and token between requests
+	opts   Options
 }
 
 // New returns a resolver.
@@ -50,21 +51,28 @@ func New(opts Options) *Resolver {
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport
 	}
-	return &Resolver{opts: opts, backoff: remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: opts.Retries + 1}}
+	r := &Resolver{opts: opts, base: []remote.Option{
+		remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithTransport(timeoutTransport{next: opts.Transport, timeout: opts.Timeout}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 250 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: opts.Retries + 1}),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+		remote.WithUserAgent("kubegate"),
+	}}
+	if p, err := remote.NewPuller(r.base...); err == nil {
+		r.puller = p
+	}
+	return r
 }
 
 // Remote returns the go-containerregistry options every request of this resolver uses, so
 // that the signature verifier reaches the registry the same way.
 func (r *Resolver) Remote(ctx context.Context) []remote.Option {
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(r.opts.Keychain),
-		remote.WithTransport(timeoutTransport{next: r.opts.Transport, timeout: r.opts.Timeout}),
-		remote.WithRetryBackoff(r.backoff),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
-		remote.WithUserAgent("kubegate"),
+	opts := append(slices.Clip(r.base), remote.WithContext(ctx))
+	if r.puller != nil {
+		opts = append(opts, remote.Reuse(r.puller))
 	}
+	return opts
 }
 
 // Parse parses a reference, marking registries listed as insecure so that they are

@@ -52,7 +52,7 @@ func TestScanFindsOSPackageVulnerabilities(t *testing.T) {
 
 	for _, tc := range []struct {
 		repoTag, os string
-		want       []string
+		want        []string
 	}{
 		{"app/alpine:1", "alpine 3.19.1", []string{"CVE-2026-0001 musl 1.2.4-r2 -> 1.2.4-r3 CRITICAL musl: heap overflow", "CVE-2026-0002 busybox 1.36.1-r15 ->  HIGH busybox: no fix yet"}},
 		{"app/debian:1", "debian 12.7", []string{"CVE-2026-0004 openssl 3.0.14-1~deb12u2 -> 3.0.15-1~deb12u1 HIGH openssl: bad thing"}},
