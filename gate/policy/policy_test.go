@@ -46,6 +46,20 @@ images:
   allowedRegistries: [ghcr.io/acme/]
   insecureRegistries: [registry.local:5000]
   requireDigest: true
+  rules:
+    - match: ["ghcr.io/acme/**"]
+      signature:
+        keys: ["keys/cosign.pub"]
+        keyless: [{issuer: "https://token.actions.githubusercontent.com", subjectRegExp: "^https://github.com/acme/"}]
+        ignoreTlog: false
+      attestations: [{type: slsaprovenance}]
+      vulnerabilities:
+        failOn: high
+        ignoreUnfixed: true
+        ignore: [{id: CVE-2026-1234, package: openssl, reason: "not reachable", expires: 2027-01-31}]
+  defaultRule: {vulnerabilities: {failOn: critical}}
+  platforms: [linux/s390x]
+  allowStaleDB: true
 rules:
   settings:
     networkPoliciesElsewhere: [shared-*]
@@ -58,6 +72,12 @@ rules:
 `), "kubegate.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	ip := p.ImagePolicy()
+	if len(ip.Rules) != 1 || ip.Rules[0].Signature.Keys[0] != "keys/cosign.pub" || ip.Rules[0].Signature.Keyless[0].SubjectRegExp != "^https://github.com/acme/" ||
+		ip.Rules[0].Attestations[0].Type != "slsaprovenance" || ip.Rules[0].Vulnerabilities.Ignore[0].Package != "openssl" ||
+		ip.DefaultRule.Vulnerabilities.FailOn != "critical" || ip.Platforms[0].Architecture != "s390x" || !ip.AllowStaleDB {
+		t.Errorf("image policy %+v", ip)
 	}
 	o := p.RuleOptions()
 	if o.KubeMinor != 33 || !o.Images.RequireDigest || o.Images.AllowedRegistries[0] != "ghcr.io/acme/" ||
@@ -105,6 +125,18 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"pool taint effect", "rules:\n  settings:\n    trustedNodePools:\n      - name: pay\n        namespaces: [pay]\n        nodeLabels: {pool: pay}\n        taints:\n          - {key: d, effect: Never}\n", "p.yaml:10: a taint needs a key and an effect"},
 		{"registry with scheme", "images:\n  allowedRegistries:\n    - https://ghcr.io/acme\n", "p.yaml:5: images.allowedRegistries: want a registry or repository prefix"},
 		{"unknown images key", "images:\n  allowRegistries: [x]\n", `p.yaml:4: unknown key "allowRegistries" (in images)`},
+		{"image rule without match", "images:\n  rules:\n    - vulnerabilities: {failOn: high}\n", "p.yaml:5: an image rule needs match"},
+		{"image rule bad glob", "images:\n  rules:\n    - match: [\"ghcr.io/[acme\"]\n", `p.yaml:5: bad glob "ghcr.io/[acme"`},
+		{"signature without keys", "images:\n  rules:\n    - match: [\"**\"]\n      signature: {ignoreTlog: true}\n", "p.yaml:6: signature needs keys"},
+		{"keyless without subject", "images:\n  rules:\n    - match: [\"**\"]\n      signature:\n        keyless: [{issuer: https://accounts.google.com}]\n", "p.yaml:7: a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp"},
+		{"keyless bad regexp", "images:\n  rules:\n    - match: [\"**\"]\n      signature:\n        keyless: [{issuer: i, subjectRegExp: \"(\"}]\n", "p.yaml:7: bad regular expression \"(\""},
+		{"attestations without signature", "images:\n  rules:\n    - match: [\"**\"]\n      attestations: [{type: slsaprovenance}]\n", "p.yaml:6: attestations are verified with the rule's signature keys"},
+		{"bad failOn", "images:\n  defaultRule: {vulnerabilities: {failOn: severe}}\n", `p.yaml:4: failOn must be critical, high, medium, low or off, got "severe"`},
+		{"ignore without expiry", "images:\n  defaultRule:\n    vulnerabilities:\n      ignore: [{id: CVE-1, reason: r}]\n", "p.yaml:6: an ignored vulnerability needs expires"},
+		{"ignore without reason", "images:\n  defaultRule:\n    vulnerabilities:\n      ignore: [{id: CVE-1, expires: 2027-01-01}]\n", "p.yaml:6: an ignored vulnerability needs an id and a reason"},
+		{"default rule with match", "images:\n  defaultRule: {match: [x]}\n", "p.yaml:4: the default rule applies to every image no rule matches"},
+		{"bad platform", "images:\n  platforms: [amd64]\n", `p.yaml:4: images.platforms: want os/architecture such as linux/amd64, got "amd64"`},
+		{"unknown image rule key", "images:\n  rules:\n    - match: [x]\n      signatures: {}\n", `p.yaml:6: unknown key "signatures" (in an image rule)`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

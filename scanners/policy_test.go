@@ -1,0 +1,42 @@
+package scanners
+
+import "testing"
+
+func TestGlobMatch(t *testing.T) {
+	for _, tc := range []struct {
+		glob, repo string
+		want       bool
+	}{
+		{"ghcr.io/acme/**", "ghcr.io/acme/web", true},
+		{"ghcr.io/acme/**", "ghcr.io/acme/team/web", true},
+		{"ghcr.io/acme/**", "ghcr.io/acme-evil/web", false},
+		{"ghcr.io/acme/*", "ghcr.io/acme/team/web", false},
+		{"ghcr.io/acme/*", "ghcr.io/acme/web", true},
+		{"docker.io/library/nginx", "docker.io/library/nginx", true},
+		{"**", "registry.local:5000/x", true},
+		{"*/app/vuln", "127.0.0.1:5000/app/vuln", true},
+		{"ghcr.io/acme/we?", "ghcr.io/acme/web", true},
+		{"ghcr.io/acme.io/**", "ghcr.io/acmexio/web", false}, // dots are literal
+	} {
+		if got := GlobMatch(tc.glob, tc.repo); got != tc.want {
+			t.Errorf("GlobMatch(%q, %q) = %v, want %v", tc.glob, tc.repo, got, tc.want)
+		}
+	}
+}
+
+func TestMatchRuleFirstWinsThenDefault(t *testing.T) {
+	rules := []Rule{{Match: []string{"ghcr.io/acme/web"}}, {Match: []string{"ghcr.io/acme/**"}}}
+	if r := MatchRule(rules, nil, "ghcr.io/acme/web"); r != &rules[0] {
+		t.Errorf("first match does not win")
+	}
+	if r := MatchRule(rules, nil, "ghcr.io/acme/db"); r != &rules[1] {
+		t.Errorf("second rule not matched")
+	}
+	if r := MatchRule(rules, nil, "docker.io/library/redis"); r != &DefaultRule || r.Vulnerabilities.FailOn != "critical" || r.Signature != nil {
+		t.Errorf("unmatched image does not get the documented default")
+	}
+	def := &Rule{}
+	if r := MatchRule(rules, def, "docker.io/library/redis"); r != def {
+		t.Errorf("the policy's defaultRule is not used")
+	}
+}
