@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -53,6 +54,10 @@ func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
 		host, _, _ := strings.Cut(r, "/")
 		insecure = append(insecure, host)
 	}
+	insecureDB := slices.ContainsFunc(f.dbRepos, func(repo string) bool {
+		host, _, _ := strings.Cut(repo, "/")
+		return slices.Contains(insecure, host)
+	})
 	res := registry.New(registry.Options{Insecure: insecure})
 	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse}
 	if p.File != "" {
@@ -65,7 +70,8 @@ func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
 		Resolver: res,
 		Verifier: cosign.New(vopts),
 		Scanner: &lazyScanner{open: func() (*trivy.Scanner, error) {
-			return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos, SkipDBUpdate: f.skipDBUpdate})
+			return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
+				SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})
 		}},
 		Policy:   p.ImagePolicy(),
 		Parallel: f.parallel,

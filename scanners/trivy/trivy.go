@@ -66,6 +66,9 @@ type Options struct {
 	DBRepositories []string
 	// SkipDBUpdate uses the DB in the cache as it is; it must exist.
 	SkipDBUpdate bool
+	// InsecureDBRegistry reaches the DB repositories over plain HTTP (a mirror listed in
+	// images.insecureRegistries).
+	InsecureDBRegistry bool
 }
 
 // DefaultCacheDir is Trivy's default, so kubegate and trivy share one DB download.
@@ -112,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 		return nil, fmt.Errorf("vulnerability DB in %s: %w", dbDir, err)
 	}
 	if needs {
-		if err := client.Download(ctx, dbDir, ftypes.RegistryOptions{}); err != nil {
+		if err := client.Download(ctx, dbDir, ftypes.RegistryOptions{Insecure: opts.InsecureDBRegistry}); err != nil {
 			return nil, fmt.Errorf("downloading the vulnerability DB from %s: %w", strings.Join(opts.DBRepositories, ", "), err)
 		}
 	}

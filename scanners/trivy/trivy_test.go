@@ -1,10 +1,20 @@
 package trivy
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/kubegate/kubegate/scanners"
 	"github.com/kubegate/kubegate/scanners/imagetest"
@@ -90,6 +100,72 @@ func TestOpenFailsWhenDBCannotBeDownloaded(t *testing.T) {
 	defer reg.Close()
 	_, err := Open(context.Background(), Options{CacheDir: t.TempDir(), DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}})
 	if err == nil || !strings.Contains(err.Error(), "downloading the vulnerability DB from "+reg.Host()+"/aquasec/trivy-db:2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestOpenDownloadsTheDB: the DB is pulled from the repository given, like trivy does,
+// into Trivy's cache layout, and opened.
+func TestOpenDownloadsTheDB(t *testing.T) {
+	reg := imagetest.NewRegistry()
+	defer reg.Close()
+	built := t.TempDir()
+	updated := time.Now().UTC().Truncate(time.Second)
+	if err := WriteDB(built, testAdvisories, updated); err != nil {
+		t.Fatal(err)
+	}
+	art, err := dbArtifact(filepath.Join(built, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Push("aquasec/trivy-db:2", art); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	s, err := Open(context.Background(), Options{CacheDir: cache, DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.DB().UpdatedAt.Equal(updated) {
+		t.Errorf("DB updated at %v, want %v", s.DB().UpdatedAt, updated)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "db", "trivy.db")); err != nil {
+		t.Errorf("the DB is not in Trivy's cache layout: %v", err)
+	}
+}
+
+// dbArtifact packs a DB directory as Trivy publishes it: one tar+gzip layer of
+// trivy.db and metadata.json, titled db.tar.gz.
+func dbArtifact(dir string) (v1.Image, error) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range []string{"trivy.db", "metadata.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	tw.Close()
+	gz.Close()
+	layer := static.NewLayer(buf.Bytes(), "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip")
+	return mutate.Append(empty.Image, mutate.Addendum{Layer: layer, MediaType: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip",
+		Annotations: map[string]string{"org.opencontainers.image.title": "db.tar.gz"}})
+}
+
+func TestOpenFailsOnCorruptDB(t *testing.T) {
+	cache := t.TempDir()
+	if err := WriteDB(cache, testAdvisories, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cache, "db", "trivy.db"), bytes.Repeat([]byte("not bolt"), 1024), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(context.Background(), Options{CacheDir: cache, SkipDBUpdate: true})
+	if err == nil || !strings.Contains(err.Error(), "opening the vulnerability DB in "+filepath.Join(cache, "db")) {
 		t.Fatalf("got %v", err)
 	}
 }
