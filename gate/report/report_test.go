@@ -10,6 +10,7 @@ import (
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners"
 )
 
 func result() *gate.Result {
@@ -27,8 +28,16 @@ func result() *gate.Result {
 			Message: "m", Source: manifest.Source{File: "base/d.yaml", Line: 3, Via: "kustomize:overlay"},
 		}},
 		Errors: []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
-		Notes:  []string{"images: not checked (--offline)"},
+		Notes:  []string{"images: 1 checked (0 from cache)"},
 		FailOn: rules.Medium, // with the input error: verdict "error"
+		Images: []*scanners.Verdict{{
+			Image: &scanners.Image{Ref: "ghcr.io/acme/web:1", Uses: []scanners.Use{{
+				Object: &manifest.Object{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"}, Container: "app"}}},
+			Digest: "sha256:f902", Platforms: []scanners.Platform{{OS: "linux", Architecture: "amd64"}}, Users: []string{""},
+			OS: "debian 12.7", SignedBy: []string{"key cosign.pub"}, Attested: []string{"slsaprovenance"},
+			Counts:   map[string]int{"HIGH": 1},
+			Problems: []scanners.Problem{{RuleID: "image-runs-as-root", RootUser: true}, {RuleID: "image-vulnerable"}},
+		}},
 	}
 }
 
@@ -52,7 +61,8 @@ func TestJSONContract(t *testing.T) {
 	}
 	f := doc["findings"].([]any)[0]
 	checks := map[string][]string{
-		"top":     {"errors", "findings", "notes", "summary"},
+		"top":     {"errors", "findings", "images", "notes", "summary"},
+		"image":   {"attested", "digest", "image", "os", "platforms", "problems", "signedBy", "usedBy", "users", "vulnerabilities"},
 		"finding": {"container", "field", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
 		"object":  {"apiVersion", "kind", "name", "namespace"},
 		"source":  {"file", "line"},
@@ -60,7 +70,7 @@ func TestJSONContract(t *testing.T) {
 		"sev":     {"critical", "high", "info", "low", "medium"},
 	}
 	got := map[string][]string{
-		"top": keys(doc), "finding": keys(f), "object": keys(f.(map[string]any)["object"]),
+		"top": keys(doc), "finding": keys(f), "image": keys(doc["images"].([]any)[0]), "object": keys(f.(map[string]any)["object"]),
 		"source": keys(f.(map[string]any)["source"]), "summary": keys(doc["summary"]),
 		"sev": keys(doc["summary"].(map[string]any)["bySeverity"]),
 	}
@@ -90,7 +100,7 @@ func TestText(t *testing.T) {
 		"base/d.yaml  (via kustomize:overlay)\nbase/d.yaml:3  MEDIUM    read-only-root-filesystem  Deployment d: m\n",
 		"pod.yaml\npod.yaml:11  CRITICAL  pss-privileged  Pod apps/p: privileged",
 		"How to fix\n  pss-privileged: Remove securityContext.privileged: true (or set it to false).\n  read-only-root-filesystem: Set securityContext.readOnlyRootFilesystem: true",
-		"note: images: not checked (--offline)",
+		"note: images: 1 checked (0 from cache)",
 		"2 objects, 2 findings (1 critical, 0 high, 1 medium, 0 low, 0 info), 1 input errors — ERROR (failOn: medium)\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -104,5 +114,19 @@ func TestText(t *testing.T) {
 	Text(&buf, result(), TextOptions{Color: true})
 	if !strings.Contains(buf.String(), "\x1b[1;31mCRITICAL") {
 		t.Error("no colour when asked")
+	}
+}
+
+func TestImagesTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Images(&buf, result()); err != nil {
+		t.Fatal(err)
+	}
+	want := `IMAGE               DIGEST       SIGNED BY                       VULNS C/H/M/L  USER    PROBLEMS                             USED BY
+ghcr.io/acme/web:1  sha256:f902  key cosign.pub +slsaprovenance  0/1/0/0        (root)  image-runs-as-root,image-vulnerable  Pod apps/p/app
+note: images: 1 checked (0 from cache)
+`
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
