@@ -29,13 +29,11 @@ type Policy struct {
 const StaleAfter = 7 * 24 * time.Hour
 
 // Checker checks images. Resolver is required; Verifier is needed only when a rule asks
-// for signatures. Scanner may be nil with ScannerErr saying why (the DB could not be
-// opened): every image is then unscanned.
+// for signatures; without a Scanner every image is a not-scanned finding.
 type Checker struct {
-	Resolver   Resolver
-	Verifier   Verifier
-	Scanner    Scanner
-	ScannerErr error
+	Resolver Resolver
+	Verifier Verifier
+	Scanner  Scanner
 	// DigestOf reads only the digest a reference points at (a HEAD request): with Cache,
 	// an image whose digest was checked before under the same rule and DB is not resolved,
 	// verified or scanned again. Optional.
@@ -181,16 +179,8 @@ func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *R
 
 func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rule) {
 	if c.Scanner == nil {
-		reason := "no vulnerability scanner is configured"
-		if c.ScannerErr != nil {
-			reason = c.ScannerErr.Error()
-		}
-		v.problem(ruleNotScanned, "image %s@%s was not scanned: %s", v.Image.Ref, res.Digest, reason)
+		v.problem(ruleNotScanned, "image %s@%s was not scanned: no vulnerability scanner is configured", v.Image.Ref, res.Digest)
 		return
-	}
-	db := c.Scanner.DB()
-	if !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
-		v.problem(ruleStaleDB, "image %s@%s was scanned with a vulnerability DB built %s (older than 7 days)", v.Image.Ref, res.Digest, db.UpdatedAt.UTC().Format(time.DateOnly))
 	}
 	vr := rule.Vulnerabilities
 	if vr == nil {
@@ -199,12 +189,20 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 	threshold, off := thresholdOf(vr.FailOn)
 	seen := map[string]bool{}
 	v.Counts = map[string]int{}
+	scanned := false
+	defer func() {
+		// Judged after scanning: a DB that could not be opened makes the scans fail instead.
+		if db := c.Scanner.DB(); scanned && !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
+			v.problem(ruleStaleDB, "image %s@%s was scanned with a vulnerability DB built %s (older than 7 days)", v.Image.Ref, res.Digest, db.UpdatedAt.UTC().Format(time.DateOnly))
+		}
+	}()
 	for _, p := range res.Platforms {
 		rep, err := c.Scanner.Scan(ctx, v.Image.Ref, p)
 		if err != nil {
 			v.problem(ruleNotScanned, "image %s (%s, %s) could not be scanned: %v", v.Image.Ref, p.Digest, p.Platform.String(), err)
 			continue
 		}
+		scanned = true
 		if v.OS == "" {
 			v.OS = rep.OS
 		}

@@ -211,10 +211,14 @@ func TestFaultMatrix(t *testing.T) {
 			return w.ref("signed"), w.checker(scanners.Policy{})
 		}, "image-not-scanned: image HOST/app/signed:1 (sha256:"},
 		{"no DB", func(w *world) (string, *scanners.Checker) {
+			w.scanner.err = errors.New("vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run")
+			return w.ref("signed"), w.checker(scanners.Policy{})
+		}, "image-not-scanned: could not be scanned: vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run"},
+		{"no scanner", func(w *world) (string, *scanners.Checker) {
 			c := w.checker(scanners.Policy{})
-			c.Scanner, c.ScannerErr = nil, errors.New("vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run")
+			c.Scanner = nil
 			return w.ref("signed"), c
-		}, "image-not-scanned: image HOST/app/signed:1@sha256:"},
+		}, "image-not-scanned: was not scanned: no vulnerability scanner is configured"},
 		{"stale DB", func(w *world) (string, *scanners.Checker) {
 			w.scanner.db.UpdatedAt = time.Now().Add(-30 * 24 * time.Hour)
 			return w.ref("signed"), w.checker(scanners.Policy{})
