@@ -53,9 +53,8 @@ type Scanner interface {
 
 // DBInfo is the vulnerability database's identity and age.
 type DBInfo struct {
-	Version    string    // changes with every update: a cache key part
-	UpdatedAt  time.Time // when the DB was built
-	NextUpdate time.Time
+	Version   string    // changes with every update: a cache key part
+	UpdatedAt time.Time // when the DB was built
 }
 
 // ScanReport is what a scan found in one platform image.

@@ -136,9 +136,8 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 		cache: c,
 		close: func() { c.Close(); db.Close() },
 		info: scanners.DBInfo{
-			Version:    fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
-			UpdatedAt:  meta.UpdatedAt,
-			NextUpdate: meta.NextUpdate,
+			Version:   fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
+			UpdatedAt: meta.UpdatedAt,
 		},
 		vuln: vulnerability.NewClient(tdb.Config{}),
 	}, nil
