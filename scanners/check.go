@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/kubegate/kubegate/gate/rules"
 )
 
@@ -316,16 +314,6 @@ func Findings(verdicts []*Verdict) []rules.Finding {
 
 // DefaultParallel suits CI runners: registry round trips dominate, not CPU.
 func DefaultParallel() int { return max(8, 2*runtime.NumCPU()) }
-
-// repoOf returns the canonical repository of a parsed reference, as images.rules match
-// it: Docker Hub images as docker.io/library/nginx.
-func repoOf(ref name.Reference) string {
-	repo := ref.Context().Name()
-	if rest, ok := strings.CutPrefix(repo, name.DefaultRegistry+"/"); ok {
-		repo = "docker.io/" + rest
-	}
-	return repo
-}
 
 // ErrNotFound is wrapped by a Resolver's error when the registry says the manifest does not exist.
 var ErrNotFound = errors.New("not found")

@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"slices"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -49,12 +48,7 @@ func Collect(set *rules.Set) []*Image {
 			}
 			im := byRef[c.Image]
 			if im == nil {
-				ref, err := name.ParseReference(c.Image)
-				if err != nil {
-					continue
-				}
-				_, digested := ref.(name.Digest)
-				im = &Image{Ref: c.Image, Repo: repoOf(ref), Digested: digested}
+				im = &Image{Ref: c.Image, Repo: c.Ref.Repo(), Digested: c.Ref.Digested()}
 				byRef[c.Image] = im
 			}
 			im.Uses = append(im.Uses, Use{Object: p.Object, Container: c.Name, Field: c.Path + ".image", NonRoot: nonRoot(p.Spec, c.Container)})

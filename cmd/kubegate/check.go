@@ -147,10 +147,8 @@ func newCheckCmd() *cobra.Command {
 
 // runGate runs the gate with the image stage the flags configure.
 func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags) *gate.Result {
-	checker := images.checker(p)
-	if checker != nil {
-		defer checker.Scanner.(*lazyScanner).Close()
-	}
+	checker, release := images.checker(p)
+	defer release()
 	return gate.Run(gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
 		Images: checker, Context: cmd.Context()})
 }

@@ -43,11 +43,11 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
 }
 
-// checker builds the image stage under the policy; the Trivy DB is opened when the first
-// image is scanned, so runs without images touch no network.
-func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
+// checker builds the image stage under the policy, and what releases it; the Trivy DB is
+// opened when the first image is scanned, so runs without images touch no network.
+func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 	if f.offline {
-		return nil
+		return nil, func() {}
 	}
 	var insecure []string
 	for _, r := range p.Images.InsecureRegistries {
@@ -66,13 +66,14 @@ func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
 	if f.trustedRoot != "" {
 		vopts.TrustedRoot = cosign.TrustedRootFile(f.trustedRoot)
 	}
+	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
+		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
+			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})
+	}}
 	c := &scanners.Checker{
 		Resolver: res,
 		Verifier: cosign.New(vopts),
-		Scanner: &lazyScanner{open: func() (*trivy.Scanner, error) {
-			return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
-				SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})
-		}},
+		Scanner:  scanner,
 		Policy:   p.ImagePolicy(),
 		Parallel: f.parallel,
 	}
@@ -82,7 +83,7 @@ func (f *imageFlags) checker(p *policy.Policy) *scanners.Checker {
 	if !f.quiet && term.IsTerminal(int(os.Stderr.Fd())) {
 		c.Progress = os.Stderr
 	}
-	return c
+	return c, scanner.Close
 }
 
 // lazyScanner opens Trivy's DB on first use; when it cannot, every scan fails with why.

@@ -76,11 +76,7 @@ func parseImage(s string) (image, error) {
 	if err != nil {
 		return image{}, err
 	}
-	repo := ref.Context().Name()
-	if rest, ok := strings.CutPrefix(repo, name.DefaultRegistry+"/"); ok {
-		repo = "docker.io/" + rest
-	}
-	im := image{repo: repo}
+	im := image{repo: CanonicalRepo(ref)}
 	switch r := ref.(type) {
 	case name.Digest:
 		im.digested = true
@@ -91,6 +87,22 @@ func parseImage(s string) (image, error) {
 		}
 	}
 	return im, nil
+}
+
+// Repo is the canonical repository: docker.io/library/nginx, ghcr.io/acme/web.
+func (im image) Repo() string { return im.repo }
+
+// Digested reports whether the reference pins a digest.
+func (im image) Digested() bool { return im.digested }
+
+// CanonicalRepo names a reference's repository the way policies match it: Docker Hub
+// images as docker.io/library/nginx (go-containerregistry says index.docker.io).
+func CanonicalRepo(ref name.Reference) string {
+	repo := ref.Context().Name()
+	if rest, ok := strings.CutPrefix(repo, name.DefaultRegistry+"/"); ok {
+		repo = "docker.io/" + rest
+	}
+	return repo
 }
 
 // eachImage calls f for every container whose image parses, of the workload pods and, with

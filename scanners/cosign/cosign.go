@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -236,8 +237,8 @@ func readKey(ref, baseDir string) (signature.Verifier, error) {
 		pemBytes = []byte(val)
 	} else {
 		path := ref
-		if baseDir != "" && !strings.HasPrefix(path, "/") {
-			path = baseDir + "/" + path
+		if baseDir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(baseDir, path)
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
