@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Policy is the images section's part that needs the network.
@@ -38,24 +39,23 @@ type Checker struct {
 	DigestOf func(ctx context.Context, ref string) (string, error)
 	Cache    *Cache
 	Policy   Policy
-	Parallel int       // images checked at once; default 8
+	Parallel int       // images checked at once; default DefaultParallel()
 	Progress io.Writer // nil: no progress line
 	Now      time.Time
 }
 
 // Verdict is what the checker learned about one image.
 type Verdict struct {
-	Image     *Image          `json:"-"`
-	Digest    string          `json:"digest,omitempty"`
-	Platforms []Platform      `json:"platforms,omitempty"`
-	Users     []string        `json:"users,omitempty"` // the config's User per platform ("" = root)
-	OS        string          `json:"os,omitempty"`
-	SignedBy  []string        `json:"signedBy,omitempty"`
-	Attested  []string        `json:"attested,omitempty"`
-	Vulns     []Vulnerability `json:"vulnerabilities,omitempty"` // above the rule's threshold, not ignored
-	Counts    map[string]int  `json:"counts,omitempty"`          // every vulnerability found, by severity
-	Problems  []Problem       `json:"problems,omitempty"`
-	Cached    bool            `json:"-"`
+	Image     *Image         `json:"-"`
+	Digest    string         `json:"digest,omitempty"`
+	Platforms []Platform     `json:"platforms,omitempty"`
+	Users     []string       `json:"users,omitempty"` // the config's User per platform ("" = root)
+	OS        string         `json:"os,omitempty"`
+	SignedBy  []string       `json:"signedBy,omitempty"`
+	Attested  []string       `json:"attested,omitempty"`
+	Counts    map[string]int `json:"counts,omitempty"` // every vulnerability found, by severity
+	Problems  []Problem      `json:"problems,omitempty"`
+	Cached    bool           `json:"-"`
 }
 
 // Problem is one reason an image fails, before it is attached to the containers using it.
@@ -72,7 +72,7 @@ type Problem struct {
 func (c *Checker) Check(ctx context.Context, images []*Image) []*Verdict {
 	n := c.Parallel
 	if n <= 0 {
-		n = 8
+		n = DefaultParallel()
 	}
 	out := make([]*Verdict, len(images))
 	var done atomic.Int32
@@ -89,19 +89,11 @@ func (c *Checker) Check(ctx context.Context, images []*Image) []*Verdict {
 		}
 	}
 	progress()
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for i, im := range images {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			out[i] = c.checkOne(ctx, im)
-			done.Add(1)
-			progress()
-		}()
-	}
-	wg.Wait()
+	parallel.ForN(n, len(images), func(i int) {
+		out[i] = c.checkOne(ctx, images[i])
+		done.Add(1)
+		progress()
+	})
 	return out
 }
 
@@ -143,6 +135,8 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 		return v
 	}
 	v.Digest = res.Digest.String()
+	var rootOn []string // "digest, platform" of the platform images that run as root
+	rootUser := ""
 	for _, p := range res.Platforms {
 		v.Platforms = append(v.Platforms, p.Platform)
 		user := ""
@@ -151,9 +145,12 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 		}
 		v.Users = append(v.Users, user)
 		if runsAsRoot(user) {
-			v.Problems = append(v.Problems, Problem{RuleID: ruleRunsAsRoot.ID, Severity: ruleRunsAsRoot.Severity, RootUser: true,
-				Message: fmt.Sprintf("image %s (%s, %s) runs as root (config User %q) and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser", im.Ref, p.Digest, p.Platform.String(), user)})
+			rootOn, rootUser = append(rootOn, p.Digest.String()+", "+p.Platform.String()), user
 		}
+	}
+	if len(rootOn) > 0 { // one problem for the image, however many of its platforms
+		v.Problems = append(v.Problems, Problem{RuleID: ruleRunsAsRoot.ID, Severity: ruleRunsAsRoot.Severity, RootUser: true,
+			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q) and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser", im.Ref, strings.Join(rootOn, "; "), rootUser)})
 	}
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
 		c.verify(ctx, v, res, rule)
@@ -204,7 +201,7 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 		if v.OS == "" {
 			v.OS = rep.OS
 		}
-		if rep.EndOfLife {
+		if rep.EndOfLife && !slices.ContainsFunc(v.Problems, func(p Problem) bool { return p.RuleID == ruleEndOfLife.ID }) {
 			v.problem(ruleEndOfLife, "image %s (%s, %s) is based on %s, which is end of life: no more security fixes", v.Image.Ref, p.Digest, p.Platform.String(), rep.OS)
 		}
 		for _, vu := range rep.Vulnerabilities {
@@ -218,7 +215,6 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 			if off || sev < threshold || (vr.IgnoreUnfixed && vu.Fixed == "") || ignored(vr.Ignore, vu, c.now()) {
 				continue
 			}
-			v.Vulns = append(v.Vulns, vu)
 			fix := "no fix released"
 			if vu.Fixed != "" {
 				fix = "fixed in " + vu.Fixed
@@ -232,6 +228,9 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 		}
 	}
 }
+
+// AppliesTo: a root-user problem does not apply to a container that forces a non-root user.
+func (p Problem) AppliesTo(u Use) bool { return !p.RootUser || !u.NonRoot }
 
 func (v *Verdict) problem(r *rules.Rule, format string, args ...any) {
 	v.Problems = append(v.Problems, Problem{RuleID: r.ID, Severity: r.Severity, Message: fmt.Sprintf(format, args...)})
@@ -295,7 +294,7 @@ func Findings(verdicts []*Verdict) []rules.Finding {
 	for _, v := range verdicts {
 		for _, p := range v.Problems {
 			for _, u := range v.Image.Uses {
-				if p.RootUser && u.NonRoot {
+				if !p.AppliesTo(u) {
 					continue
 				}
 				msg := p.Message

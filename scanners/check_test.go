@@ -260,6 +260,16 @@ func TestRunsAsRoot(t *testing.T) {
 	if _, findings := check(t, c, workloads(t, true, w.ref("unsigned"))); len(findings) != 0 {
 		t.Fatalf("runAsNonRoot: true does not cover a root image:\n%s", strings.Join(findings, "\n"))
 	}
+	// A multi-arch image running as root on both platforms: one finding per container, naming both.
+	amd, _ := imagetest.Alpine("3.19.1", map[string]string{"a": "1"}, "root", "linux/amd64")
+	arm, _ := imagetest.Alpine("3.19.1", map[string]string{"a": "1"}, "0:0", "linux/arm64")
+	if _, err := w.reg.PushIndex("app/rootmulti:1", map[string]v1.Image{"linux/amd64": amd, "linux/arm64": arm}); err != nil {
+		t.Fatal(err)
+	}
+	_, findings = check(t, c, workloads(t, false, w.reg.Host()+"/app/rootmulti:1"))
+	if len(findings) != 1 || !strings.Contains(findings[0], "linux/amd64; sha256:") || !strings.Contains(findings[0], "linux/arm64) runs as root") {
+		t.Fatalf("want one finding naming both platforms, got:\n%s", strings.Join(findings, "\n"))
+	}
 }
 
 func TestVulnerabilityPolicy(t *testing.T) {

@@ -35,9 +35,8 @@ func NewJSONImages(verdicts []*scanners.Verdict) []JSONImage {
 		for _, p := range v.Platforms {
 			ji.Platforms = append(ji.Platforms, p.String())
 		}
-		allNonRoot := !slices.ContainsFunc(v.Image.Uses, func(u scanners.Use) bool { return !u.NonRoot })
 		for _, p := range v.Problems {
-			if p.RootUser && allNonRoot { // no container runs it as root: not a finding
+			if !slices.ContainsFunc(v.Image.Uses, p.AppliesTo) { // a finding on no container
 				continue
 			}
 			if !slices.Contains(ji.Problems, p.RuleID) {

@@ -3,6 +3,7 @@ package parallel
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestForCallsEveryIndexOnce(t *testing.T) {
@@ -14,5 +15,23 @@ func TestForCallsEveryIndexOnce(t *testing.T) {
 				t.Fatalf("n=%d: index %d called %d times", n, i, c)
 			}
 		}
+	}
+}
+
+func TestForNBoundsTheWorkers(t *testing.T) {
+	var running, peak atomic.Int32
+	ForN(3, 50, func(int) {
+		n := running.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		time.Sleep(time.Millisecond)
+		running.Add(-1)
+	})
+	if p := peak.Load(); p != 3 {
+		t.Fatalf("peak concurrency %d, want 3", p)
 	}
 }

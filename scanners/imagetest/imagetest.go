@@ -176,7 +176,8 @@ func (r *Registry) PushIndex(repoTag string, imgs map[string]v1.Image) (name.Dig
 		return name.Digest{}, err
 	}
 	var adds []mutate.IndexAddendum
-	for plat, img := range imgs {
+	for _, plat := range slices.Sorted(maps.Keys(imgs)) { // a deterministic index
+		img := imgs[plat]
 		p, err := v1.ParsePlatform(plat)
 		if err != nil {
 			return name.Digest{}, err

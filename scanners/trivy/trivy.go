@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -71,14 +69,8 @@ type Options struct {
 	InsecureDBRegistry bool
 }
 
-// DefaultCacheDir is Trivy's default, so kubegate and trivy share one DB download.
-func DefaultCacheDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
-	}
-	return filepath.Join(dir, "trivy")
-}
+// DefaultCacheDir is Trivy's own default, so kubegate and trivy share one DB download.
+func DefaultCacheDir() string { return cache.DefaultDir() }
 
 // Scanner is a scanners.Scanner over Trivy's DB. Trivy's DB handle is process-global:
 // open one Scanner per process.
