@@ -29,6 +29,9 @@ type Options struct {
 	// nil or Offline: images are listed as not checked.
 	Images  *scanners.Checker
 	Context context.Context // cancels the image stage; nil: background
+	// Baseline accepts the findings it lists: they are reported as baselined and do not
+	// fail the gate.
+	Baseline *policy.Baseline
 }
 
 // Verdict is the outcome of a run.
@@ -45,11 +48,21 @@ type Result struct {
 	Objects  int
 	Findings []rules.Finding
 	Exempted []rules.Finding
-	Errors   []*manifest.Error
-	Notes    []string
-	FailOn   rules.Severity
+	// Baselined are the findings the baseline accepted.
+	Baselined []rules.Finding
+	// Checked are the objects checked, in input order (reports that list passing objects).
+	Checked []Checked
+	Errors  []*manifest.Error
+	Notes   []string
+	FailOn  rules.Severity
 	// Images are the verdicts of the image stage, one per distinct image.
 	Images []*scanners.Verdict
+}
+
+// Checked is one object the rules saw.
+type Checked struct {
+	Object manifest.Ref
+	Source manifest.Source
 }
 
 // Verdict is error when an input could not be read or rendered, else fail when a finding
@@ -174,10 +187,24 @@ func check(objs []*manifest.Object, opts Options, stage func(*rules.Set) []rules
 	}
 	outcome := p.Apply(findings, objs, now)
 	sortFindings(outcome.Findings)
-	return &Result{
+	setFingerprints(outcome.Findings)
+	res := &Result{
 		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
-		Errors: set.Errors, FailOn: p.FailOn,
+		Errors: set.Errors, FailOn: p.FailOn, Checked: make([]Checked, len(objs)),
 	}
+	for i, o := range objs {
+		res.Checked[i] = Checked{Object: o.Ref(), Source: o.Source}
+	}
+	if b := opts.Baseline; b != nil {
+		var unmatched []policy.BaselineEntry
+		res.Findings, res.Baselined, unmatched = b.Split(res.Findings)
+		note := fmt.Sprintf("baseline: %d findings accepted by %s", len(res.Baselined), b.File)
+		if len(unmatched) > 0 {
+			note += fmt.Sprintf("; %d of its entries match nothing any more (fixed?): rewrite it with --write-baseline", len(unmatched))
+		}
+		res.Notes = append(res.Notes, note)
+	}
+	return res
 }
 
 // sortFindings orders findings by file, line, rule, object, message: reports diff cleanly.

@@ -304,6 +304,7 @@ func Findings(verdicts []*Verdict) []rules.Finding {
 				out = append(out, rules.Finding{
 					RuleID: p.RuleID, Severity: p.Severity, Object: u.Object.Ref(), Field: u.Field,
 					Container: u.Container, Message: msg, Source: u.Object.SourceOf(u.Field),
+					Subject: v.Image.Ref,
 				})
 			}
 		}

@@ -23,6 +23,9 @@ type JSONFinding struct {
 	Message   string          `json:"message"`
 	Fix       string          `json:"fix"`
 	Source    manifest.Source `json:"source"`
+	// Fingerprint identifies the finding across runs (rule, object, field, container,
+	// image; not the line): what baselines, SARIF and GitLab match on.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // JSONSummary counts the run.
@@ -31,6 +34,7 @@ type JSONSummary struct {
 	Findings   int            `json:"findings"`
 	BySeverity map[string]int `json:"bySeverity"`
 	Exempted   int            `json:"exempted"`
+	Baselined  int            `json:"baselined"`
 	Errors     int            `json:"errors"`
 	FailOn     rules.Severity `json:"failOn"`
 	Verdict    gate.Verdict   `json:"verdict"`
@@ -58,6 +62,7 @@ func NewJSONReport(r *gate.Result) JSONReport {
 		jf := JSONFinding{
 			Rule: f.RuleID, Severity: f.Severity, Practices: []string{}, Refs: []string{},
 			Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
+			Fingerprint: f.Fingerprint,
 		}
 		if rule, ok := rules.Get(f.RuleID); ok {
 			jf.Practices = append(jf.Practices, rule.Practices...)
@@ -68,7 +73,7 @@ func NewJSONReport(r *gate.Result) JSONReport {
 	}
 	out.Summary = JSONSummary{
 		Objects: r.Objects, Findings: len(r.Findings), BySeverity: countBySeverity(r.Findings),
-		Exempted: len(r.Exempted), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict(),
+		Exempted: len(r.Exempted), Baselined: len(r.Baselined), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict(),
 	}
 	return out
 }

@@ -21,12 +21,18 @@ func result() *gate.Result {
 			Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
 			Field:  "spec.containers[0].securityContext.privileged", Container: "app",
 			Message: `privileged (container "app" must not set securityContext.privileged=true)`,
-			Source:  manifest.Source{File: "pod.yaml", Line: 11},
+			Source:  manifest.Source{File: "pod.yaml", Line: 11}, Fingerprint: "fp-privileged",
 		}, {
 			RuleID: "read-only-root-filesystem", Severity: rules.Medium,
 			Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
 			Message: "m", Source: manifest.Source{File: "base/d.yaml", Line: 3, Via: "kustomize:overlay"},
+			Fingerprint: "fp-rorf",
 		}},
+		Checked: []gate.Checked{
+			{Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"}, Source: manifest.Source{File: "pod.yaml", Line: 1}},
+			{Object: manifest.Ref{APIVersion: "v1", Kind: "Service", Namespace: "apps", Name: "s"}, Source: manifest.Source{File: "pod.yaml", Line: 30}},
+			{Object: manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"}, Source: manifest.Source{File: "base/d.yaml", Line: 1, Via: "kustomize:overlay"}},
+		},
 		Errors: []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
 		Notes:  []string{"images: 1 checked (0 from cache)"},
 		FailOn: rules.Medium, // with the input error: verdict "error"
@@ -63,10 +69,10 @@ func TestJSONContract(t *testing.T) {
 	checks := map[string][]string{
 		"top":     {"errors", "findings", "images", "notes", "summary"},
 		"image":   {"attested", "digest", "image", "os", "platforms", "problems", "signedBy", "usedBy", "users", "vulnerabilities"},
-		"finding": {"container", "field", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
+		"finding": {"container", "field", "fingerprint", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
 		"object":  {"apiVersion", "kind", "name", "namespace"},
 		"source":  {"file", "line"},
-		"summary": {"bySeverity", "errors", "exempted", "failOn", "findings", "objects", "verdict"},
+		"summary": {"baselined", "bySeverity", "errors", "exempted", "failOn", "findings", "objects", "verdict"},
 		"sev":     {"critical", "high", "info", "low", "medium"},
 	}
 	got := map[string][]string{
@@ -91,7 +97,7 @@ func TestJSONContract(t *testing.T) {
 
 func TestText(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Text(&buf, result(), TextOptions{}); err != nil {
+	if err := Text(&buf, result(), Options{}); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -111,7 +117,7 @@ func TestText(t *testing.T) {
 		t.Error("colour without a terminal")
 	}
 	buf.Reset()
-	Text(&buf, result(), TextOptions{Color: true})
+	Text(&buf, result(), Options{Color: true})
 	if !strings.Contains(buf.String(), "\x1b[1;31mCRITICAL") {
 		t.Error("no colour when asked")
 	}

@@ -9,11 +9,6 @@ import (
 	"github.com/kubegate/kubegate/gate/rules"
 )
 
-// TextOptions control the text report.
-type TextOptions struct {
-	Color bool // ANSI colours; only on a terminal
-}
-
 var severityColor = map[rules.Severity]string{
 	rules.Critical: "\x1b[1;31m", rules.High: "\x1b[31m", rules.Medium: "\x1b[33m",
 	rules.Low: "\x1b[36m", rules.Info: "\x1b[2m",
@@ -24,7 +19,7 @@ const reset = "\x1b[0m"
 // Text writes the report for people: input errors first, then findings grouped by file as
 // "file:line  SEVERITY  rule  object: message", the fix of each rule that fired, notes,
 // and a summary line with the verdict.
-func Text(w io.Writer, r *gate.Result, o TextOptions) error {
+func Text(w io.Writer, r *gate.Result, o Options) error {
 	paint := func(code, s string) string {
 		if !o.Color {
 			return s
@@ -97,6 +92,9 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	line := fmt.Sprintf("%d objects, %d findings (%s)", r.Objects, len(r.Findings), strings.Join(parts, ", "))
 	if len(r.Exempted) > 0 {
 		line += fmt.Sprintf(", %d exempted", len(r.Exempted))
+	}
+	if len(r.Baselined) > 0 {
+		line += fmt.Sprintf(", %d baselined", len(r.Baselined))
 	}
 	if len(r.Errors) > 0 {
 		line += fmt.Sprintf(", %d input errors", len(r.Errors))

@@ -4,6 +4,7 @@ package rules
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -82,6 +83,25 @@ type Finding struct {
 	Container string // container name, when one container is at fault
 	Message   string
 	Source    manifest.Source
+	// Subject tells apart findings of one rule on one field that are about different
+	// things: the image reference for image findings.
+	Subject string
+	// Fingerprint identifies the finding across runs (baselines, SARIF, GitLab); the gate
+	// sets it once findings are sorted. See Key.
+	Fingerprint string
+}
+
+// Key is what the finding is about, independent of where it is written: rule, object
+// (kind, namespace, name, and the input it came from: the Kustomize root or chart, else
+// the file), field, container and subject. Line numbers are left out, so findings keep
+// their key when unrelated lines move.
+func (f Finding) Key() string {
+	input := f.Source.Via
+	if input == "" {
+		input = filepath.ToSlash(filepath.Clean(f.Source.File))
+	}
+	return strings.Join([]string{f.RuleID, f.Object.Kind, f.Object.Namespace, f.Object.Name,
+		input, f.Field, f.Container, f.Subject}, "\x00")
 }
 
 // At makes a finding of rule r on object o at field, pointing at the field's line.

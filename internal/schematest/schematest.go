@@ -1,0 +1,49 @@
+// Package schematest validates documents the gate writes (SARIF, action.yml, pre-commit
+// hooks) against the published JSON schemas kept in testdata/schemas, offline.
+package schematest
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+)
+
+// Dir is testdata/schemas of the repository.
+func Dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "schemas")
+}
+
+// Validate fails t unless doc — JSON, or YAML when yamlDoc — is valid against the schema
+// file of testdata/schemas (formats asserted). References to other files are not fetched.
+func Validate(t testing.TB, schema string, doc []byte, yamlDoc bool) {
+	t.Helper()
+	if yamlDoc {
+		var v any
+		if err := yaml.Unmarshal(doc, &v); err != nil {
+			t.Fatalf("%s: %v", schema, err)
+		}
+		var err error
+		if doc, err = json.Marshal(v); err != nil {
+			t.Fatalf("%s: %v", schema, err)
+		}
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join(Dir(), schema))
+	if err != nil {
+		t.Fatalf("compiling %s: %v", schema, err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		t.Fatalf("%s: not JSON: %v", schema, err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("not valid against %s: %v", schema, err)
+	}
+}
