@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,15 +61,21 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 // reportFlags are the flags of the commands that reach a verdict: what fails, and how the
 // report is written.
 type reportFlags struct {
-	failOn  string
-	format  string
-	noColor bool
+	failOn        string
+	format        string
+	outputs       []string
+	noColor       bool
+	githubActions bool
 }
 
 func (f *reportFlags) register(fs *pflag.FlagSet) {
+	formats := strings.Join(report.Formats(), ", ")
 	fs.StringVar(&f.failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium)")
-	fs.StringVarP(&f.format, "format", "o", "text", "report format: text or json")
+	fs.StringVarP(&f.format, "format", "o", "text", "report format on standard output: "+formats)
+	fs.StringArrayVar(&f.outputs, "output", nil, "also write a report to a file, FORMAT=PATH (repeatable), e.g. sarif=kubegate.sarif")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
+	fs.BoolVar(&f.githubActions, "github-actions", os.Getenv("GITHUB_ACTIONS") == "true",
+		"annotate findings with workflow commands, append a job summary to $GITHUB_STEP_SUMMARY and set step outputs in $GITHUB_OUTPUT (default: on when GITHUB_ACTIONS=true)")
 }
 
 // apply validates the flags and sets the policy's failOn.
@@ -79,26 +87,75 @@ func (f *reportFlags) apply(p *policy.Policy) error {
 		}
 		p.FailOn = s
 	}
-	if f.format != "text" && f.format != "json" {
-		return fmt.Errorf("--format must be text or json, got %q", f.format)
+	if !slices.Contains(report.Formats(), f.format) {
+		return fmt.Errorf("--format must be one of %s, got %q", strings.Join(report.Formats(), ", "), f.format)
+	}
+	for _, o := range f.outputs {
+		format, path, ok := strings.Cut(o, "=")
+		if !ok || path == "" {
+			return fmt.Errorf("--output %q: want FORMAT=PATH, e.g. sarif=kubegate.sarif", o)
+		}
+		if !slices.Contains(report.Formats(), format) {
+			return fmt.Errorf("--output %q: format must be one of %s", o, strings.Join(report.Formats(), ", "))
+		}
 	}
 	return nil
 }
 
-// write prints the report and turns the verdict into the exit code.
+// write prints the report, writes the --output files and, in GitHub Actions, the
+// annotations, job summary and step outputs; then turns the verdict into the exit code.
 func (f *reportFlags) write(cmd *cobra.Command, res *gate.Result) error {
 	out := cmd.OutOrStdout()
-	var err error
-	if f.format == "json" {
-		err = report.JSON(out, res)
-	} else {
-		err = report.Text(out, res, report.TextOptions{Color: !f.noColor && isTerminal(out)})
-	}
-	if err != nil {
+	o := report.Options{Version: version, Root: repoRoot()}
+	stdout := o
+	stdout.Color = f.format == "text" && !f.noColor && isTerminal(out)
+	if err := report.Write(out, f.format, res, stdout); err != nil {
 		return err
+	}
+	sarifFile := ""
+	for _, spec := range f.outputs {
+		format, path, _ := strings.Cut(spec, "=")
+		if err := writeReport(path, format, res, o); err != nil {
+			return err
+		}
+		if format == "sarif" {
+			sarifFile = path
+		}
+	}
+	if f.githubActions {
+		// Workflow commands are read from either stream: keep stdout parseable when it
+		// carries a machine-readable report.
+		annotations := out
+		if f.format != "text" {
+			annotations = cmd.ErrOrStderr()
+		}
+		if err := githubActions(annotations, res, o, f.format == "github", sarifFile); err != nil {
+			return err
+		}
 	}
 	if code := res.ExitCode(); code != 0 {
 		return exitError{code}
+	}
+	return nil
+}
+
+// writeReport writes one report file, creating its directory.
+func writeReport(path, format string, res *gate.Result, o report.Options) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	err = report.Write(file, format, res, o)
+	if cerr := file.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--output %s=%s: %w", format, path, err)
 	}
 	return nil
 }
@@ -107,8 +164,10 @@ func newCheckCmd() *cobra.Command {
 	var (
 		in      inputFlags
 		rep     reportFlags
-		profile string
-		images  imageFlags
+		profile       string
+		images        imageFlags
+		baseline      string
+		writeBaseline string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -135,22 +194,39 @@ func newCheckCmd() *cobra.Command {
 				return err
 			}
 			in.render.Stdin = cmd.InOrStdin()
-			return rep.write(cmd, runGate(cmd, args, in, p, &images))
+			var base *policy.Baseline
+			if baseline != "" && writeBaseline == "" {
+				if base, err = policy.LoadBaseline(baseline); err != nil {
+					return err
+				}
+			}
+			res := runGate(cmd, args, in, p, &images, base)
+			if writeBaseline != "" && len(res.Errors) == 0 {
+				if err := policy.NewBaseline(res.Findings).Write(writeBaseline); err != nil {
+					return err
+				}
+				res.Notes = append(res.Notes, fmt.Sprintf("baseline: wrote %d findings to %s; from now on only findings not in it fail (--baseline %s)",
+					len(res.Findings), writeBaseline, writeBaseline))
+				res.Baselined, res.Findings = res.Findings, nil
+			}
+			return rep.write(cmd, res)
 		},
 	}
 	in.register(cmd.Flags())
 	cmd.Flags().StringVar(&profile, "profile", "", "Pod Security Standards level: baseline or restricted (default from the policy: restricted)")
 	rep.register(cmd.Flags())
+	cmd.Flags().StringVar(&baseline, "baseline", "", "accept the findings recorded in FILE: only new findings fail (matched by rule, object and field, not line)")
+	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "record the current findings in FILE as the baseline (and pass, unless an input fails)")
 	images.register(cmd.Flags())
 	return cmd
 }
 
-// runGate runs the gate with the image stage the flags configure.
-func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags) *gate.Result {
+// runGate runs the gate with the image stage the flags configure and the baseline, if any.
+func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline) *gate.Result {
 	checker, release := images.checker(p)
 	defer release()
 	return gate.Run(gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
-		Images: checker, Context: cmd.Context()})
+		Images: checker, Context: cmd.Context(), Baseline: baseline})
 }
 
 func isTerminal(w any) bool {

@@ -35,7 +35,7 @@ func newImagesCmd() *cobra.Command {
 				return err
 			}
 			in.render.Stdin = cmd.InOrStdin()
-			res := runGate(cmd, args, in, p, &images)
+			res := runGate(cmd, args, in, p, &images, nil)
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				enc := json.NewEncoder(out)
