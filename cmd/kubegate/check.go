@@ -162,8 +162,8 @@ func writeReport(path, format string, res *gate.Result, o report.Options) error 
 
 func newCheckCmd() *cobra.Command {
 	var (
-		in      inputFlags
-		rep     reportFlags
+		in            inputFlags
+		rep           reportFlags
 		profile       string
 		images        imageFlags
 		baseline      string

@@ -152,8 +152,8 @@ func TestReportsOnDemo(t *testing.T) {
 func TestOutputFlagErrors(t *testing.T) {
 	noGitHub(t)
 	for flag, want := range map[string]string{
-		"sarif":        `--output "sarif": want FORMAT=PATH`,
-		"yaml=x":       `--output "yaml=x": format must be one of github, gitlab, json, junit, markdown, sarif, text`,
+		"sarif":              `--output "sarif": want FORMAT=PATH`,
+		"yaml=x":             `--output "yaml=x": format must be one of github, gitlab, json, junit, markdown, sarif, text`,
 		"json=/dev/null/x/y": "--output: mkdir /dev/null: not a directory",
 	} {
 		code, _, errOut := kubegate(t, "", "check", "--offline", "--output", flag, "../../testdata/demo/chart")
