@@ -13,6 +13,31 @@ import (
 	"github.com/kubegate/kubegate/gate/report"
 )
 
+// TestMain lets the test binary stand in for the kubegate binary where a test must run it
+// as a program (the GitHub Action, the GitLab job, the git hooks): see cliOnPath.
+func TestMain(m *testing.M) {
+	if os.Getenv("KUBEGATE_TEST_AS_CLI") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// cliOnPath puts a `kubegate` program (this test binary, acting as the CLI) first on PATH
+// and returns its directory.
+func cliOnPath(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "kubegate", "#!/bin/sh\nexec "+shellQuote(self)+" \"$@\"\n")
+	os.Chmod(filepath.Join(dir, "kubegate"), 0o755)
+	t.Setenv("KUBEGATE_TEST_AS_CLI", "1")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return dir
+}
+
 // kubegate runs the CLI in-process, the way a user runs the binary.
 func kubegate(t testing.TB, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegate/kubegate/internal/shellwords"
+)
+
+// actionInput reads an input of action.yml as its step passes it: INPUT_ and the name in
+// upper case with _ for - (POSIX shells drop a variable named INPUT_FAIL-ON).
+func actionInput(name string) string {
+	return strings.TrimSpace(os.Getenv(actionEnv(name)))
+}
+
+func actionEnv(input string) string { return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, "-", "_")) }
+
+// newGitHubActionCmd is the entrypoint of action.yml: it turns the INPUT_* variables into a
+// check command line and runs it with the GitHub Actions integration on. Reading the inputs
+// here, not in a shell script, keeps them out of any shell: a path or argument cannot
+// inject commands.
+func newGitHubActionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "github-action",
+		Short:  "Run check from the GitHub Action's inputs (INPUT_* variables); the entrypoint of action.yml",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			args, err := actionArgs()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "kubegate %s\n", strings.Join(args, " "))
+			check := newCheckCmd()
+			check.SetArgs(args)
+			check.SetIn(cmd.InOrStdin())
+			check.SetOut(cmd.OutOrStdout())
+			check.SetErr(cmd.ErrOrStderr())
+			check.SilenceErrors, check.SilenceUsage = true, true
+			return check.ExecuteContext(cmd.Context())
+		},
+	}
+}
+
+// actionArgs builds check's arguments from the action's inputs.
+func actionArgs() ([]string, error) {
+	args := []string{"--github-actions"}
+	for _, in := range []struct{ input, flag string }{
+		{"config", "--config"}, {"profile", "--profile"}, {"fail-on", "--fail-on"}, {"kube-version", "--kube-version"},
+	} {
+		if v := actionInput(in.input); v != "" {
+			args = append(args, in.flag, v)
+		}
+	}
+	if v := actionInput("sarif-file"); v != "" {
+		args = append(args, "--output", "sarif="+v)
+	}
+	switch v := actionInput("offline"); v {
+	case "", "false":
+	case "true":
+		args = append(args, "--offline")
+	default:
+		return nil, fmt.Errorf("input offline must be true or false, got %q", v)
+	}
+	args = append(args, shellwords.Split(actionInput("args"))...)
+	paths := strings.Fields(actionInput("paths")) // one per line or space-separated
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	return append(args, paths...), nil
+}

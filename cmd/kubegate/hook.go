@@ -1,0 +1,135 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegate/kubegate/internal/prepush"
+)
+
+// hookMarker identifies a pre-push hook kubegate wrote (and may overwrite).
+const hookMarker = "# installed by `kubegate hook install`"
+
+func newHookCmd() *cobra.Command {
+	hook := &cobra.Command{
+		Use:   "hook",
+		Short: "Install and run the git pre-push hook that gates what is about to be pushed",
+	}
+	var force bool
+	install := &cobra.Command{
+		Use:   "install [--force] [-- CHECK-ARGS...]",
+		Short: "Write .git/hooks/pre-push: every push runs check on the commits being pushed",
+		Long: "Write the repository's pre-push hook (core.hooksPath respected). On each push it runs\n" +
+			"`kubegate check CHECK-ARGS` on each commit being pushed, exported from git (not the working\n" +
+			"tree), and blocks the push when the gate fails. Pushes that change no manifest, chart or\n" +
+			"policy file are not checked again; image verdicts come from the cache. CHECK-ARGS default\n" +
+			"to `.`; bypass once with git push --no-verify.",
+		Example: "  kubegate hook install\n  kubegate hook install -- --fail-on high deploy/ charts/app",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := prepush.HooksDir(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("not in a git repository? %w", err)
+			}
+			path := filepath.Join(dir, "pre-push")
+			old, err := os.ReadFile(path)
+			if err == nil && !strings.Contains(string(old), hookMarker) && !force {
+				return fmt.Errorf("%s exists and was not written by kubegate: use --force to replace it, "+
+					"or call `kubegate hook pre-push` from it", path)
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			script := "#!/bin/sh\n" + hookMarker + "\n# Checks the commits being pushed; bypass once with: git push --no-verify\n" +
+				"exec " + shellQuote(self) + " hook pre-push"
+			for _, a := range args {
+				script += " " + shellQuote(a)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(path, []byte(script+"\n"), 0o755); err != nil {
+				return err
+			}
+			if err := os.Chmod(path, 0o755); err != nil { // a replaced hook keeps its mode
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "installed %s\n", path)
+			return nil
+		},
+	}
+	install.Flags().BoolVar(&force, "force", false, "replace a pre-push hook kubegate did not write")
+	run := &cobra.Command{
+		Use:   "pre-push [CHECK-ARGS...]",
+		Short: "Run by the pre-push hook: check each commit being pushed (refs read from standard input, as git writes them)",
+		// The arguments are check's, flags included.
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			updates, err := prepush.Parse(cmd.InOrStdin())
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				args = []string{"."}
+			}
+			failed := 0
+			for _, u := range updates {
+				if touches, err := u.Touches(ctx); err != nil {
+					return err
+				} else if !touches {
+					fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: %s: no manifest, chart or policy changed, not checked again\n", u.LocalRef)
+					continue
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: checking %s (%.12s)\n", u.LocalRef, u.LocalSHA)
+				code, err := checkCommit(cmd, u.LocalSHA, args)
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					failed = max(failed, code)
+				}
+			}
+			if failed != 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "kubegate: push blocked; fix the findings (or bypass once with git push --no-verify)")
+				return exitError{failed}
+			}
+			return nil
+		},
+	}
+	hook.AddCommand(install, run)
+	return hook
+}
+
+// checkCommit exports the commit and runs check in it, so that relative paths and the
+// policy file are those of the commit.
+func checkCommit(cmd *cobra.Command, sha string, args []string) (int, error) {
+	dir, err := os.MkdirTemp("", "kubegate-push-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if err := prepush.Export(cmd.Context(), sha, dir); err != nil {
+		return 0, err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return 0, err
+	}
+	if err := os.Chdir(dir); err != nil {
+		return 0, err
+	}
+	defer os.Chdir(wd)
+	return run(append([]string{"check"}, args...), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()), nil
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/kubegate/kubegate/internal/schematest"
+)
+
+// calmPod has findings, none critical.
+var calmPod = strings.Replace(privilegedPod, "privileged: true", "privileged: false", 1)
+
+// sh runs a shell script in dir with env added, as a CI runner does; it returns the exit
+// code and the combined output.
+func sh(t *testing.T, dir string, env []string, shell, script string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(shell, "-e", "-c", script)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestGitHubAction runs action.yml's gate step the way the runner runs a composite
+// action's step: its env with ${{ inputs.* }} evaluated (defaults for unset inputs),
+// GITHUB_* files, bash, in the workspace.
+func TestGitHubAction(t *testing.T) {
+	noGitHub(t)
+	doc, err := os.ReadFile("../../action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schematest.Validate(t, "github-action.json", doc, true)
+	var action struct {
+		Inputs  map[string]struct{ Default string }
+		Outputs map[string]struct{ Value string }
+		Runs    struct {
+			Using string
+			Steps []struct {
+				ID, Run, Shell string
+				Env            map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(doc, &action); err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for name := range action.Inputs {
+		inputs = append(inputs, name)
+	}
+	slices.Sort(inputs)
+	if want := []string{"args", "config", "fail-on", "kube-version", "offline", "paths", "profile", "sarif-file"}; !slices.Equal(inputs, want) {
+		t.Errorf("inputs %v, want %v", inputs, want)
+	}
+	i := slices.IndexFunc(action.Runs.Steps, func(s struct {
+		ID, Run, Shell string
+		Env            map[string]string
+	}) bool {
+		return s.ID == "gate"
+	})
+	if action.Runs.Using != "composite" || i < 0 {
+		t.Fatalf("no gate step in %+v", action.Runs)
+	}
+	step := action.Runs.Steps[i]
+	expr := regexp.MustCompile(`^\$\{\{ inputs\.([a-z-]+) \}\}$`)
+	for _, name := range inputs { // every input reaches the step under the runner's name
+		if m := expr.FindStringSubmatch(step.Env[actionEnv(name)]); m == nil || m[1] != name {
+			t.Errorf("input %s is not passed as %s", name, actionEnv(name))
+		}
+	}
+	for name, o := range action.Outputs {
+		if o.Value != "${{ steps.gate.outputs."+name+" }}" {
+			t.Errorf("output %s = %q", name, o.Value)
+		}
+	}
+
+	actionPath := t.TempDir() // holds bin/kubegate, as after the action's build step
+	os.Mkdir(filepath.Join(actionPath, "bin"), 0o755)
+	os.Symlink(filepath.Join(cliOnPath(t), "kubegate"), filepath.Join(actionPath, "bin", "kubegate"))
+	runStep := func(with map[string]string) (code int, out, outputs, summary, workspace string) {
+		ws := t.TempDir()
+		write(t, ws, "deploy/pod.yaml", with["manifest"])
+		env := []string{"GITHUB_ACTIONS=true", "GITHUB_ACTION_PATH=" + actionPath, "GITHUB_WORKSPACE=" + ws,
+			"GITHUB_OUTPUT=" + write(t, ws, ".runner/output", ""), "GITHUB_STEP_SUMMARY=" + write(t, ws, ".runner/summary", "")}
+		for k, v := range step.Env {
+			name := expr.FindStringSubmatch(v)[1]
+			val, ok := with[name]
+			if !ok {
+				val = action.Inputs[name].Default
+			}
+			env = append(env, k+"="+val)
+		}
+		code, out = sh(t, ws, env, "bash", step.Run)
+		return code, out, readFile(t, filepath.Join(ws, ".runner/output")), readFile(t, filepath.Join(ws, ".runner/summary")), ws
+	}
+
+	code, out, outputs, summary, ws := runStep(map[string]string{"manifest": privilegedPod, "paths": "deploy", "offline": "true"})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(out, "::error file=deploy/pod.yaml,line=11,title=kubegate pss-privileged (critical)::") {
+		t.Errorf("no annotation:\n%s", out)
+	}
+	if !strings.HasPrefix(outputs, "verdict=fail\nfindings=") || !strings.HasSuffix(outputs, "\nexit-code=1\nsarif-file=kubegate.sarif\n") {
+		t.Errorf("outputs:\n%s", outputs)
+	}
+	if !strings.Contains(summary, "## ❌ kubegate: FAIL") || !strings.Contains(summary, "| `deploy/pod.yaml:11` | critical | [pss-privileged]") {
+		t.Errorf("summary:\n%s", summary)
+	}
+	schematest.Validate(t, "sarif-schema-2.1.0.json", []byte(readFile(t, filepath.Join(ws, "kubegate.sarif"))), false)
+
+	code, out, outputs, _, _ = runStep(map[string]string{"manifest": calmPod, "paths": "deploy", "offline": "true", "fail-on": "critical", "sarif-file": ""})
+	if code != 0 || !strings.HasPrefix(outputs, "verdict=pass\n") || !strings.HasSuffix(outputs, "sarif-file=\n") {
+		t.Errorf("passing run: exit %d, outputs %q\n%s", code, outputs, out)
+	}
+
+	// Inputs never reach a shell.
+	code, out, _, _, ws = runStep(map[string]string{"manifest": calmPod, "paths": "deploy $(touch pwned)", "offline": "true"})
+	if _, err := os.Stat(filepath.Join(ws, "pwned")); err == nil || code != 2 || !strings.Contains(out, "$(touch") {
+		t.Errorf("paths input was run by a shell, or not reported: exit %d\n%s", code, out)
+	}
+	code, out, _, _, _ = runStep(map[string]string{"manifest": calmPod, "offline": "yes"})
+	if code != 2 || !strings.Contains(out, `input offline must be true or false, got "yes"`) {
+		t.Errorf("bad offline input: exit %d\n%s", code, out)
+	}
+}
+
+// TestGitLabTemplate runs the template's job script as the runner does: its variables (the
+// project's overrides on top) in the environment, the script lines in one sh -e, in the
+// project directory; then reads the artifacts it declares.
+func TestGitLabTemplate(t *testing.T) {
+	noGitHub(t)
+	doc, err := os.ReadFile("../../ci/gitlab/kubegate.gitlab-ci.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Variables map[string]string
+		Job       struct {
+			Image struct {
+				Name       string
+				Entrypoint []string
+			}
+			Variables map[string]string
+			Script    []string
+			Artifacts struct {
+				When    string
+				Reports struct{ Codequality, Junit string }
+			}
+		} `yaml:"kubegate"`
+	}
+	if err := yaml.Unmarshal(doc, &tmpl); err != nil {
+		t.Fatal(err)
+	}
+	job := tmpl.Job
+	if job.Image.Name != "$KUBEGATE_IMAGE" || !slices.Equal(job.Image.Entrypoint, []string{""}) || job.Artifacts.When != "always" {
+		t.Errorf("job %+v", job)
+	}
+	cliOnPath(t)
+	project := t.TempDir()
+	write(t, project, "deploy/pod.yaml", privilegedPod)
+	write(t, project, "deploy/pod2.yaml", strings.Replace(calmPod, "name: p\n", "name: p2\n", 1))
+	var env []string
+	vars := map[string]string{}
+	for _, m := range []map[string]string{tmpl.Variables, job.Variables, {"KUBEGATE_PATHS": "deploy", "KUBEGATE_ARGS": "--offline --fail-on critical"}} {
+		for k, v := range m {
+			vars[k] = v
+		}
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, "CI_PROJECT_DIR="+project, "GITLAB_CI=true")
+	code, out := sh(t, project, env, "sh", strings.Join(job.Script, "\n"))
+	if code != 1 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	var issues []struct {
+		CheckName   string `json:"check_name"`
+		Description string
+		Fingerprint string
+		Severity    string
+		Location    struct {
+			Path  string
+			Lines struct{ Begin int }
+		}
+	}
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(project, job.Artifacts.Reports.Codequality))), &issues); err != nil {
+		t.Fatal(err)
+	}
+	if len(issues) == 0 || issues[0].Location.Path != "deploy/pod.yaml" || issues[0].Fingerprint == "" {
+		t.Errorf("code quality %+v", issues)
+	}
+	i := slices.IndexFunc(issues, func(i struct {
+		CheckName   string `json:"check_name"`
+		Description string
+		Fingerprint string
+		Severity    string
+		Location    struct {
+			Path  string
+			Lines struct{ Begin int }
+		}
+	}) bool {
+		return i.CheckName == "pss-privileged"
+	})
+	if i < 0 || issues[i].Location.Lines.Begin != 11 || issues[i].Severity != "blocker" {
+		t.Errorf("no pss-privileged blocker at line 11: %+v", issues)
+	}
+	var junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+	}
+	if err := xml.Unmarshal([]byte(readFile(t, filepath.Join(project, job.Artifacts.Reports.Junit))), &junit); err != nil {
+		t.Fatal(err)
+	}
+	if junit.Failures != 1 || junit.Tests < 2 {
+		t.Errorf("junit: %d tests, %d failures", junit.Tests, junit.Failures)
+	}
+	if _, err := os.Stat(filepath.Join(project, ".kubegate-cache")); err != nil && !strings.Contains(out, "--offline") {
+		t.Errorf("cache dir: %v", err)
+	}
+}
+
+// TestPreCommitHook runs the hook as pre-commit runs a `system` hook: entry split like a
+// shell, args after it, no file names (pass_filenames: false), in the repository root.
+func TestPreCommitHook(t *testing.T) {
+	noGitHub(t)
+	doc, err := os.ReadFile("../../.pre-commit-hooks.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	schematest.Validate(t, "pre-commit-hooks.json", doc, true)
+	var hooks []struct {
+		ID, Entry, Language, Files string
+		Args                       []string
+		PassFilenames              *bool `yaml:"pass_filenames"`
+	}
+	if err := yaml.Unmarshal(doc, &hooks); err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0].ID != "kubegate" || hooks[0].PassFilenames == nil || *hooks[0].PassFilenames {
+		t.Fatalf("hooks %+v", hooks)
+	}
+	h := hooks[0]
+	files := regexp.MustCompile(h.Files)
+	for name, want := range map[string]bool{"deploy/pod.yaml": true, "charts/app/templates/_helpers.tpl": true,
+		"charts/app/Chart.lock": true, "values.yml": true, "main.go": false, "README.md": false} {
+		if files.MatchString(name) != want {
+			t.Errorf("files pattern on %s: %v", name, !want)
+		}
+	}
+	cliOnPath(t)
+	repo := t.TempDir()
+	command := strings.Join(append([]string{h.Entry}, h.Args...), " ")
+	write(t, repo, "deploy/pod.yaml", privilegedPod)
+	if code, out := sh(t, repo, nil, "sh", command); code != 1 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
+		t.Errorf("%s: exit %d\n%s", command, code, out)
+	}
+	write(t, repo, "deploy/pod.yaml", calmPod)
+	if code, out := sh(t, repo, nil, "sh", command+" --fail-on critical"); code != 0 {
+		t.Errorf("%s: exit %d\n%s", command, code, out)
+	}
+}
+
+// TestPrePushHook installs the hook in a repository and pushes to a bare one: a clean
+// commit goes through, a violating commit is blocked (whatever the working tree holds), a
+// push that changes no manifest is not checked again, and a foreign hook is kept unless
+// --force.
+func TestPrePushHook(t *testing.T) {
+	noGitHub(t)
+	cliOnPath(t)
+	for k, v := range map[string]string{"GIT_CONFIG_GLOBAL": os.DevNull, "GIT_CONFIG_NOSYSTEM": "1",
+		"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"} {
+		t.Setenv(k, v)
+	}
+	remote, repo := t.TempDir(), t.TempDir()
+	git := func(args ...string) (int, string) {
+		t.Helper()
+		return sh(t, repo, nil, "sh", "git "+strings.Join(args, " "))
+	}
+	if code, out := sh(t, remote, nil, "sh", "git init -q --bare"); code != 0 {
+		t.Fatal(out)
+	}
+	for _, c := range []string{"init -q -b main", "remote add origin " + remote} {
+		if code, out := git(c); code != 0 {
+			t.Fatal(out)
+		}
+	}
+	chdir(t, repo)
+	write(t, repo, "deploy/pod.yaml", calmPod)
+	write(t, repo, "kubegate.yaml", "apiVersion: kubegate.dev/v1alpha1\nkind: Policy\nfailOn: critical\n")
+	git("add -A")
+	git("commit -qm clean")
+
+	write(t, repo, ".git/hooks/pre-push", "#!/bin/sh\necho mine\n")
+	if code, _, errOut := kubegate(t, "", "hook", "install"); code != 2 || !strings.Contains(errOut, "pre-push exists and was not written by kubegate: use --force") {
+		t.Fatalf("foreign hook: exit %d %q", code, errOut)
+	}
+	if code, out, errOut := kubegate(t, "", "hook", "install", "--force", "--", "--offline", "deploy"); code != 0 || !strings.Contains(out, "installed ") {
+		t.Fatalf("install: exit %d %s%s", code, out, errOut)
+	}
+	if code, _, errOut := kubegate(t, "", "hook", "install", "--", "--offline", "deploy"); code != 0 {
+		t.Fatalf("reinstalling over our own hook: exit %d %s", code, errOut)
+	}
+
+	// A violation only in the working tree does not block the clean commit.
+	write(t, repo, "deploy/pod.yaml", privilegedPod)
+	if code, out := git("push -q origin main"); code != 0 || !strings.Contains(out, "kubegate: checking refs/heads/main") {
+		t.Fatalf("clean push: exit %d\n%s", code, out)
+	}
+	git("commit -qam privileged")
+	code, out := git("push -q origin main")
+	if code == 0 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") || !strings.Contains(out, "kubegate: push blocked") {
+		t.Fatalf("violating push: exit %d\n%s", code, out)
+	}
+	if _, remoteHead := sh(t, remote, nil, "sh", "git log --format=%s -1 main"); strings.TrimSpace(remoteHead) != "clean" {
+		t.Errorf("the remote got the blocked commit: %s", remoteHead)
+	}
+	write(t, repo, "deploy/pod.yaml", calmPod)
+	git("commit -qam fixed")
+	write(t, repo, "README.md", "docs\n")
+	git("add README.md")
+	git("commit -qm docs")
+	if code, out := git("push -q origin main"); code != 0 {
+		t.Fatalf("fixed push: exit %d\n%s", code, out)
+	}
+	write(t, repo, "NOTES.md", "more docs\n")
+	git("add NOTES.md")
+	git("commit -qm notes")
+	if code, out := git("push -q origin main"); code != 0 || !strings.Contains(out, "no manifest, chart or policy changed, not checked again") {
+		t.Errorf("docs-only push: exit %d\n%s", code, out)
+	}
+	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !bytes.Contains([]byte(hook), []byte(" hook pre-push '--offline' 'deploy'\n")) {
+		t.Errorf("hook script:\n%s", hook)
+	}
+}

@@ -1,0 +1,147 @@
+// Package prepush knows what `git push` is about to send — the lines git writes to a
+// pre-push hook's standard input — and exports those commits, so that the hook checks what
+// is pushed rather than the working tree.
+package prepush
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Update is one ref being pushed.
+type Update struct {
+	LocalRef, LocalSHA, RemoteRef, RemoteSHA string
+}
+
+// zero is the object name git uses for "none": a new remote ref, or a deletion.
+func zero(sha string) bool { return strings.Trim(sha, "0") == "" }
+
+// Parse reads git's "<local ref> <local sha> <remote ref> <remote sha>" lines, leaving out
+// deletions (nothing is pushed) and repeated commits.
+func Parse(r io.Reader) ([]Update, error) {
+	var out []Update
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 4 {
+			return nil, fmt.Errorf("pre-push: unexpected line from git: %q", sc.Text())
+		}
+		u := Update{f[0], f[1], f[2], f[3]}
+		if zero(u.LocalSHA) || seen[u.LocalSHA] {
+			continue
+		}
+		seen[u.LocalSHA] = true
+		out = append(out, u)
+	}
+	return out, sc.Err()
+}
+
+// manifestFile says whether a changed file can change what the gate renders or decides.
+func manifestFile(name string) bool {
+	base := path.Base(name)
+	switch strings.ToLower(path.Ext(base)) {
+	case ".yaml", ".yml", ".json", ".tpl":
+		return true
+	}
+	return base == "Chart.lock" || base == "Kustomization" || base == ".helmignore" || strings.HasSuffix(base, ".env")
+}
+
+// Touches says whether the commits between the remote's and the local commit change a file
+// the gate reads. A new branch (no remote commit, or one this repository lacks) always does.
+func (u Update) Touches(ctx context.Context) (bool, error) {
+	if zero(u.RemoteSHA) || git(ctx, nil, "cat-file", "-e", u.RemoteSHA+"^{commit}") != nil {
+		return true, nil
+	}
+	var out bytes.Buffer
+	if err := git(ctx, &out, "diff", "--name-only", "-z", u.RemoteSHA, u.LocalSHA); err != nil {
+		return false, err
+	}
+	for _, name := range strings.Split(out.String(), "\x00") {
+		if name != "" && manifestFile(name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Export writes the tree of commit sha into dir (regular files and directories; symbolic
+// links are left out, so nothing outside dir is reachable through them).
+func Export(ctx context.Context, sha, dir string) error {
+	var out bytes.Buffer
+	if err := git(ctx, &out, "archive", "--format=tar", sha); err != nil {
+		return err
+	}
+	tr := tar.NewReader(&out)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("git archive %s: %w", sha, err)
+		}
+		name := filepath.Join(dir, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(name, 0o755)
+		case tar.TypeReg:
+			err = writeFile(name, tr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func writeFile(name string, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// git runs git in the working directory, its standard output into out.
+func git(ctx context.Context, out io.Writer, args ...string) error {
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// HooksDir is where git looks for hooks in the working directory's repository (core.hooksPath
+// respected), as an absolute path.
+func HooksDir(ctx context.Context) (string, error) {
+	var out bytes.Buffer
+	if err := git(ctx, &out, "rev-parse", "--path-format=absolute", "--git-path", "hooks"); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out.String()), nil
+}
