@@ -16,7 +16,9 @@ func actionInput(name string) string {
 	return strings.TrimSpace(os.Getenv(actionEnv(name)))
 }
 
-func actionEnv(input string) string { return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, "-", "_")) }
+func actionEnv(input string) string {
+	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, "-", "_"))
+}
 
 // newGitHubActionCmd is the entrypoint of action.yml: it turns the INPUT_* variables into a
 // check command line and runs it with the GitHub Actions integration on. Reading the inputs
