@@ -1,6 +1,9 @@
 # kubegate — every go command runs with GOEXPERIMENT=jsonv2 (Trivy, linked by the image
-# stage, needs it at build time; setting it everywhere keeps the build cache shared).
+# stage, needs it at build time) and CGO_ENABLED=0 (a static binary: the Dockerfile runs
+# `make build`, so the binary tested here is the one in the image). Setting both for every
+# command keeps one build cache.
 export GOEXPERIMENT := jsonv2
+export CGO_ENABLED := 0
 export GOTOOLCHAIN := local
 
 GO      ?= go
@@ -13,6 +16,7 @@ PKGS    := ./...
 
 all: build
 
+## build: bin/kubegate, static (the Dockerfile's build line).
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubegate
 
@@ -34,11 +38,12 @@ lint:
 ## demo: run the gate, image stage included, on the bundled example app, with no internet:
 ## cmd/kubegate-demo serves the app's images from a registry on loopback and brings a
 ## small vulnerability DB. The app fails the gate on purpose; the target succeeds when the
-## gate reports that failure (exit 1).
+## gate reports that failure (exit 1). The CI reports of the run are left in bin/demo-reports.
 demo: build
 	@$(GO) build -trimpath -o bin/kubegate-demo ./cmd/kubegate-demo
-	@./bin/kubegate-demo $(BIN) testdata/demo; \
+	@rm -rf bin/demo-reports; ./bin/kubegate-demo --reports bin/demo-reports $(BIN) testdata/demo; \
 	rc=$$?; if [ $$rc -eq 1 ]; then echo; echo "make demo: the demo app failed the gate, as intended (exit 1)."; else echo "make demo: expected exit 1 from the gate, got $$rc"; exit 1; fi
+	@for f in kubegate.sarif kubegate.junit.xml kubegate.codequality.json kubegate.md; do test -s bin/demo-reports/$$f || { echo "make demo: no $$f"; exit 1; }; done
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m).
 FUZZTIME ?= 2m

@@ -138,3 +138,28 @@ func TestCheckCorpusVerdict(t *testing.T) {
 		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict())
 	}
 }
+
+// TestFingerprints: the same object twice in one input gets distinct fingerprints, and
+// fingerprints do not depend on lines.
+func TestFingerprints(t *testing.T) {
+	f := rules.Finding{RuleID: "r", Object: manifest.Ref{Kind: "Pod", Name: "p"}, Source: manifest.Source{File: "a.yaml", Line: 3}}
+	g := f
+	g.Source.Line = 40
+	fs := []rules.Finding{f, g}
+	setFingerprints(fs)
+	if fs[0].Fingerprint == fs[1].Fingerprint || len(fs[0].Fingerprint) != 32 {
+		t.Errorf("duplicates share %q", fs[0].Fingerprint)
+	}
+	moved := []rules.Finding{f}
+	moved[0].Source.Line = 99
+	setFingerprints(moved)
+	if moved[0].Fingerprint != fs[0].Fingerprint {
+		t.Error("the line changed the fingerprint")
+	}
+	other := []rules.Finding{f}
+	other[0].Source.Via = "kustomize:deploy/dev"
+	setFingerprints(other)
+	if other[0].Fingerprint == fs[0].Fingerprint {
+		t.Error("another input, the same fingerprint")
+	}
+}

@@ -4,10 +4,11 @@
 // provenance and running as a non-root user, one unsigned, running as root, with a
 // critical vulnerability — and a small vulnerability DB in a temporary Trivy cache.
 //
-//	kubegate-demo [--keep] KUBEGATE_BINARY DEMO_DIR
+//	kubegate-demo [--keep] [--reports DIR] KUBEGATE_BINARY DEMO_DIR
 //
 // It copies DEMO_DIR with ghcr.io/acme/ pointing at the loopback registry, runs
-// `kubegate images` and `kubegate check`, and exits with check's exit code.
+// `kubegate images` and `kubegate check` (writing every CI report format into --reports),
+// and exits with check's exit code.
 package main
 
 import (
@@ -30,12 +31,13 @@ import (
 
 func main() {
 	keep := flag.Bool("keep", false, "keep the temporary directory (and print it)")
+	reports := flag.String("reports", "", "write the SARIF, JUnit, GitLab Code Quality and Markdown reports of the check into this directory")
 	flag.Parse()
 	if flag.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: kubegate-demo [--keep] KUBEGATE_BINARY DEMO_DIR")
+		fmt.Fprintln(os.Stderr, "usage: kubegate-demo [--keep] [--reports DIR] KUBEGATE_BINARY DEMO_DIR")
 		os.Exit(2)
 	}
-	code, err := run(flag.Arg(0), flag.Arg(1), *keep)
+	code, err := run(flag.Arg(0), flag.Arg(1), *keep, *reports)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubegate-demo:", err)
 		os.Exit(2)
@@ -43,7 +45,7 @@ func main() {
 	os.Exit(code)
 }
 
-func run(bin, demo string, keep bool) (int, error) {
+func run(bin, demo string, keep bool, reports string) (int, error) {
 	tmp, err := os.MkdirTemp("", "kubegate-demo-")
 	if err != nil {
 		return 0, err
@@ -100,8 +102,22 @@ images:
 	if _, err := kubegate(bin, tmp, env, append([]string{"images"}, args...)); err != nil {
 		return 0, err
 	}
+	check := []string{"check"}
+	if reports != "" {
+		if reports, err = filepath.Abs(reports); err != nil {
+			return 0, err
+		}
+		for _, f := range []string{"sarif", "junit", "gitlab", "markdown"} {
+			check = append(check, "--output", fmt.Sprintf("%s=%s/kubegate.%s", f, reports, map[string]string{
+				"sarif": "sarif", "junit": "junit.xml", "gitlab": "codequality.json", "markdown": "md"}[f]))
+		}
+	}
 	fmt.Println("\n$ kubegate check …")
-	return kubegate(bin, tmp, env, append([]string{"check"}, args...))
+	code, err := kubegate(bin, tmp, env, append(check, args...))
+	if err == nil && reports != "" {
+		fmt.Printf("\nreports: %s/kubegate.{sarif,junit.xml,codequality.json,md}\n", reports)
+	}
+	return code, err
 }
 
 func kubegate(bin, dir string, env, args []string) (int, error) {

@@ -246,3 +246,18 @@ func TestBaselineRoundTrip(t *testing.T) {
 		t.Errorf("bad baseline: exit %d %q", code, errOut)
 	}
 }
+
+// TestRuleDocsUpToDate: docs/rules.md is what reports link to; it must list every rule as
+// the binary knows it. Regenerate with `kubegate rules --format markdown > docs/rules.md`.
+func TestRuleDocsUpToDate(t *testing.T) {
+	code, out, errOut := kubegate(t, "", "rules", "--format", "markdown")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	if !strings.Contains(out, "\n## pss-privileged\n\n**Privileged containers** · severity critical") {
+		t.Errorf("markdown:\n%.600s", out)
+	}
+	if docs, _ := os.ReadFile("../../docs/rules.md"); string(docs) != out {
+		t.Error("docs/rules.md is stale: run `bin/kubegate rules --format markdown > docs/rules.md`")
+	}
+}

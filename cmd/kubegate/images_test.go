@@ -203,3 +203,22 @@ func BenchmarkSlowImages(b *testing.B) {
 		})
 	}
 }
+
+// TestImageFindingsInCIReports: image findings reach the CI formats at the image's line.
+func TestImageFindingsInCIReports(t *testing.T) {
+	noGitHub(t)
+	w := newImageWorld(t, 0, 0)
+	sarif, gitlab := filepath.Join(w.dir, "k.sarif"), filepath.Join(w.dir, "gl.json")
+	code, out, errOut := kubegate(t, "", w.args("check", "--output", "sarif="+sarif, "--output", "gitlab="+gitlab)...)
+	if code != 1 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	s, _ := os.ReadFile(sarif)
+	if !strings.Contains(string(s), `"ruleId": "image-vulnerable"`) || !strings.Contains(string(s), `"startLine": 22`) {
+		t.Errorf("SARIF lacks the image finding:\n%.2000s", s)
+	}
+	g, _ := os.ReadFile(gitlab)
+	if !strings.Contains(string(g), `"check_name": "image-runs-as-root"`) {
+		t.Errorf("Code Quality lacks the image finding:\n%s", g)
+	}
+}

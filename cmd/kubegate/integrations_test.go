@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"gopkg.in/yaml.v3"
 
 	"github.com/kubegate/kubegate/internal/schematest"
@@ -360,4 +362,105 @@ func TestPrePushHook(t *testing.T) {
 	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !bytes.Contains([]byte(hook), []byte(" hook pre-push '--offline' 'deploy'\n")) {
 		t.Errorf("hook script:\n%s", hook)
 	}
+}
+
+// TestDockerfile: no container engine here, so the Dockerfile is parsed with BuildKit's
+// own parser and held to what the image must be: built by `make build` (the static build
+// the tests run on), from a Go at least go.mod's, run as a non-root user, kubegate as the
+// entrypoint; and the build context keeps what the build reads.
+func TestDockerfile(t *testing.T) {
+	f, err := os.Open("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := parser.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages [][]*parser.Node
+	goVersion := ""
+	for _, n := range res.AST.Children {
+		switch strings.ToUpper(n.Value) {
+		case "FROM":
+			stages = append(stages, nil)
+		case "ARG":
+			if v, ok := strings.CutPrefix(n.Next.Value, "GO_VERSION="); ok {
+				goVersion = v
+			}
+		}
+		if len(stages) > 0 {
+			stages[len(stages)-1] = append(stages[len(stages)-1], n)
+		}
+	}
+	if len(stages) != 2 {
+		t.Fatalf("%d stages, want a build stage and a runtime stage", len(stages))
+	}
+	instr := func(stage []*parser.Node, name string) []string {
+		var out []string
+		for _, n := range stage {
+			if strings.EqualFold(n.Value, name) {
+				var words []string
+				for w := n.Next; w != nil; w = w.Next {
+					words = append(words, w.Value)
+				}
+				out = append(out, strings.Join(words, " "))
+			}
+		}
+		return out
+	}
+	if from := instr(stages[0], "FROM"); !strings.HasPrefix(from[0], "golang:${GO_VERSION}") {
+		t.Errorf("build stage FROM %v", from)
+	}
+	if runs := strings.Join(instr(stages[0], "RUN"), "\n"); !strings.Contains(runs, "make build VERSION=${VERSION}") ||
+		!strings.Contains(runs, "CGO_ENABLED=0") {
+		t.Errorf("the image is not built by make build, checked static:\n%s", runs)
+	}
+	mod := readFile(t, "../../go.mod")
+	want := regexp.MustCompile(`(?m)^go (\d+\.\d+\.\d+)$`).FindStringSubmatch(mod)
+	if want == nil || semverLess(goVersion, want[1]) {
+		t.Errorf("GO_VERSION %q older than go.mod's go %v", goVersion, want)
+	}
+	runtime := stages[1]
+	user := instr(runtime, "USER")
+	if len(user) != 1 || strings.HasPrefix(user[0], "0") || strings.HasPrefix(user[0], "root") {
+		t.Errorf("runtime user %v, want one non-root USER", user)
+	}
+	if ep := instr(runtime, "ENTRYPOINT"); len(ep) != 1 || ep[0] != "kubegate" {
+		t.Errorf("ENTRYPOINT %v", ep)
+	}
+	if cp := instr(runtime, "COPY"); len(cp) != 1 || cp[0] != "/src/bin/kubegate /usr/local/bin/kubegate" {
+		t.Errorf("runtime COPY %v", cp)
+	}
+	makefile := readFile(t, "../../Makefile")
+	for _, line := range []string{"export GOEXPERIMENT := jsonv2\n", "export CGO_ENABLED := 0\n", "\t$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubegate\n"} {
+		if !strings.Contains(makefile, line) {
+			t.Errorf("Makefile lacks %q", line)
+		}
+	}
+	for _, line := range strings.Split(readFile(t, "../../.dockerignore"), "\n") {
+		for _, needed := range []string{"go.mod", "go.sum", "Makefile", "cmd", "gate", "scanners", "internal"} {
+			if strings.TrimSpace(line) == needed || strings.TrimSpace(line) == needed+"/" {
+				t.Errorf(".dockerignore leaves out %s, which the build reads", needed)
+			}
+		}
+	}
+}
+
+// semverLess compares dotted versions numerically.
+func semverLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := range max(len(as), len(bs)) {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }

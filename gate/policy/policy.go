@@ -222,6 +222,10 @@ func friendlyType(t string) string {
 		return "vulnerabilities"
 	case "scanners.VulnIgnore":
 		return "an ignored vulnerability"
+	case "Baseline":
+		return "the baseline"
+	case "BaselineEntry":
+		return "a baseline entry"
 	}
 	return t
 }

@@ -286,3 +286,31 @@ func FuzzParse(f *testing.F) {
 		p.Apply(nil, nil, time.Now())
 	})
 }
+
+func TestBaselineSplit(t *testing.T) {
+	f := func(fp string) rules.Finding { return rules.Finding{RuleID: "r", Fingerprint: fp} }
+	b := NewBaseline([]rules.Finding{f("a"), f("b"), f("b"), f("gone")})
+	fresh, accepted, unmatched := b.Split([]rules.Finding{f("a"), f("b"), f("b"), f("b"), f("new")})
+	if len(accepted) != 3 || len(fresh) != 2 || fresh[0].Fingerprint != "b" || fresh[1].Fingerprint != "new" ||
+		len(unmatched) != 1 || unmatched[0].Fingerprint != "gone" {
+		t.Errorf("fresh %v accepted %v unmatched %v", fresh, accepted, unmatched)
+	}
+}
+
+func TestLoadBaselineErrors(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{
+		"apiVersion: kubegate.dev/v1alpha1\nkind: Baseline\nfindings:\n  - rule: r\n":            "findings[0] has no fingerprint",
+		"apiVersion: kubegate.dev/v1alpha1\nkind: Baseline\nfindings:\n  - fingerprint: x\n    line: 3\n": `unknown key "line"`,
+		"[1, 2": "b.yaml",
+	} {
+		p := filepath.Join(dir, "b.yaml")
+		os.WriteFile(p, []byte(content), 0o644)
+		if _, err := LoadBaseline(p); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", content, err, want)
+		}
+	}
+	if _, err := LoadBaseline(filepath.Join(dir, "none.yaml")); err == nil || !strings.Contains(err.Error(), "baseline: open") {
+		t.Errorf("missing file: %v", err)
+	}
+}
