@@ -300,7 +300,7 @@ func TestBaselineSplit(t *testing.T) {
 func TestLoadBaselineErrors(t *testing.T) {
 	dir := t.TempDir()
 	for content, want := range map[string]string{
-		"apiVersion: kubegate.dev/v1alpha1\nkind: Baseline\nfindings:\n  - rule: r\n":            "findings[0] has no fingerprint",
+		"apiVersion: kubegate.dev/v1alpha1\nkind: Baseline\nfindings:\n  - rule: r\n":                     "findings[0] has no fingerprint",
 		"apiVersion: kubegate.dev/v1alpha1\nkind: Baseline\nfindings:\n  - fingerprint: x\n    line: 3\n": `unknown key "line"`,
 		"[1, 2": "b.yaml",
 	} {
