@@ -35,7 +35,6 @@ func newGitHubActionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "kubegate %s\n", strings.Join(args, " "))
 			check := newCheckCmd()
 			check.SetArgs(args)
 			check.SetIn(cmd.InOrStdin())

@@ -201,7 +201,9 @@ func newCheckCmd() *cobra.Command {
 				}
 			}
 			res := runGate(cmd, args, in, p, &images, base)
-			if writeBaseline != "" && len(res.Errors) == 0 {
+			if writeBaseline != "" && len(res.Errors) > 0 {
+				res.Notes = append(res.Notes, "baseline: not written to "+writeBaseline+": fix the input errors first")
+			} else if writeBaseline != "" {
 				if err := policy.NewBaseline(res.Findings).Write(writeBaseline); err != nil {
 					return err
 				}

@@ -109,15 +109,7 @@ func TestReportsOnDemo(t *testing.T) {
 		t.Errorf("JUnit: %d suites, %d failures, host-namespaces failure found: %v", len(junit.Suites), junit.Failures, found)
 	}
 
-	var gl []struct {
-		CheckName   string `json:"check_name"`
-		Fingerprint string
-		Severity    string
-		Location    struct {
-			Path  string
-			Lines struct{ Begin int }
-		}
-	}
+	var gl []codeQualityIssue
 	if err := json.Unmarshal(read("gitlab"), &gl); err != nil {
 		t.Fatal(err)
 	}

@@ -94,9 +94,7 @@ func newHookCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if code != 0 {
-					failed = max(failed, code)
-				}
+				failed = max(failed, code)
 			}
 			if failed != 0 {
 				fmt.Fprintln(cmd.ErrOrStderr(), "kubegate: push blocked; fix the findings (or bypass once with git push --no-verify)")

@@ -49,25 +49,37 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
+// actionStep is a step of a composite action.
+type actionStep struct {
+	ID, Run, Shell string
+	Env            map[string]string
+}
+
+// codeQualityIssue is an entry of a GitLab Code Quality report, as GitLab reads it.
+type codeQualityIssue struct {
+	CheckName   string `json:"check_name"`
+	Description string
+	Fingerprint string
+	Severity    string
+	Location    struct {
+		Path  string
+		Lines struct{ Begin int }
+	}
+}
+
 // TestGitHubAction runs action.yml's gate step the way the runner runs a composite
 // action's step: its env with ${{ inputs.* }} evaluated (defaults for unset inputs),
 // GITHUB_* files, bash, in the workspace.
 func TestGitHubAction(t *testing.T) {
 	noGitHub(t)
-	doc, err := os.ReadFile("../../action.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := []byte(readFile(t, "../../action.yml"))
 	schematest.Validate(t, "github-action.json", doc, true)
 	var action struct {
 		Inputs  map[string]struct{ Default string }
 		Outputs map[string]struct{ Value string }
 		Runs    struct {
 			Using string
-			Steps []struct {
-				ID, Run, Shell string
-				Env            map[string]string
-			}
+			Steps []actionStep
 		}
 	}
 	if err := yaml.Unmarshal(doc, &action); err != nil {
@@ -81,12 +93,7 @@ func TestGitHubAction(t *testing.T) {
 	if want := []string{"args", "config", "fail-on", "kube-version", "offline", "paths", "profile", "sarif-file"}; !slices.Equal(inputs, want) {
 		t.Errorf("inputs %v, want %v", inputs, want)
 	}
-	i := slices.IndexFunc(action.Runs.Steps, func(s struct {
-		ID, Run, Shell string
-		Env            map[string]string
-	}) bool {
-		return s.ID == "gate"
-	})
+	i := slices.IndexFunc(action.Runs.Steps, func(s actionStep) bool { return s.ID == "gate" })
 	if action.Runs.Using != "composite" || i < 0 {
 		t.Fatalf("no gate step in %+v", action.Runs)
 	}
@@ -159,10 +166,7 @@ func TestGitHubAction(t *testing.T) {
 // project directory; then reads the artifacts it declares.
 func TestGitLabTemplate(t *testing.T) {
 	noGitHub(t)
-	doc, err := os.ReadFile("../../ci/gitlab/kubegate.gitlab-ci.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := []byte(readFile(t, "../../ci/gitlab/kubegate.gitlab-ci.yml"))
 	var tmpl struct {
 		Variables map[string]string
 		Job       struct {
@@ -204,34 +208,14 @@ func TestGitLabTemplate(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	var issues []struct {
-		CheckName   string `json:"check_name"`
-		Description string
-		Fingerprint string
-		Severity    string
-		Location    struct {
-			Path  string
-			Lines struct{ Begin int }
-		}
-	}
+	var issues []codeQualityIssue
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(project, job.Artifacts.Reports.Codequality))), &issues); err != nil {
 		t.Fatal(err)
 	}
 	if len(issues) == 0 || issues[0].Location.Path != "deploy/pod.yaml" || issues[0].Fingerprint == "" {
 		t.Errorf("code quality %+v", issues)
 	}
-	i := slices.IndexFunc(issues, func(i struct {
-		CheckName   string `json:"check_name"`
-		Description string
-		Fingerprint string
-		Severity    string
-		Location    struct {
-			Path  string
-			Lines struct{ Begin int }
-		}
-	}) bool {
-		return i.CheckName == "pss-privileged"
-	})
+	i := slices.IndexFunc(issues, func(i codeQualityIssue) bool { return i.CheckName == "pss-privileged" })
 	if i < 0 || issues[i].Location.Lines.Begin != 11 || issues[i].Severity != "blocker" {
 		t.Errorf("no pss-privileged blocker at line 11: %+v", issues)
 	}
@@ -254,10 +238,7 @@ func TestGitLabTemplate(t *testing.T) {
 // shell, args after it, no file names (pass_filenames: false), in the repository root.
 func TestPreCommitHook(t *testing.T) {
 	noGitHub(t)
-	doc, err := os.ReadFile("../../.pre-commit-hooks.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	doc := []byte(readFile(t, "../../.pre-commit-hooks.yaml"))
 	schematest.Validate(t, "pre-commit-hooks.json", doc, true)
 	var hooks []struct {
 		ID, Entry, Language, Files string
