@@ -35,8 +35,6 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 		b.WriteString("\n")
 	}
 	file := ""
-	var fired []string
-	seen := map[string]bool{}
 	for _, f := range r.Findings {
 		if f.Source.File != file {
 			if file != "" {
@@ -52,16 +50,12 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 		sev := strings.ToUpper(f.Severity.String())
 		fmt.Fprintf(&b, "%s  %s  %s  %s: %s\n", location(f.Source.File, f.Source.Line),
 			paint(severityColor[f.Severity], fmt.Sprintf("%-8s", sev)), f.RuleID, f.Object, f.Message)
-		if !seen[f.RuleID] {
-			seen[f.RuleID] = true
-			fired = append(fired, f.RuleID)
-		}
 	}
-	if len(fired) > 0 {
+	if fired := firedRules(r.Findings); len(fired) > 0 {
 		b.WriteString("\n" + paint("\x1b[1m", "How to fix") + "\n")
-		for _, id := range fired {
-			if rule, ok := rules.Get(id); ok {
-				fmt.Fprintf(&b, "  %s: %s\n", id, rule.Fix)
+		for _, rule := range fired {
+			if rule.Fix != "" {
+				fmt.Fprintf(&b, "  %s: %s\n", rule.ID, rule.Fix)
 			}
 		}
 	}
