@@ -20,7 +20,12 @@ func setFingerprints(fs []rules.Finding) {
 		if n > 0 {
 			key += "\x00" + strconv.Itoa(n)
 		}
-		sum := sha256.Sum256([]byte(key))
-		fs[i].Fingerprint = hex.EncodeToString(sum[:16])
+		fs[i].Fingerprint = Fingerprint(key)
 	}
+}
+
+// Fingerprint is the fingerprint of a key: 128 bits of its SHA-256, in hex.
+func Fingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
 }

@@ -107,9 +107,10 @@ images:
 		if reports, err = filepath.Abs(reports); err != nil {
 			return 0, err
 		}
-		for _, f := range []string{"sarif", "junit", "gitlab", "markdown"} {
-			check = append(check, "--output", fmt.Sprintf("%s=%s/kubegate.%s", f, reports, map[string]string{
-				"sarif": "sarif", "junit": "junit.xml", "gitlab": "codequality.json", "markdown": "md"}[f]))
+		for _, o := range []struct{ format, ext string }{
+			{"sarif", "sarif"}, {"junit", "junit.xml"}, {"gitlab", "codequality.json"}, {"markdown", "md"},
+		} {
+			check = append(check, "--output", fmt.Sprintf("%s=%s/kubegate.%s", o.format, reports, o.ext))
 		}
 	}
 	fmt.Println("\n$ kubegate check …")

@@ -160,6 +160,31 @@ func writeReport(path, format string, res *gate.Result, o report.Options) error 
 	return nil
 }
 
+// repoRoot is the directory report paths are relative to: the CI's checkout
+// (GITHUB_WORKSPACE, CI_PROJECT_DIR) when the working directory is inside it, else the
+// enclosing git work tree, else the working directory.
+func repoRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for _, env := range []string{"GITHUB_WORKSPACE", "CI_PROJECT_DIR"} {
+		if dir := os.Getenv(env); dir != "" {
+			if rel, err := filepath.Rel(dir, wd); err == nil && !strings.HasPrefix(rel, "..") {
+				return dir
+			}
+		}
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			return wd
+		}
+	}
+}
+
 func newCheckCmd() *cobra.Command {
 	var (
 		in            inputFlags

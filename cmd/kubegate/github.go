@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
@@ -51,29 +50,4 @@ func appendFile(path string, data []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-// repoRoot is the directory report paths are relative to: the CI's checkout
-// (GITHUB_WORKSPACE, CI_PROJECT_DIR) when the working directory is inside it, else the
-// enclosing git work tree, else the working directory.
-func repoRoot() string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for _, env := range []string{"GITHUB_WORKSPACE", "CI_PROJECT_DIR"} {
-		if dir := os.Getenv(env); dir != "" {
-			if rel, err := filepath.Rel(dir, wd); err == nil && !strings.HasPrefix(rel, "..") {
-				return dir
-			}
-		}
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			return wd
-		}
-	}
 }

@@ -76,7 +76,7 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 	if len(r.Errors) > 0 {
 		b.WriteString("\n### Input errors\n\n| location | error |\n|---|---|\n")
 		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "| `%s` | %s |\n", o.path(e.File)+location("", e.Line), cell(e.Msg))
+			fmt.Fprintf(&b, "| `%s` | %s |\n", o.at(e.File, e.Line), cell(e.Msg))
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -86,7 +86,7 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 				fmt.Fprintf(&b, "\n…and %d more: see the SARIF, JSON or text report.\n", len(r.Findings)-summaryRows)
 				break
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | [%s](%s) | %s | %s |\n", o.path(f.Source.File)+location("", f.Source.Line),
+			fmt.Fprintf(&b, "| `%s` | %s | [%s](%s) | %s | %s |\n", o.at(f.Source.File, f.Source.Line),
 				f.Severity, f.RuleID, ruleURL(f.RuleID), cell(f.Object.String()), cell(f.Message))
 		}
 	}

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 
@@ -47,8 +45,7 @@ func GitLabCodeQuality(w io.Writer, r *gate.Result, o Options) error {
 		add(f.Object.String()+": "+f.Message, f.RuleID, f.Fingerprint, gitlabSeverity[f.Severity], f.Source.File, f.Source.Line)
 	}
 	for _, e := range r.Errors {
-		sum := sha256.Sum256([]byte("input-error\x00" + o.path(e.File) + "\x00" + e.Msg))
-		add(e.Msg, "input-error", hex.EncodeToString(sum[:16]), "blocker", e.File, e.Line)
+		add(e.Msg, "input-error", gate.Fingerprint("input-error\x00"+o.path(e.File)+"\x00"+e.Msg), "blocker", e.File, e.Line)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

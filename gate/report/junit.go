@@ -107,7 +107,7 @@ func JUnit(w io.Writer, r *gate.Result, o Options) error {
 		s := suite(o.path(e.File))
 		s.Cases = append(s.Cases, junitCase{Name: "render " + o.path(e.File), Classname: "kubegate.input",
 			File: o.path(e.File), Line: e.Line,
-			Error: &junitProblem{Message: e.Msg, Type: "input-error", Body: o.path(e.File) + location("", e.Line) + ": " + e.Msg}})
+			Error: &junitProblem{Message: e.Msg, Type: "input-error", Body: o.at(e.File, e.Line) + ": " + e.Msg}})
 		s.Errors++
 	}
 	for _, s := range doc.Suites {
@@ -139,7 +139,7 @@ func inputOf(o Options, s manifest.Source) string {
 // findingText is a finding in a few plain lines: where, what, and the fix.
 func findingText(o Options, f rules.Finding) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s%s\n%s %s: %s: %s\n", o.path(f.Source.File), location("", f.Source.Line),
+	fmt.Fprintf(&b, "%s\n%s %s: %s: %s\n", o.at(f.Source.File, f.Source.Line),
 		strings.ToUpper(f.Severity.String()), f.RuleID, f.Object, f.Message)
 	if rule, ok := rules.Get(f.RuleID); ok {
 		fmt.Fprintf(&b, "Fix: %s\n", rule.Fix)

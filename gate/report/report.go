@@ -67,12 +67,15 @@ func (o Options) path(file string) string {
 	return filepath.ToSlash(file)
 }
 
+// at is file:line as the report shows it (file alone without a line).
+func (o Options) at(file string, line int) string { return location(o.path(file), line) }
+
 // uri is path as a URI reference (SARIF): spaces and other specials escaped.
 func (o Options) uri(file string) string {
 	return (&url.URL{Path: o.path(file)}).String()
 }
 
-// line is a 1-based line for formats that need one: findings without a line (a whole
+// startLine is a 1-based line for formats that need one: findings without a line (a whole
 // file) point at its first line.
 func startLine(n int) int { return max(n, 1) }
 

@@ -81,18 +81,34 @@ func (u Update) Touches(ctx context.Context) (bool, error) {
 // Export writes the tree of commit sha into dir (regular files and directories; symbolic
 // links are left out, so nothing outside dir is reachable through them).
 func Export(ctx context.Context, sha, dir string) error {
-	var out bytes.Buffer
-	if err := git(ctx, &out, "archive", "--format=tar", sha); err != nil {
+	// Streamed: a repository's tree need not fit in memory.
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", sha)
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		return err
 	}
-	tr := tar.NewReader(&out)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	err = untar(tar.NewReader(out), dir)
+	io.Copy(io.Discard, out) // let git finish writing whatever untar left
+	if werr := cmd.Wait(); werr != nil {
+		return fmt.Errorf("git archive %s: %v: %s", sha, werr, strings.TrimSpace(stderr.String()))
+	}
+	return err
+}
+
+// untar writes the directories and regular files of tr below dir.
+func untar(tr *tar.Reader, dir string) error {
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("git archive %s: %w", sha, err)
+			return fmt.Errorf("reading git archive: %w", err)
 		}
 		name := filepath.Join(dir, filepath.FromSlash(h.Name))
 		if !strings.HasPrefix(name, filepath.Clean(dir)+string(filepath.Separator)) {
