@@ -288,15 +288,15 @@ func TestImageReferences(t *testing.T) {
 	allowed := Options{Images: ImagePolicy{AllowedRegistries: []string{"docker.io/library/", "registry.local:5000"}, InsecureRegistries: []string{"registry.local:5000"}}}
 	expect(t, messages(t, "image-registry-not-allowed", pod("nginx:1.27"), allowed))
 	expect(t, messages(t, "image-registry-not-allowed", pod("bitnami/redis:7"), allowed),
-		`container "c" uses image "bitnami/redis:7" (docker.io/bitnami/redis), outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
+		`container "c": image "bitnami/redis:7" (docker.io/bitnami/redis) is outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
 	expect(t, messages(t, "image-registry-not-allowed", pod("registry.local:50001/x:1"), allowed),
-		`container "c" uses image "registry.local:50001/x:1" (registry.local:50001/x), outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
+		`container "c": image "registry.local:50001/x:1" (registry.local:50001/x) is outside images.allowedRegistries [docker.io/library/, registry.local:5000]`)
 	expect(t, messages(t, "image-registry-insecure", pod("registry.local:5000/team/app:1"), allowed),
-		`container "c" pulls image "registry.local:5000/team/app:1" from registry.local:5000, listed in images.insecureRegistries`)
-	expect(t, messages(t, "image-not-pinned", pod("nginx"), Options{}), `container "c" uses image "nginx" with no tag, which means :latest`)
-	expect(t, messages(t, "image-not-pinned", pod("Nginx::1"), Options{}), `container "c" has image "Nginx::1", which is not a valid image reference`)
+		`container "c": image "registry.local:5000/team/app:1" is pulled from registry.local:5000, listed in images.insecureRegistries`)
+	expect(t, messages(t, "image-not-pinned", pod("nginx"), Options{}), `container "c": image "nginx" has no tag, which means :latest`)
+	expect(t, messages(t, "image-not-pinned", pod("Nginx::1"), Options{}), `container "c": image "Nginx::1" is not a valid image reference`)
 	expect(t, messages(t, "image-not-pinned", pod("nginx:1.27"), Options{Images: ImagePolicy{RequireDigest: true}}),
-		`container "c" uses image "nginx:1.27" by tag, not by digest (images.requireDigest)`)
+		`container "c": image "nginx:1.27" is referenced by tag, not by digest (images.requireDigest)`)
 	expect(t, messages(t, "image-pull-policy", pod("nginx:1.27"), Options{}))
 }
 

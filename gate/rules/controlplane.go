@@ -165,7 +165,7 @@ var flagChecks = []flagCheck{
 		fix: "Set --client-ca-file."},
 	{id: "apiserver-encryption-provider-config", cis: "1.2.27", component: apiServer, flags: []string{"encryption-provider-config"}, test: present,
 		severity: High, practices: encryptionTLS, title: "Secrets not encrypted at rest",
-		fix: "Set --encryption-provider-config to an EncryptionConfiguration whose first provider is kms, aescbc, aesgcm or secretbox (kubegate generate encryption-config)."},
+		fix: "Set --encryption-provider-config to an EncryptionConfiguration whose first provider is kms, aescbc, aesgcm or secretbox (kubegate generate encryption)."},
 	{id: "apiserver-tls-cipher-suites", cis: "1.2.29", component: apiServer, flags: []string{"tls-cipher-suites"}, test: subsetOf, want: apiServerCiphers,
 		severity: Low, practices: encryptionTLS, title: "API server TLS cipher suites not restricted to strong ones",
 		fix: "Set --tls-cipher-suites to AEAD suites only, e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384."},

@@ -55,9 +55,9 @@ var (
 )
 
 func init() {
-	imageNotPinned.Check = checkImagePinned
-	registryNotAllowed.Check = checkAllowedRegistries
-	insecureRegistry.Check = checkInsecureRegistries
+	imageNotPinned.Check = refFindings(imageNotPinned)
+	registryNotAllowed.Check = refFindings(registryNotAllowed)
+	insecureRegistry.Check = refFindings(insecureRegistry)
 	pullPolicy.Check = checkPullPolicy
 	for _, r := range []*Rule{imageNotPinned, registryNotAllowed, insecureRegistry, pullPolicy} {
 		Register(r)
@@ -105,48 +105,6 @@ func CanonicalRepo(ref name.Reference) string {
 	return repo
 }
 
-// eachImage calls f for every container whose image parses, of the workload pods and, with
-// staticToo, of the control-plane static Pods.
-func eachImage(s *Set, staticToo bool, f func(p *Pod, c PodContainer, im image)) {
-	pods := s.Pods
-	if staticToo {
-		pods = s.allPods()
-	}
-	for _, p := range pods {
-		for _, c := range p.Containers {
-			if c.RefErr == nil {
-				f(p, c, c.Ref)
-			}
-		}
-	}
-}
-
-func checkImagePinned(s *Set) []Finding {
-	var out []Finding
-	for _, p := range s.allPods() {
-		for _, c := range p.Containers {
-			im := c.Ref
-			var msg string
-			switch {
-			case c.RefErr != nil:
-				msg = fmt.Sprintf("container %q has image %q, which is not a valid image reference", c.Name, c.Image)
-			case im.digested:
-				continue
-			case im.tag == "":
-				msg = fmt.Sprintf("container %q uses image %q with no tag, which means :latest", c.Name, c.Image)
-			case im.tag == "latest":
-				msg = fmt.Sprintf("container %q uses image %q with the mutable :latest tag", c.Name, c.Image)
-			case s.Images.RequireDigest:
-				msg = fmt.Sprintf("container %q uses image %q by tag, not by digest (images.requireDigest)", c.Name, c.Image)
-			default:
-				continue
-			}
-			out = append(out, imageNotPinned.At(p.Object, c.Path+".image", c.Name, msg))
-		}
-	}
-	return out
-}
-
 // hasPrefix matches a canonical repository against a prefix from the policy: a prefix
 // ending in "/" matches by string, any other matches itself or what lies below it, so
 // that "registry.local:5000" matches neither "registry.local:50001/x" nor "ghcr.io/acme-x".
@@ -167,51 +125,93 @@ func matchesAny(repo string, prefixes []string) (string, bool) {
 	return "", false
 }
 
-func checkAllowedRegistries(s *Set) []Finding {
-	allowed := s.Images.AllowedRegistries
-	if len(allowed) == 0 {
-		return nil
+// RefProblem is what the image policy finds wrong with an image reference by itself: what
+// check reports at an image: line and what the admission webhook denies.
+type RefProblem struct {
+	Rule    *Rule
+	Message string // names the image, not a container
+}
+
+// RefProblems judges one image reference as written: pinned, from an allowed registry, not
+// from an insecure one.
+func (p ImagePolicy) RefProblems(ref string) []RefProblem {
+	im, err := parseImage(ref)
+	return p.refProblems(ref, im, err)
+}
+
+func (p ImagePolicy) refProblems(ref string, im image, parseErr error) []RefProblem {
+	var out []RefProblem
+	add := func(r *Rule, format string, args ...any) {
+		out = append(out, RefProblem{Rule: r, Message: fmt.Sprintf(format, args...)})
 	}
-	var out []Finding
-	eachImage(s, true, func(p *Pod, c PodContainer, im image) {
-		if _, ok := matchesAny(im.repo, allowed); !ok {
-			out = append(out, registryNotAllowed.At(p.Object, c.Path+".image", c.Name,
-				fmt.Sprintf("container %q uses image %q (%s), outside images.allowedRegistries [%s]", c.Name, c.Image, im.repo, strings.Join(allowed, ", "))))
+	switch {
+	case parseErr != nil:
+		add(imageNotPinned, "image %q is not a valid image reference", ref)
+		return out
+	case im.digested:
+	case im.tag == "":
+		add(imageNotPinned, "image %q has no tag, which means :latest", ref)
+	case im.tag == "latest":
+		add(imageNotPinned, "image %q uses the mutable :latest tag", ref)
+	case p.RequireDigest:
+		add(imageNotPinned, "image %q is referenced by tag, not by digest (images.requireDigest)", ref)
+	}
+	if len(p.AllowedRegistries) > 0 {
+		if _, ok := matchesAny(im.repo, p.AllowedRegistries); !ok {
+			add(registryNotAllowed, "image %q (%s) is outside images.allowedRegistries [%s]", ref, im.repo, strings.Join(p.AllowedRegistries, ", "))
 		}
-	})
+	}
+	if reg, ok := matchesAny(im.repo, p.InsecureRegistries); ok {
+		add(insecureRegistry, "image %q is pulled from %s, listed in images.insecureRegistries", ref, reg)
+	}
 	return out
 }
 
-func checkInsecureRegistries(s *Set) []Finding {
-	var out []Finding
-	eachImage(s, true, func(p *Pod, c PodContainer, im image) {
-		if reg, ok := matchesAny(im.repo, s.Images.InsecureRegistries); ok {
-			out = append(out, insecureRegistry.At(p.Object, c.Path+".image", c.Name,
-				fmt.Sprintf("container %q pulls image %q from %s, listed in images.insecureRegistries", c.Name, c.Image, reg)))
+// refFindings reports rule r's reference problems on every container of the workloads and
+// the static Pods.
+func refFindings(r *Rule) func(*Set) []Finding {
+	return func(s *Set) []Finding {
+		var out []Finding
+		for _, p := range s.allPods() {
+			for _, c := range p.Containers {
+				for _, pr := range s.Images.refProblems(c.Image, c.Ref, c.RefErr) {
+					if pr.Rule == r {
+						out = append(out, r.At(p.Object, c.Path+".image", c.Name, fmt.Sprintf("container %q: %s", c.Name, pr.Message)))
+					}
+				}
+			}
 		}
-	})
-	return out
+		return out
+	}
 }
 
 func checkPullPolicy(s *Set) []Finding {
 	var out []Finding
 	// Not for static Pods: with Always, a control plane could not restart without its registry.
-	eachImage(s, false, func(p *Pod, c PodContainer, im image) {
-		if im.digested {
-			return
-		}
-		policy, how, field := c.ImagePullPolicy, "", c.Path+".imagePullPolicy"
-		if policy == "" {
-			if im.tag == "" || im.tag == "latest" {
-				return // the API server defaults these to Always
+	for _, p := range s.Pods {
+		for _, c := range p.Containers {
+			if c.RefErr == nil && !c.Ref.digested {
+				if f, ok := pullPolicyFinding(p, c); ok {
+					out = append(out, f)
+				}
 			}
-			policy, how, field = corev1.PullIfNotPresent, " (the default for a tagged image)", c.Path+".image"
 		}
-		if policy == corev1.PullAlways {
-			return
-		}
-		out = append(out, pullPolicy.At(p.Object, field, c.Name,
-			fmt.Sprintf("container %q runs tagged image %q with imagePullPolicy %s%s: a node may run a stale cached copy", c.Name, c.Image, policy, how)))
-	})
+	}
 	return out
+}
+
+// pullPolicyFinding judges the pull policy of a container running a tagged image.
+func pullPolicyFinding(p *Pod, c PodContainer) (Finding, bool) {
+	policy, how, field := c.ImagePullPolicy, "", c.Path+".imagePullPolicy"
+	if policy == "" {
+		if c.Ref.tag == "" || c.Ref.tag == "latest" {
+			return Finding{}, false // the API server defaults these to Always
+		}
+		policy, how, field = corev1.PullIfNotPresent, " (the default for a tagged image)", c.Path+".image"
+	}
+	if policy == corev1.PullAlways {
+		return Finding{}, false
+	}
+	return pullPolicy.At(p.Object, field, c.Name,
+		fmt.Sprintf("container %q runs tagged image %q with imagePullPolicy %s%s: a node may run a stale cached copy", c.Name, c.Image, policy, how)), true
 }
