@@ -118,7 +118,7 @@ func GenerateEncryption(o Encryption) ([]byte, APIServerChange, error) {
 
 func encryptionChange() APIServerChange {
 	return APIServerChange{
-		Flags: []Flag{{"encryption-provider-config", DefaultEncryptionFile}},
+		Flags:   []Flag{{"encryption-provider-config", DefaultEncryptionFile}},
 		Volumes: []Volume{{Name: "kubegate-encryption", HostPath: "/etc/kubernetes/encryption", ReadOnly: true, Directory: true}},
 		Notes: []string{
 			"Existing objects stay unencrypted until written again: kubectl get secrets -A -o json | kubectl replace -f -",
