@@ -238,14 +238,17 @@ func (v *Verdict) problem(r *rules.Rule, format string, args ...any) {
 
 // cacheable: only complete outcomes are kept. A failure to reach, verify or scan may be
 // transient (or fixed by a push), so it is checked again next time.
-func cacheable(v *Verdict) bool {
-	return !slices.ContainsFunc(v.Problems, func(p Problem) bool {
-		switch p.RuleID {
-		case ruleUnresolved.ID, ruleDigestGone.ID, ruleUnverified.ID, ruleNotScanned.ID:
-			return true
-		}
-		return false
-	})
+func cacheable(v *Verdict) bool { return !slices.ContainsFunc(v.Problems, Problem.Unchecked) }
+
+// Unchecked says the problem is a check that could not be done or did not pass (not
+// resolved, digest gone, not verified, not scanned) rather than something a check found:
+// the image is unknown, and the gate fails closed on it.
+func (p Problem) Unchecked() bool {
+	switch p.RuleID {
+	case ruleUnresolved.ID, ruleDigestGone.ID, ruleUnverified.ID, ruleNotScanned.ID:
+		return true
+	}
+	return false
 }
 
 func runsAsRoot(user string) bool {

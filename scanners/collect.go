@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -21,6 +22,17 @@ type Image struct {
 	Repo     string // canonical repository, docker.io/library/nginx: what images.rules match
 	Digested bool   // the reference pins a digest
 	Uses     []Use
+}
+
+// NewImage is the image of one reference, used by no container of a manifest (an admission
+// review names only images).
+func NewImage(ref string) (*Image, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	_, digested := r.(name.Digest)
+	return &Image{Ref: ref, Repo: rules.CanonicalRepo(r), Digested: digested}, nil
 }
 
 // Use is one container's use of an image.

@@ -103,8 +103,11 @@ func (c APIServerChange) Instructions() string {
 	b.WriteString(indent(mustYAML(vols), "  "))
 	b.WriteString("\n# or, with kubeadm, merge into the ClusterConfiguration (kubeadm init --config, or kubeadm upgrade):\n")
 	b.WriteString(c.KubeadmPatch())
+	if len(c.Notes) > 0 {
+		b.WriteString("\n")
+	}
 	for _, n := range c.Notes {
-		b.WriteString("\n# note: " + n + "\n")
+		b.WriteString("# note: " + n + "\n")
 	}
 	return b.String()
 }

@@ -101,16 +101,33 @@ func (p *Policy) Apply(findings []rules.Finding, objects []*manifest.Object, now
 	}
 	kept := out.Findings[:0]
 	for _, f := range out.Findings {
-		if !p.Enabled(f.RuleID) {
-			continue
+		if f, ok := p.adjust(f); ok {
+			kept = append(kept, f)
 		}
-		if s, ok := p.Rules.Severity[f.RuleID]; ok {
-			f.Severity = s
-		}
-		kept = append(kept, f)
 	}
 	out.Findings = kept
 	return out
+}
+
+// adjust drops the findings of disabled rules and applies severity overrides.
+func (p *Policy) adjust(f rules.Finding) (rules.Finding, bool) {
+	if !p.Enabled(f.RuleID) {
+		return f, false
+	}
+	if s, ok := p.Rules.Severity[f.RuleID]; ok {
+		f.Severity = s
+	}
+	return f, true
+}
+
+// Judge applies the policy to one finding outside a rendered set (an admission review):
+// disabled rules and live exemptions drop it, severity overrides apply. Exemption
+// annotations are not read: at admission they would come from whoever creates the pod.
+func (p *Policy) Judge(f rules.Finding, now time.Time) (rules.Finding, bool) {
+	if p.exemptionFor(f, now, make([]bool, len(p.Exemptions))) >= 0 {
+		return f, false
+	}
+	return p.adjust(f)
 }
 
 // exemptionFor returns the index of the first live exemption that covers f, or -1. An

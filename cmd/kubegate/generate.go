@@ -1,0 +1,273 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegate/kubegate/gate"
+	gen "github.com/kubegate/kubegate/gate/generate"
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/policy"
+)
+
+func newGenerateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate the cluster-side configs: ImagePolicyWebhook, encryption at rest, audit policy",
+		Long: "Write the kube-apiserver configuration files the hardening guides call for, each with the\n" +
+			"flags, mounts and kubeadm patch that enable it. Generated files pass kubegate's own rules.",
+	}
+	cmd.AddCommand(newGenerateImagePolicyCmd(), newGenerateEncryptionCmd(), newGenerateAuditPolicyCmd())
+	return cmd
+}
+
+func newGenerateImagePolicyCmd() *cobra.Command {
+	var (
+		o      gen.ImagePolicy
+		caFile string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "image-policy --webhook-url URL --ca-file FILE",
+		Short: "The ImagePolicyWebhook admission configuration and kubeconfig, pointing at kubegate webhook serve",
+		Long: "Write the API server's AdmissionConfiguration for the ImagePolicyWebhook plugin (fail closed:\n" +
+			"defaultAllow false) and the kubeconfig it points to (the webhook's URL and CA, embedded, and\n" +
+			"the API server's client certificate when given), then print the kube-apiserver flags, mounts\n" +
+			"and kubeadm patch that enable it. Without --out the files are printed.",
+		Example: "  kubegate generate image-policy --webhook-url https://10.96.200.10/imagereview --ca-file ca.crt \\\n" +
+			"    --client-cert /etc/kubernetes/pki/imagepolicy-client.crt --client-key /etc/kubernetes/pki/imagepolicy-client.key --out imagepolicy/",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if caFile != "" {
+				ca, err := os.ReadFile(caFile)
+				if err != nil {
+					return err
+				}
+				o.CA = ca
+			}
+			cfg, err := gen.GenerateImagePolicy(o)
+			if err != nil {
+				return err
+			}
+			if err := selfCheck(cfg.Files...); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out == "" {
+				for _, f := range cfg.Files {
+					fmt.Fprintf(w, "# --- %s ---\n%s", f.Name, f.Data)
+				}
+				fmt.Fprintf(w, "# --- kube-apiserver ---\n%s", cfg.Change.Instructions())
+				return nil
+			}
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return err
+			}
+			for _, f := range cfg.Files {
+				if err := writeNew(filepath.Join(out, f.Name), f.Data, true); err != nil {
+					return err
+				}
+			}
+			dir := o.Dir
+			if dir == "" {
+				dir = gen.DefaultImagePolicyDir
+			}
+			fmt.Fprintf(w, "# wrote %s/{%s,%s}: copy them to %s/ on every control-plane node\n%s",
+				out, gen.AdmissionConfigFile, gen.KubeconfigFile, dir, cfg.Change.Instructions())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.WebhookURL, "webhook-url", "", "https URL of the webhook's /imagereview, as the API server reaches it")
+	f.StringVar(&caFile, "ca-file", "", "PEM CA certificate that signed the webhook's serving certificate (embedded in the kubeconfig)")
+	f.StringVar(&o.ClientCert, "client-cert", "", "path on the control-plane nodes of the client certificate kube-apiserver presents to the webhook")
+	f.StringVar(&o.ClientKey, "client-key", "", "path on the control-plane nodes of that certificate's key")
+	f.StringVar(&o.Dir, "dir", gen.DefaultImagePolicyDir, "directory of the files on the control-plane nodes")
+	f.IntVar(&o.AllowTTL, "allow-ttl", gen.DefaultAllowTTL, "seconds the API server caches an allow (-1: never)")
+	f.IntVar(&o.DenyTTL, "deny-ttl", gen.DefaultDenyTTL, "seconds the API server caches a deny (-1: never)")
+	f.IntVar(&o.RetryBackoff, "retry-backoff", gen.DefaultRetryBackoff, "milliseconds before the API server retries a failed review")
+	f.StringVar(&out, "out", "", "directory to write the files into (default: print them)")
+	return cmd
+}
+
+func newGenerateEncryptionCmd() *cobra.Command {
+	var (
+		o     gen.Encryption
+		out   string
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "encryption",
+		Short: "An EncryptionConfiguration for Secrets at rest, with a fresh key; rotate an existing one",
+		Long: "Write an EncryptionConfiguration whose first provider encrypts every write with a fresh\n" +
+			"32-byte key from crypto/rand, and identity last so data written before stays readable. The\n" +
+			"file holds the key: it is written with mode 0600 and printed only with --out -.\n\n" +
+			"Providers: secretbox (default; rated strong), aesgcm (rotate every 200,000 writes), aescbc\n" +
+			"(rated weak), kms (v2, with --kms-name and --kms-endpoint: the key stays in the KMS).",
+		Example: "  kubegate generate encryption --out encryption-config.yaml\n" +
+			"  kubegate generate encryption --resources secrets,configmaps --out encryption-config.yaml\n" +
+			"  kubegate generate encryption --provider kms --kms-name vault --kms-endpoint unix:///var/run/kmsplugin/socket.sock --out -\n" +
+			"  kubegate generate encryption rotate add encryption-config.yaml",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, change, err := gen.GenerateEncryption(o)
+			if err != nil {
+				return err
+			}
+			if err := selfCheck(gen.File{Name: "encryption configuration", Data: data}); err != nil {
+				return err
+			}
+			if out == "-" {
+				cmd.OutOrStdout().Write(data)
+				fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
+				return nil
+			}
+			if err := writeNew(out, data, force); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s (mode 0600): copy it to %s on every control-plane node, and back it up outside the cluster\n%s",
+				out, gen.DefaultEncryptionFile, change.Instructions())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Provider, "provider", "secretbox", "encrypting provider: "+strings.Join(gen.Providers, ", "))
+	f.StringSliceVar(&o.Resources, "resources", []string{"secrets"}, "resources to encrypt (resource or resource.group; *.* for everything)")
+	f.StringVar(&o.KMS.Name, "kms-name", "", "KMS v2 plugin name (unique, no ':')")
+	f.StringVar(&o.KMS.Endpoint, "kms-endpoint", "", "KMS v2 plugin socket: unix:///path")
+	f.DurationVar(&o.KMS.Timeout, "kms-timeout", 3*time.Second, "KMS v2 call timeout")
+	f.StringVar(&out, "out", "encryption-config.yaml", "file to write (- prints the key to stdout)")
+	f.BoolVar(&force, "force", false, "replace an existing file (its keys are lost: use rotate to change keys)")
+	cmd.AddCommand(newRotateCmd())
+	return cmd
+}
+
+func newRotateCmd() *cobra.Command {
+	var provider string
+	cmd := &cobra.Command{
+		Use:   "rotate add|promote|prune FILE",
+		Short: "Rotate the keys of an EncryptionConfiguration in the documented, HA-safe stages",
+		Long: "Run one stage of a key rotation on FILE, in place (mode 0600):\n" +
+			"  add      a fresh key second: every API server learns to read it before any writes with it\n" +
+			"           (with --provider, a new provider second: how to leave aescbc for secretbox)\n" +
+			"  promote  the new key first: new writes use it; then rewrite every Secret\n" +
+			"  prune    only the first key is kept\n" +
+			"Each stage prints what to do before the next one.",
+		Example: "  kubegate generate encryption rotate add encryption-config.yaml\n" +
+			"  kubegate generate encryption rotate add --provider secretbox encryption-config.yaml",
+		Args:      cobra.ExactArgs(2),
+		ValidArgs: gen.RotationStages,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stage, file := args[0], args[1]
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			out, next, err := gen.Rotate(data, stage, provider, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			if err := selfCheck(gen.File{Name: file, Data: out}); err != nil {
+				return err
+			}
+			if err := replaceFile(file, out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s done.\n%s", file, stage, next)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&provider, "provider", "", "add: the provider of the new key, when it changes (secretbox, aesgcm, aescbc)")
+	return cmd
+}
+
+func newGenerateAuditPolicyCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "audit-policy",
+		Short: "An audit Policy: who touched Secrets and tokens (never their contents), RBAC and admission changes in full",
+		Long: "Print (or write with --out) an audit.k8s.io/v1 Policy that records reads and changes of\n" +
+			"Secrets, ConfigMaps and tokens at Metadata, RBAC and admission configuration changes at\n" +
+			"RequestResponse, other changes at Request and other reads at Metadata, and skips noisy\n" +
+			"read-only system traffic; then the kube-apiserver flags (log path, 30 days, 10 files, 100 MB).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, change := gen.GenerateAuditPolicy()
+			if err := selfCheck(gen.File{Name: "audit policy", Data: data}); err != nil {
+				return err
+			}
+			if out == "" {
+				cmd.OutOrStdout().Write(data)
+				fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
+				return nil
+			}
+			if err := writeNew(out, data, true); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s: copy it to %s/%s on every control-plane node\n%s", out, gen.DefaultAuditDir, gen.AuditPolicyFile, change.Instructions())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "file to write (default: print)")
+	return cmd
+}
+
+// selfCheck holds generated files to the gate's own rules: a finding is a kubegate bug.
+func selfCheck(files ...gen.File) error {
+	var objs []*manifest.Object
+	for _, f := range files {
+		for _, d := range manifest.Decode(f.Data, manifest.Source{File: f.Name}) {
+			if d.Err != nil {
+				return fmt.Errorf("internal error: generated %s does not decode: %v", f.Name, d.Err)
+			}
+			objs = append(objs, d.Objects...)
+		}
+	}
+	p := policy.Default()
+	res := gate.Check(objs, gate.Options{Policy: p})
+	for _, f := range res.Findings {
+		return fmt.Errorf("internal error: generated %s fails kubegate's rule %s: %s (please report it)", f.Source.File, f.RuleID, f.Message)
+	}
+	return nil
+}
+
+// writeNew writes a generated file with mode 0600; replace allows overwriting.
+func writeNew(path string, data []byte, replace bool) error {
+	if !replace {
+		if _, err := os.Stat(path); err == nil {
+			return fmt.Errorf("%s exists: use rotate to change its keys, or --force to replace it (its keys are lost)", path)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return replaceFile(path, data)
+}
+
+// replaceFile writes data to path atomically (a temporary file renamed over it), mode 0600:
+// a crash never leaves a half-written key file.
+func replaceFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

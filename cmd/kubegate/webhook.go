@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/webhook"
+)
+
+func newWebhookCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Serve the image policy at admission (ImagePolicyWebhook backend)",
+	}
+	cmd.AddCommand(newWebhookServeCmd())
+	return cmd
+}
+
+func newWebhookServeCmd() *cobra.Command {
+	var (
+		config, certFile, keyFile, clientCA, listen string
+		timeout                                     time.Duration
+		images                                      imageFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "serve --config kubegate.yaml --tls-cert FILE --tls-key FILE",
+		Short: "Answer the API server's ImageReviews with the policy's images section",
+		Long: "Serve ImageReview (imagepolicy.k8s.io/v1alpha1) at POST /imagereview over TLS (1.2+): every\n" +
+			"image of a pod is checked as check does — pinned, allowed and secure registries, resolved,\n" +
+			"signature-verified and scanned, with the same verdict cache — and the pod is denied, with\n" +
+			"a reason naming the failed checks, when a finding reaches failOn or an image could not be\n" +
+			"checked (fail closed). Health at /healthz, readiness (vulnerability DB open) at /readyz,\n" +
+			"Prometheus metrics at /metrics. The serving certificate is reloaded when its files change.\n" +
+			"Logs are JSON on stderr. Generate the API server's side with kubegate generate image-policy.",
+		Example: "  kubegate webhook serve --config /etc/kubegate/kubegate.yaml --tls-cert /tls/tls.crt --tls-key /tls/tls.key \\\n" +
+			"    --client-ca /tls/apiserver-ca.crt --trivy-cache-dir /var/cache/trivy",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if images.offline {
+				return errors.New("webhook serve checks images in their registries: drop --offline")
+			}
+			if certFile == "" || keyFile == "" {
+				return errors.New("--tls-cert and --tls-key are required: the API server reaches image policy webhooks over https only")
+			}
+			in := inputFlags{config: config}
+			p, err := in.loadPolicy()
+			if err != nil {
+				return err
+			}
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			srv, scanner, closeScanner := webhookServer(p, &images, timeout, log)
+			defer closeScanner()
+			if clientCA != "" {
+				if srv.ClientCAs, err = webhook.LoadCAs(clientCA); err != nil {
+					return fmt.Errorf("--client-ca: %w", err)
+				}
+			}
+			// Open the vulnerability DB now (it may download), not on the first review.
+			go func() {
+				if s, err := scanner.get(); err != nil {
+					log.Error("vulnerability DB not available: every image is denied as not scanned", "error", err)
+				} else {
+					log.Info("vulnerability DB open", "version", s.DB().Version, "updatedAt", s.DB().UpdatedAt)
+				}
+			}()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			err = srv.Serve(ctx, webhook.Options{Listen: listen, CertFile: certFile, KeyFile: keyFile}, nil)
+			log.Info("stopped", "error", err)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&config, "config", "", "policy file (default: kubegate.yaml in the working directory, else the built-in policy)")
+	f.StringVar(&certFile, "tls-cert", "", "serving certificate (PEM), reloaded when it changes")
+	f.StringVar(&keyFile, "tls-key", "", "serving certificate's key (PEM)")
+	f.StringVar(&clientCA, "client-ca", "", "CA of the API server's client certificate: reviews without one it signed are refused (401)")
+	f.StringVar(&listen, "listen", ":8443", "address to listen on")
+	f.DurationVar(&timeout, "timeout", webhook.DefaultTimeout, "answer every review within this (the API server waits 30s); an image not checked by then is denied")
+	images.register(f)
+	return cmd
+}
+
+// webhookServer wires the webhook to the image stage check uses (same verdict cache).
+func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, log *slog.Logger) (*webhook.Server, *lazyScanner, func()) {
+	images.quiet = true
+	checker, closeScanner := images.checker(p)
+	scanner := checker.Scanner.(*lazyScanner)
+	return &webhook.Server{
+		Reviewer: &webhook.Reviewer{Policy: p, Checker: checker, Timeout: timeout},
+		Log:      log,
+		Metrics:  webhook.NewMetrics(),
+		Ready: func() error {
+			_, err := scanner.get()
+			return err
+		},
+	}, scanner, closeScanner
+}
