@@ -309,3 +309,28 @@ func BenchmarkWebhookCachedImage(b *testing.B) {
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 }
+
+// TestDeployWebhook: the manifests that run the webhook pass the gate with zero findings,
+// their policy loads, and every argument they give is a flag of webhook serve.
+func TestDeployWebhook(t *testing.T) {
+	code, out, errOut := kubegate(t, "", "check", "--offline", "--fail-on", "info", "--format", "json", "../../deploy/webhook")
+	r := jsonReport(t, out)
+	if code != 0 || len(r.Findings) != 0 || r.Summary.Objects != 10 {
+		t.Errorf("exit %d, %d objects, findings %+v\n%s", code, r.Summary.Objects, r.Findings, errOut)
+	}
+	if _, err := policy.Load("../../deploy/webhook/policy/kubegate.yaml"); err != nil {
+		t.Error(err)
+	}
+	data, _ := os.ReadFile("../../deploy/webhook/deployment.yaml")
+	flags := newWebhookServeCmd().Flags()
+	for _, line := range strings.Split(string(data), "\n") {
+		arg, ok := strings.CutPrefix(strings.TrimSpace(line), "- --")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(arg, "=")
+		if flags.Lookup(name) == nil {
+			t.Errorf("deployment.yaml passes --%s, which webhook serve does not have", name)
+		}
+	}
+}
