@@ -180,7 +180,7 @@ func newRotateCmd() *cobra.Command {
 			if err := replaceFile(file, out); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s done.\n%s", file, stage, next)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s done.\n%s", file, stage, strings.ReplaceAll(next, "FILE", file))
 			return nil
 		},
 	}
