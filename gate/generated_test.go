@@ -1,22 +1,15 @@
 package gate
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	gen "github.com/kubegate/kubegate/gate/generate"
+	"github.com/kubegate/kubegate/internal/testpki"
 )
 
 // What kubegate generates is held to kubegate's own rules: the generated files pass them,
@@ -25,11 +18,8 @@ import (
 
 func generated(t *testing.T) (files []gen.File, changes []gen.APIServerChange) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca"}, NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	ip, err := gen.GenerateImagePolicy(gen.ImagePolicy{WebhookURL: "https://10.96.0.50/imagereview",
-		CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), ClientCert: "/etc/kubernetes/pki/imagepolicy-client.crt", ClientKey: "/etc/kubernetes/pki/imagepolicy-client.key"})
+		CA: testpki.NewCA(t).CertPEM, ClientCert: "/etc/kubernetes/pki/imagepolicy-client.crt", ClientKey: "/etc/kubernetes/pki/imagepolicy-client.key"})
 	if err != nil {
 		t.Fatal(err)
 	}

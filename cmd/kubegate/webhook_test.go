@@ -3,18 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +29,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/webhook"
+	"github.com/kubegate/kubegate/internal/testpki"
 	"github.com/kubegate/kubegate/scanners/imagetest"
 )
 
@@ -44,31 +39,15 @@ type pki struct{ ca, serverCert, serverKey, clientCert, clientKey string }
 
 func newPKI(t testing.TB, dir string) pki {
 	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubegate test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	ca := testpki.NewCA(t)
+	p := pki{ca: write(t, dir, "ca.crt", string(ca.CertPEM))}
+	for _, leaf := range []struct {
+		name      string
+		cert, key *string
+	}{{"webhook", &p.serverCert, &p.serverKey}, {"kube-apiserver", &p.clientCert, &p.clientKey}} {
+		cert, key := ca.Issue(t, leaf.name)
+		*leaf.cert, *leaf.key = write(t, dir, leaf.name+".crt", string(cert)), write(t, dir, leaf.name+".key", string(key))
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	p := pki{ca: write(t, dir, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))}
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		return write(t, dir, name+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))),
-			write(t, dir, name+".key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
-	}
-	p.serverCert, p.serverKey = leaf("webhook", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("kube-apiserver", 3, x509.ExtKeyUsageClientAuth)
 	return p
 }
 

@@ -2,14 +2,7 @@ package webhook
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,17 +13,15 @@ import (
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/internal/testpki"
 	"github.com/kubegate/kubegate/scanners"
 )
 
 func writeCert(t *testing.T, dir, cn string) {
 	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, NotAfter: time.Now().Add(time.Hour), DNSNames: []string{cn}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	kder, _ := x509.MarshalECPrivateKey(key)
-	os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, key := testpki.NewCA(t).Issue(t, cn)
+	os.WriteFile(filepath.Join(dir, "tls.crt"), cert, 0o600)
+	os.WriteFile(filepath.Join(dir, "tls.key"), key, 0o600)
 }
 
 func TestCertificateReload(t *testing.T) {
