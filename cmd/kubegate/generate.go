@@ -121,20 +121,8 @@ func newGenerateEncryptionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := selfCheck(gen.File{Name: "encryption configuration", Data: data}); err != nil {
-				return err
-			}
-			if out == "-" {
-				cmd.OutOrStdout().Write(data)
-				fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
-				return nil
-			}
-			if err := writeNew(out, data, force); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s (mode 0600): copy it to %s on every control-plane node, and back it up outside the cluster\n%s",
-				out, gen.DefaultEncryptionFile, change.Instructions())
-			return nil
+			return emit(cmd, gen.File{Name: "encryption configuration", Data: data}, change, out, force,
+				"(mode 0600): copy it to "+gen.DefaultEncryptionFile+" on every control-plane node, and back it up outside the cluster")
 		},
 	}
 	f := cmd.Flags()
@@ -200,23 +188,33 @@ func newGenerateAuditPolicyCmd() *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, change := gen.GenerateAuditPolicy()
-			if err := selfCheck(gen.File{Name: "audit policy", Data: data}); err != nil {
-				return err
-			}
 			if out == "" {
-				cmd.OutOrStdout().Write(data)
-				fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
-				return nil
+				out = "-"
 			}
-			if err := writeNew(out, data, true); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s: copy it to %s/%s on every control-plane node\n%s", out, gen.DefaultAuditDir, gen.AuditPolicyFile, change.Instructions())
-			return nil
+			return emit(cmd, gen.File{Name: "audit policy", Data: data}, change, out, true,
+				"to be copied to "+gen.DefaultAuditDir+"/"+gen.AuditPolicyFile+" on every control-plane node")
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "file to write (default: print)")
 	return cmd
+}
+
+// emit checks a generated file, then prints it (out "-", with the API server change on
+// stderr) or writes it to out (mode 0600) and prints where it goes and the change.
+func emit(cmd *cobra.Command, f gen.File, change gen.APIServerChange, out string, replace bool, where string) error {
+	if err := selfCheck(f); err != nil {
+		return err
+	}
+	if out == "-" {
+		cmd.OutOrStdout().Write(f.Data)
+		fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
+		return nil
+	}
+	if err := writeNew(out, f.Data, replace); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s %s\n%s", out, where, change.Instructions())
+	return nil
 }
 
 // selfCheck holds generated files to the gate's own rules: a finding is a kubegate bug.
