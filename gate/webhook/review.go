@@ -19,6 +19,7 @@ import (
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/internal/parallel"
 	"github.com/kubegate/kubegate/scanners"
 )
 
@@ -72,6 +73,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 	var d Decision
 	var denied []string
 	var problems []scanners.Problem
+	var toCheck []string
 	refPolicy := r.Policy.RuleOptions().Images
 	for _, ref := range refs {
 		var refDenied bool
@@ -80,16 +82,21 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 			f, ok := r.judge(p.Rule.ID, p.Rule.Severity, spec.Namespace, now)
 			refDenied = refDenied || (ok && f.Severity >= r.Policy.FailOn)
 		}
-		if refDenied {
-			continue // denied already: no need to fetch it from a registry the policy refuses
+		if !refDenied { // else no need to fetch it from a registry the policy refuses
+			toCheck = append(toCheck, ref)
 		}
-		v, err := r.check(ctx, ref)
-		if err != nil { // not a finding: no policy setting admits an image that was not checked
-			denied = append(denied, err.Error())
+	}
+	// The images of a pod are checked side by side: the review has one deadline.
+	found := make([][]scanners.Problem, len(toCheck))
+	errs := make([]error, len(toCheck))
+	parallel.ForN(len(toCheck), len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
+	for i := range toCheck {
+		if errs[i] != nil { // not a finding: no policy setting admits an image that was not checked
+			denied = append(denied, errs[i].Error())
 			d.Rules = append(d.Rules, ruleError)
 			continue
 		}
-		for _, p := range v {
+		for _, p := range found[i] {
 			// The review names no securityContext, so whether a root image runs as root is
 			// not known here: Pod Security Admission's runAsNonRoot decides that in-cluster.
 			if !p.RootUser {
