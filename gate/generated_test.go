@@ -177,3 +177,12 @@ func TestGeneratedConfigDefects(t *testing.T) {
 	}
 	testDefects(t, strings.Join(docs, "---\n"), generatedDefects)
 }
+
+// A configuration file the API server would refuse to decode is an input error, not a
+// silent pass of the rules that read it.
+func TestMalformedConfigIsAnError(t *testing.T) {
+	res := checkText(t, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources: secrets\n", "")
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), "EncryptionConfiguration: not a valid EncryptionConfiguration: ") {
+		t.Errorf("errors %v", res.Errors)
+	}
+}

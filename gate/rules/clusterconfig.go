@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -65,40 +63,9 @@ func init() {
 	}
 }
 
-// typedConfigs decodes the objects of one kind and group into T.
-func typedConfigs[T any](s *Set, group, kind string) []Typed[T] {
-	var out []Typed[T]
-	for _, o := range s.Objects {
-		if o.Kind != kind || !strings.HasPrefix(o.APIVersion, group+"/") {
-			continue
-		}
-		var v T
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Raw, &v) == nil {
-			out = append(out, Typed[T]{Object: o, V: &v})
-		}
-	}
-	return out
-}
-
-func providerName(p apiserverv1.ProviderConfiguration) string {
-	switch {
-	case p.Identity != nil:
-		return "identity"
-	case p.Secretbox != nil:
-		return "secretbox"
-	case p.AESGCM != nil:
-		return "aesgcm"
-	case p.AESCBC != nil:
-		return "aescbc"
-	case p.KMS != nil:
-		return "kms"
-	}
-	return ""
-}
-
 func checkEncryptionPlaintext(s *Set) []Finding {
 	var out []Finding
-	for _, c := range typedConfigs[apiserverv1.EncryptionConfiguration](s, "apiserver.config.k8s.io", "EncryptionConfiguration") {
+	for _, c := range s.EncryptionConfigs {
 		secrets := false
 		for i, rc := range c.V.Resources {
 			secrets = secrets || slices.ContainsFunc(rc.Resources, func(r string) bool { return r == "secrets" || r == "*." || r == "*.*" })
@@ -116,7 +83,7 @@ func checkEncryptionPlaintext(s *Set) []Finding {
 
 func checkEncryptionWeak(s *Set) []Finding {
 	var out []Finding
-	for _, c := range typedConfigs[apiserverv1.EncryptionConfiguration](s, "apiserver.config.k8s.io", "EncryptionConfiguration") {
+	for _, c := range s.EncryptionConfigs {
 		for i, rc := range c.V.Resources {
 			res := strings.Join(rc.Resources, ", ")
 			for j, p := range rc.Providers {
@@ -163,7 +130,7 @@ var sensitive = []struct{ group, resource string }{
 
 func checkAuditSecretBodies(s *Set) []Finding {
 	var out []Finding
-	for _, c := range typedConfigs[auditv1.Policy](s, "audit.k8s.io", "Policy") {
+	for _, c := range s.AuditPolicies {
 		leaks := map[int][]string{} // rule index → the resources it records in full
 		for _, res := range sensitive {
 			if i := auditLeak(c.V, res.group, res.resource); i >= 0 {

@@ -12,6 +12,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiserverv1 "k8s.io/apiserver/pkg/apis/apiserver/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	kjson "sigs.k8s.io/json"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -66,6 +68,9 @@ type Set struct {
 	// each pair has the same fields (a Role is a ClusterRole without aggregationRule).
 	Roles    []Typed[rbacv1.ClusterRole]
 	Bindings []Typed[rbacv1.ClusterRoleBinding]
+	// The API server's own configuration files, when they are inputs.
+	EncryptionConfigs []Typed[apiserverv1.EncryptionConfiguration]
+	AuditPolicies     []Typed[auditv1.Policy]
 
 	rbac       func() *rbacIndex   // built on first use, shared by the RBAC rules
 	components func() []*Component // built on first use, shared by the control-plane rules
@@ -200,6 +205,8 @@ var typedKinds = sync.OnceValue(func() map[string]typedKind {
 		"networking.k8s.io/NetworkPolicy": netpol, "extensions/NetworkPolicy": netpol,
 		"rbac.authorization.k8s.io/Role": role, "rbac.authorization.k8s.io/ClusterRole": role,
 		"rbac.authorization.k8s.io/RoleBinding": binding, "rbac.authorization.k8s.io/ClusterRoleBinding": binding,
+		"apiserver.config.k8s.io/EncryptionConfiguration": kind(func(s *Set) *[]Typed[apiserverv1.EncryptionConfiguration] { return &s.EncryptionConfigs }),
+		"audit.k8s.io/Policy":                             kind(func(s *Set) *[]Typed[auditv1.Policy] { return &s.AuditPolicies }),
 	}
 })
 
