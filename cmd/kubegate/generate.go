@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,16 +69,12 @@ func newGenerateImagePolicyCmd() *cobra.Command {
 				return err
 			}
 			for _, f := range cfg.Files {
-				if err := writeNew(filepath.Join(out, f.Name), f.Data, true); err != nil {
+				if err := replaceFile(filepath.Join(out, f.Name), f.Data); err != nil {
 					return err
 				}
 			}
-			dir := o.Dir
-			if dir == "" {
-				dir = gen.DefaultImagePolicyDir
-			}
 			fmt.Fprintf(w, "# wrote %s/{%s,%s}: copy them to %s/ on every control-plane node\n%s",
-				out, gen.AdmissionConfigFile, gen.KubeconfigFile, dir, cfg.Change.Instructions())
+				out, gen.AdmissionConfigFile, gen.KubeconfigFile, cfg.Dir, cfg.Change.Instructions())
 			return nil
 		},
 	}
@@ -117,11 +111,16 @@ func newGenerateEncryptionCmd() *cobra.Command {
 			"  kubegate generate encryption rotate add encryption-config.yaml",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out != "-" && !force {
+				if _, err := os.Stat(out); err == nil {
+					return fmt.Errorf("%s exists: use rotate to change its keys, or --force to replace it (its keys are lost)", out)
+				}
+			}
 			data, change, err := gen.GenerateEncryption(o)
 			if err != nil {
 				return err
 			}
-			return emit(cmd, gen.File{Name: "encryption configuration", Data: data}, change, out, force,
+			return emit(cmd, gen.File{Name: "encryption configuration", Data: data}, change, out,
 				"(mode 0600): copy it to "+gen.DefaultEncryptionFile+" on every control-plane node, and back it up outside the cluster")
 		},
 	}
@@ -191,7 +190,7 @@ func newGenerateAuditPolicyCmd() *cobra.Command {
 			if out == "" {
 				out = "-"
 			}
-			return emit(cmd, gen.File{Name: "audit policy", Data: data}, change, out, true,
+			return emit(cmd, gen.File{Name: "audit policy", Data: data}, change, out,
 				"to be copied to "+gen.DefaultAuditDir+"/"+gen.AuditPolicyFile+" on every control-plane node")
 		},
 	}
@@ -201,7 +200,7 @@ func newGenerateAuditPolicyCmd() *cobra.Command {
 
 // emit checks a generated file, then prints it (out "-", with the API server change on
 // stderr) or writes it to out (mode 0600) and prints where it goes and the change.
-func emit(cmd *cobra.Command, f gen.File, change gen.APIServerChange, out string, replace bool, where string) error {
+func emit(cmd *cobra.Command, f gen.File, change gen.APIServerChange, out, where string) error {
 	if err := selfCheck(f); err != nil {
 		return err
 	}
@@ -210,7 +209,7 @@ func emit(cmd *cobra.Command, f gen.File, change gen.APIServerChange, out string
 		fmt.Fprint(cmd.ErrOrStderr(), change.Instructions())
 		return nil
 	}
-	if err := writeNew(out, f.Data, replace); err != nil {
+	if err := replaceFile(out, f.Data); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s %s\n%s", out, where, change.Instructions())
@@ -228,24 +227,15 @@ func selfCheck(files ...gen.File) error {
 			objs = append(objs, d.Objects...)
 		}
 	}
-	p := policy.Default()
-	res := gate.Check(objs, gate.Options{Policy: p})
-	for _, f := range res.Findings {
+	res := gate.Check(objs, gate.Options{Policy: policy.Default()})
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("internal error: %v (please report it)", res.Errors[0])
+	}
+	if len(res.Findings) > 0 {
+		f := res.Findings[0]
 		return fmt.Errorf("internal error: generated %s fails kubegate's rule %s: %s (please report it)", f.Source.File, f.RuleID, f.Message)
 	}
 	return nil
-}
-
-// writeNew writes a generated file with mode 0600; replace allows overwriting.
-func writeNew(path string, data []byte, replace bool) error {
-	if !replace {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s exists: use rotate to change its keys, or --force to replace it (its keys are lost)", path)
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-	}
-	return replaceFile(path, data)
 }
 
 // replaceFile writes data to path atomically (a temporary file renamed over it), mode 0600:
