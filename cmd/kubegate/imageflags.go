@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -90,13 +92,27 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 type lazyScanner struct {
 	open func() (*trivy.Scanner, error)
 	once sync.Once
-	s    *trivy.Scanner
-	err  error
+	// opened is set once open has returned.
+	opened atomic.Bool
+	s      *trivy.Scanner
+	err    error
 }
 
 func (l *lazyScanner) get() (*trivy.Scanner, error) {
-	l.once.Do(func() { l.s, l.err = l.open() })
+	l.once.Do(func() {
+		l.s, l.err = l.open()
+		l.opened.Store(true)
+	})
 	return l.s, l.err
+}
+
+// ready is get's outcome without waiting for it: a readiness probe must not hang while
+// the DB downloads.
+func (l *lazyScanner) ready() error {
+	if !l.opened.Load() {
+		return errors.New("the vulnerability DB is still being opened")
+	}
+	return l.err
 }
 
 func (l *lazyScanner) DB() scanners.DBInfo {

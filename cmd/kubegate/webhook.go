@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -74,7 +75,11 @@ func newWebhookServeCmd() *cobra.Command {
 			}()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			err = srv.Serve(ctx, webhook.Options{Listen: listen, CertFile: certFile, KeyFile: keyFile}, nil)
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return err
+			}
+			err = srv.Serve(ctx, ln, webhook.Options{CertFile: certFile, KeyFile: keyFile})
 			log.Info("stopped", "error", err)
 			return err
 		},
@@ -99,9 +104,6 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 		Reviewer: &webhook.Reviewer{Policy: p, Checker: checker, Timeout: timeout},
 		Log:      log,
 		Metrics:  webhook.NewMetrics(),
-		Ready: func() error {
-			_, err := scanner.get()
-			return err
-		},
+		Ready:    scanner.ready,
 	}, scanner, closeScanner
 }

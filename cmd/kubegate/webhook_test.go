@@ -270,7 +270,7 @@ func BenchmarkWebhookCachedImage(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go srv.Serve(ctx, webhook.Options{CertFile: p.serverCert, KeyFile: p.serverKey}, ln)
+	go srv.Serve(ctx, ln, webhook.Options{CertFile: p.serverCert, KeyFile: p.serverKey})
 	api := newAPIServerClient(b, "https://"+ln.Addr().String()+"/imagereview", p)
 	image := w.reg.Host() + "/acme/web:1"
 	if s := api.review(b, "shop", image); !s.Allowed { // checks it once: verified, scanned, cached

@@ -120,14 +120,13 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, start time.Time)
 	return http.StatusOK, &d
 }
 
-// Options are how Serve listens.
+// Options are how Serve serves.
 type Options struct {
-	Listen            string // host:port
 	CertFile, KeyFile string // the serving certificate, reloaded when the files change
 }
 
-// Serve serves over TLS (1.2 or newer) until ctx is done, then drains for up to 10 s.
-func (s *Server) Serve(ctx context.Context, o Options, ln net.Listener) error {
+// Serve serves on ln over TLS (1.2 or newer) until ctx is done, then drains for up to 10 s.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, o Options) error {
 	certs, err := newCertReloader(o.CertFile, o.KeyFile, s.Log)
 	if err != nil {
 		return err
@@ -145,11 +144,6 @@ func (s *Server) Serve(ctx context.Context, o Options, ln net.Listener) error {
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
-	}
-	if ln == nil {
-		if ln, err = net.Listen("tcp", o.Listen); err != nil {
-			return err
-		}
 	}
 	s.Log.Info("serving", "address", ln.Addr().String(), "path", Path, "clientAuth", s.ClientCAs != nil)
 	done := make(chan error, 1)
