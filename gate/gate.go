@@ -66,15 +66,21 @@ type Checked struct {
 }
 
 // Verdict is error when an input could not be read or rendered, else fail when a finding
-// is at or above failOn, else pass.
+// fails the gate, else pass.
 func (r *Result) Verdict() Verdict {
 	switch {
 	case len(r.Errors) > 0:
 		return Error
-	case slices.ContainsFunc(r.Findings, func(f rules.Finding) bool { return f.Severity >= r.FailOn }):
+	case slices.ContainsFunc(r.Findings, r.Fails):
 		return Fail
 	}
 	return Pass
+}
+
+// Fails says whether a finding fails the gate: at or above failOn, or a check that could
+// not be done (an image not resolved, verified or scanned), whatever its severity.
+func (r *Result) Fails(f rules.Finding) bool {
+	return f.Severity >= r.FailOn || rules.FailsClosed(f.RuleID)
 }
 
 // ExitCode is the process exit code for the verdict.

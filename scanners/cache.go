@@ -9,8 +9,10 @@ import (
 	"time"
 )
 
-// Cache keeps verdicts on disk by image reference and digest, rule, DB version and platforms: an image
-// whose digest has not changed is not resolved, verified or scanned again.
+// Cache keeps verdicts on disk by image reference and digest, the matched rule, the content
+// of its keys and trusted root, the DB version, the platforms and the live vulnerability
+// ignores: an image whose digest has not changed is not resolved, verified or scanned again
+// while none of these changes.
 type Cache struct {
 	Dir string
 	TTL time.Duration // how long a verdict stays valid (signatures can be revoked); default 24h
@@ -32,16 +34,24 @@ type cacheEntry struct {
 }
 
 // cacheVersion changes when what a verdict means changes.
-const cacheVersion = "1"
+const cacheVersion = "2"
 
-// cacheKey includes the reference because verdicts' messages name it.
-func cacheKey(ref, digest string, rule *Rule, db DBInfo, p Policy) string {
+// keyParts is everything a verdict depends on besides the digest. The reference is in it
+// because verdicts' messages name it; Trust is the content of every key and trusted root
+// the rule's signature is verified with, so that a key swapped under the same path does
+// not pass from cache.
+type keyParts struct {
+	V, Ref, Trust, DB string
+	Rule              *Rule
+	Platforms         []Platform
+	LiveIgnores       []string
+}
+
+func (k keyParts) key(digest string) string {
 	b, _ := json.Marshal(struct {
-		V, Ref, Digest, DB string
-		Rule               *Rule
-		Platforms          []Platform
-		AllowStale         bool
-	}{cacheVersion, ref, digest, db.Version, rule, p.Platforms, p.AllowStaleDB})
+		keyParts
+		Digest string
+	}{k, digest})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }

@@ -54,6 +54,7 @@ type Verdict struct {
 	SignedBy  []string       `json:"signedBy,omitempty"`
 	Attested  []string       `json:"attested,omitempty"`
 	Counts    map[string]int `json:"counts,omitempty"` // every vulnerability found, by severity
+	Scanned   bool           `json:"scanned,omitempty"` // at least one platform was scanned
 	Problems  []Problem      `json:"problems,omitempty"`
 	Cached    bool           `json:"-"`
 }
@@ -104,14 +105,33 @@ func (c *Checker) now() time.Time {
 	return c.Now
 }
 
-func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
+func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	rule := MatchRule(c.Policy.Rules, c.Policy.DefaultRule, im.Repo)
+	vr := rule.vulnerabilities()
+	_, noScan := thresholdOf(vr.FailOn)
 	var db DBInfo
-	if c.Scanner != nil {
+	if !noScan && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
 		db = c.Scanner.DB()
 	}
-	key := func(digest string) string { return cacheKey(im.Ref, digest, rule, db, c.Policy) }
-	if c.Cache != nil && c.DigestOf != nil {
+	v := c.cachedOrCheck(ctx, im, rule, !noScan, db)
+	// Judged at every use, not cached: a DB goes stale while verdicts made with it are kept.
+	if v.Scanned && !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
+		v.problem(ruleStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
+			withDigest(im.Ref, v.Digest), db.UpdatedAt.UTC().Format(time.DateOnly))
+	}
+	return v
+}
+
+// cachedOrCheck returns the cached verdict for the image's current digest under the same
+// rule, trust material, DB and platforms, or checks the image and caches the verdict.
+func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, scan bool, db DBInfo) (v *Verdict) {
+	var key func(digest string) string
+	if c.Cache != nil {
+		if k, ok := c.cacheKey(im, rule, scan, db); ok {
+			key = k
+		}
+	}
+	if key != nil && c.DigestOf != nil {
 		if d, err := c.DigestOf(ctx, im.Ref); err == nil {
 			if cached, ok := c.Cache.Get(key(d)); ok {
 				cached.Image, cached.Cached = im, true
@@ -121,7 +141,7 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 	}
 	v = &Verdict{Image: im}
 	defer func() {
-		if c.Cache != nil && v.Digest != "" && cacheable(v) {
+		if key != nil && v.Digest != "" && cacheable(v) {
 			c.Cache.Put(key(v.Digest), v)
 		}
 	}()
@@ -135,6 +155,9 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 		return v
 	}
 	v.Digest = res.Digest.String()
+	if res.PlainHTTP != "" {
+		v.problem(ruleInsecure, "image %s was fetched over plain HTTP from %s (not a loopback address): anyone on the path can swap the image", im.Ref, res.PlainHTTP)
+	}
 	var rootOn []string // "digest, platform" of the platform images that run as root
 	rootUser := ""
 	for _, p := range res.Platforms {
@@ -145,7 +168,7 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 		}
 		v.Users = append(v.Users, user)
 		if runsAsRoot(user) {
-			rootOn, rootUser = append(rootOn, p.Digest.String()+", "+p.Platform.String()), user
+			rootOn, rootUser = append(rootOn, p.describe()), user
 		}
 	}
 	if len(rootOn) > 0 { // one problem for the image, however many of its platforms
@@ -155,54 +178,74 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) (v *Verdict) {
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
 		c.verify(ctx, v, res, rule)
 	}
-	c.scan(ctx, v, res, rule)
+	if scan {
+		c.scan(ctx, v, res, rule.vulnerabilities())
+	}
 	return v
 }
 
+// cacheKey makes the key of the image's verdicts from everything a verdict depends on;
+// ok is false when part of it cannot be read (a key file gone): then nothing is cached.
+func (c *Checker) cacheKey(im *Image, rule *Rule, scan bool, db DBInfo) (func(digest string) string, bool) {
+	var trust string
+	if rule.Signature != nil {
+		if c.Verifier == nil {
+			return nil, false
+		}
+		t, err := c.Verifier.Trust(rule.Signature)
+		if err != nil {
+			return nil, false
+		}
+		trust = t
+	}
+	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Trust: trust, Platforms: c.Policy.Platforms}
+	if scan {
+		k.DB = db.Version
+		// An ignore that expires changes the verdict: the key names the ignores live now.
+		for _, ig := range rule.vulnerabilities().Ignore {
+			if ignoredUntil(ig, c.now()) {
+				k.LiveIgnores = append(k.LiveIgnores, ig.ID+"/"+ig.Package)
+			}
+		}
+	}
+	return k.key, true
+}
+
 func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *Rule) {
+	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Verifier == nil {
-		v.problem(ruleUnverified, "image %s@%s: no signature verifier is configured", v.Image.Ref, res.Digest)
+		v.problem(ruleUnverified, "image %s: no signature verifier is configured", at)
 		return
 	}
 	ver, err := c.Verifier.Verify(ctx, v.Image.Ref, res.Digest, rule.Signature, rule.Attestations)
 	if err != nil {
-		v.problem(ruleUnverified, "image %s@%s is not verified: %v", v.Image.Ref, res.Digest, err)
+		v.problem(ruleUnverified, "image %s is not verified: %v", at, err)
 		return
 	}
 	v.SignedBy, v.Attested = ver.SignedBy, ver.Attestations
 }
 
-func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rule) {
+func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *VulnerabilityRule) {
+	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Scanner == nil {
-		v.problem(ruleNotScanned, "image %s@%s was not scanned: no vulnerability scanner is configured", v.Image.Ref, res.Digest)
+		v.problem(ruleNotScanned, "image %s was not scanned: no vulnerability scanner is configured", at)
 		return
 	}
-	vr := rule.Vulnerabilities
-	if vr == nil {
-		vr = DefaultRule.Vulnerabilities
-	}
-	threshold, off := thresholdOf(vr.FailOn)
+	threshold, _ := thresholdOf(vr.FailOn)
 	seen := map[string]bool{}
 	v.Counts = map[string]int{}
-	scanned := false
-	defer func() {
-		// Judged after scanning: a DB that could not be opened makes the scans fail instead.
-		if db := c.Scanner.DB(); scanned && !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
-			v.problem(ruleStaleDB, "image %s@%s was scanned with a vulnerability DB built %s (older than 7 days)", v.Image.Ref, res.Digest, db.UpdatedAt.UTC().Format(time.DateOnly))
-		}
-	}()
 	for _, p := range res.Platforms {
 		rep, err := c.Scanner.Scan(ctx, v.Image.Ref, p)
 		if err != nil {
-			v.problem(ruleNotScanned, "image %s (%s, %s) could not be scanned: %v", v.Image.Ref, p.Digest, p.Platform.String(), err)
+			v.problem(ruleNotScanned, "image %s (%s) could not be scanned: %v", v.Image.Ref, p.describe(), err)
 			continue
 		}
-		scanned = true
+		v.Scanned = true
 		if v.OS == "" {
 			v.OS = rep.OS
 		}
 		if rep.EndOfLife && !slices.ContainsFunc(v.Problems, func(p Problem) bool { return p.RuleID == ruleEndOfLife.ID }) {
-			v.problem(ruleEndOfLife, "image %s (%s, %s) is based on %s, which is end of life: no more security fixes", v.Image.Ref, p.Digest, p.Platform.String(), rep.OS)
+			v.problem(ruleEndOfLife, "image %s (%s) is based on %s, which is end of life: no more security fixes", v.Image.Ref, p.describe(), rep.OS)
 		}
 		for _, vu := range rep.Vulnerabilities {
 			k := vu.ID + "\x00" + vu.Package + "\x00" + vu.Installed
@@ -212,7 +255,7 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 			seen[k] = true
 			v.Counts[strings.ToUpper(vu.Severity)]++
 			sev := severityOf(vu.Severity)
-			if off || sev < threshold || (vr.IgnoreUnfixed && vu.Fixed == "") || ignored(vr.Ignore, vu, c.now()) {
+			if sev < threshold || (vr.IgnoreUnfixed && vu.Fixed == "") || ignored(vr.Ignore, vu, c.now()) {
 				continue
 			}
 			fix := "no fix released"
@@ -224,9 +267,26 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, rule *Rul
 				title = ": " + vu.Title
 			}
 			v.Problems = append(v.Problems, Problem{RuleID: ruleVulnerable.ID, Severity: sev,
-				Message: fmt.Sprintf("image %s@%s: %s (%s) in %s %s, %s%s", v.Image.Ref, res.Digest, vu.ID, strings.ToLower(vu.Severity), vu.Package, vu.Installed, fix, title)})
+				Message: fmt.Sprintf("image %s: %s (%s) in %s %s, %s%s", at, vu.ID, strings.ToLower(vu.Severity), vu.Package, vu.Installed, fix, title)})
 		}
 	}
+}
+
+// withDigest names an image by its reference and the digest it resolved to, once: a
+// reference that pins the digest already says it.
+func withDigest(ref, digest string) string {
+	if digest == "" || strings.HasSuffix(ref, "@"+digest) {
+		return ref
+	}
+	return ref + "@" + digest
+}
+
+// describe names a platform image: its digest, and its platform when the config says one.
+func (p PlatformImage) describe() string {
+	if pl := p.Platform.String(); pl != "" {
+		return p.Digest.String() + ", " + pl
+	}
+	return p.Digest.String()
 }
 
 // AppliesTo: a root-user problem does not apply to a container that forces a non-root user.
@@ -241,15 +301,9 @@ func (v *Verdict) problem(r *rules.Rule, format string, args ...any) {
 func cacheable(v *Verdict) bool { return !slices.ContainsFunc(v.Problems, Problem.Unchecked) }
 
 // Unchecked says the problem is a check that could not be done or did not pass (not
-// resolved, digest gone, not verified, not scanned) rather than something a check found:
-// the image is unknown, and the gate fails closed on it.
-func (p Problem) Unchecked() bool {
-	switch p.RuleID {
-	case ruleUnresolved.ID, ruleDigestGone.ID, ruleUnverified.ID, ruleNotScanned.ID:
-		return true
-	}
-	return false
-}
+// resolved, digest gone, not verified, not scanned, scanned with a stale DB) rather than
+// something a check found: the image is unknown, and the gate fails closed on it.
+func (p Problem) Unchecked() bool { return rules.FailsClosed(p.RuleID) }
 
 func runsAsRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
@@ -280,14 +334,17 @@ func severityOf(s string) rules.Severity {
 
 func ignored(list []VulnIgnore, vu Vulnerability, now time.Time) bool {
 	for _, ig := range list {
-		if !strings.EqualFold(ig.ID, vu.ID) || (ig.Package != "" && ig.Package != vu.Package) {
-			continue
-		}
-		if until, ok := ig.ExpiresAt(); ok && now.Before(until) {
+		if strings.EqualFold(ig.ID, vu.ID) && (ig.Package == "" || ig.Package == vu.Package) && ignoredUntil(ig, now) {
 			return true
 		}
 	}
 	return false
+}
+
+// ignoredUntil says whether the ignore entry is live at now.
+func ignoredUntil(ig VulnIgnore, now time.Time) bool {
+	until, ok := ig.ExpiresAt()
+	return ok && now.Before(until)
 }
 
 // Findings attaches each verdict's problems to every container using the image, at its

@@ -293,6 +293,7 @@ func TestVulnerabilityPolicy(t *testing.T) {
 		{"off", scanners.VulnerabilityRule{FailOn: "off"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			w.scanner.calls.Store(0)
 			c := w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
 			verdicts, findings := check(t, c, workloads(t, true, w.ref("vuln")))
 			var got []string
@@ -302,6 +303,12 @@ func TestVulnerabilityPolicy(t *testing.T) {
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if tc.rule.FailOn == "off" { // nothing gates on vulnerabilities: no scan, no DB
+				if w.scanner.calls.Load() != 0 || verdicts[0].Scanned {
+					t.Errorf("failOn: off scanned the image (%d scans)", w.scanner.calls.Load())
+				}
+				return
 			}
 			if verdicts[0].Counts["HIGH"] != 2 || verdicts[0].Counts["CRITICAL"] != 1 {
 				t.Errorf("counts = %v", verdicts[0].Counts)

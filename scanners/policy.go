@@ -74,6 +74,14 @@ func (v VulnIgnore) ExpiresAt() (t time.Time, ok bool) {
 	return d.AddDate(0, 0, 1), true
 }
 
+// vulnerabilities is the rule's vulnerability threshold, the default one when it sets none.
+func (r *Rule) vulnerabilities() *VulnerabilityRule {
+	if r.Vulnerabilities != nil {
+		return r.Vulnerabilities
+	}
+	return DefaultRule.Vulnerabilities
+}
+
 // DefaultRule applies to images no rule matches: critical vulnerabilities fail, no
 // signature is required.
 var DefaultRule = Rule{Vulnerabilities: &VulnerabilityRule{FailOn: "critical"}}

@@ -7,7 +7,7 @@ import "github.com/kubegate/kubegate/gate/rules"
 // signatures and the scanner, so they have no Check of their own.
 var (
 	ruleUnresolved = &rules.Rule{
-		ID: "image-unresolved", Title: "Image could not be resolved", Severity: rules.High,
+		ID: "image-unresolved", FailClosed: true, Title: "Image could not be resolved", Severity: rules.High,
 		Practices: []string{"000-5"},
 		Fix:       "Make the image reachable with the CI's credentials (docker login, CI_REGISTRY_*), or fix the reference.",
 		Doc: "Every image is resolved to a digest in its registry before anything else is checked. " +
@@ -16,7 +16,7 @@ var (
 			"the gate fails closed on it, naming the cause.",
 	}
 	ruleDigestGone = &rules.Rule{
-		ID: "image-digest-gone", Title: "Pinned digest no longer served", Severity: rules.High,
+		ID: "image-digest-gone", FailClosed: true, Title: "Pinned digest no longer served", Severity: rules.High,
 		Practices: []string{"000-5"},
 		Fix:       "Pin the digest the registry serves now (after reviewing it), or restore the image.",
 		Doc: "The manifest pins an image by digest, and the registry answers 404 for that digest: " +
@@ -24,7 +24,7 @@ var (
 			"start the workload, and what was reviewed can no longer be inspected.",
 	}
 	ruleUnverified = &rules.Rule{
-		ID: "image-unverified", Title: "Image signature or attestation not verified", Severity: rules.High,
+		ID: "image-unverified", FailClosed: true, Title: "Image signature or attestation not verified", Severity: rules.High,
 		Practices: []string{"000-5"},
 		Refs:      []string{"https://docs.sigstore.dev/cosign/verifying/verify/"},
 		Fix:       "Sign the image (cosign sign) with a key or identity images.rules accepts, and attach the attestations it asks for.",
@@ -36,7 +36,7 @@ var (
 			"Every attestation type the rule lists must be signed by the same signer.",
 	}
 	ruleNotScanned = &rules.Rule{
-		ID: "image-not-scanned", Title: "Image could not be scanned", Severity: rules.High,
+		ID: "image-not-scanned", FailClosed: true, Title: "Image could not be scanned", Severity: rules.High,
 		Practices: []string{"000-5"},
 		Fix:       "Make the vulnerability DB available (network to the DB repository, --db-repository mirror, or a cached DB with --skip-db-update).",
 		Doc: "Every image is scanned for vulnerabilities with Trivy. When the DB cannot be " +
@@ -44,11 +44,13 @@ var (
 			"the gate fails closed on it.",
 	}
 	ruleStaleDB = &rules.Rule{
-		ID: "image-vulnerability-db-stale", Title: "Vulnerability DB out of date", Severity: rules.Medium,
+		ID: "image-vulnerability-db-stale", FailClosed: true, Title: "Vulnerability DB out of date", Severity: rules.High,
 		Practices: []string{"000-5"},
 		Fix:       "Update the DB (drop --skip-db-update, or refresh the mirror), or set images.allowStaleDB: true for air-gapped runs.",
 		Doc: "A scan against a DB built more than 7 days ago misses every vulnerability published " +
-			"since. One finding per image scanned with it, unless images.allowStaleDB is true.",
+			"since: the image was not really checked, so it fails the gate whatever failOn says. One " +
+			"finding per image scanned with it, unless images.allowStaleDB is true (air-gapped runs " +
+			"that update their DB by hand).",
 	}
 	ruleVulnerable = &rules.Rule{
 		ID: "image-vulnerable", Title: "Image has known vulnerabilities", Severity: rules.High,
@@ -76,6 +78,10 @@ var (
 			"vulnerabilities found from now on are never fixed in it.",
 	}
 )
+
+// ruleInsecure is the reference rule, also reported when the registry turned out to be
+// reached over plain HTTP without being listed as insecure.
+var ruleInsecure, _ = rules.Get("image-registry-insecure")
 
 // Rules are the image stage's rules, in the order their findings are most useful.
 var Rules = []*rules.Rule{ruleUnresolved, ruleDigestGone, ruleUnverified, ruleNotScanned, ruleStaleDB, ruleVulnerable, ruleRunsAsRoot, ruleEndOfLife}

@@ -17,6 +17,9 @@ type Resolved struct {
 	// Platforms are the platform images checked: one for a single-platform image, those
 	// the policy names (and the index has) for a multi-arch one.
 	Platforms []PlatformImage
+	// PlainHTTP names the registry host when it was reached over plain HTTP and is not a
+	// loopback address.
+	PlainHTTP string
 }
 
 // PlatformImage is one image of a (possibly multi-arch) reference.
@@ -35,6 +38,10 @@ type Resolver interface {
 // Verifier checks signatures and attestations of a resolved image under one rule.
 type Verifier interface {
 	Verify(ctx context.Context, ref string, digest v1.Hash, rule *SignatureRule, attestations []AttestationRule) (*Verification, error)
+	// Trust fingerprints what verifying under the rule depends on besides the image: the
+	// content of its keys and trusted root. Verdicts are cached under it; an error (a key
+	// that cannot be read) means nothing is cached.
+	Trust(rule *SignatureRule) (string, error)
 }
 
 // Verification is what a successful verification found.

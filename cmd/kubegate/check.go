@@ -229,12 +229,16 @@ func newCheckCmd() *cobra.Command {
 			if writeBaseline != "" && len(res.Errors) > 0 {
 				res.Notes = append(res.Notes, "baseline: not written to "+writeBaseline+": fix the input errors first")
 			} else if writeBaseline != "" {
-				if err := policy.NewBaseline(res.Findings).Write(writeBaseline); err != nil {
+				b := policy.NewBaseline(res.Findings)
+				if err := b.Write(writeBaseline); err != nil {
 					return err
 				}
 				res.Notes = append(res.Notes, fmt.Sprintf("baseline: wrote %d findings to %s; from now on only findings not in it fail (--baseline %s)",
-					len(res.Findings), writeBaseline, writeBaseline))
-				res.Baselined, res.Findings = res.Findings, nil
+					len(b.Findings), writeBaseline, writeBaseline))
+				res.Findings, res.Baselined, _ = b.Split(res.Findings)
+				if len(res.Findings) > 0 {
+					res.Notes = append(res.Notes, fmt.Sprintf("baseline: %d findings of images that could not be checked are never baselined", len(res.Findings)))
+				}
 			}
 			return rep.write(cmd, res)
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -61,13 +60,8 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 		return slices.Contains(insecure, host)
 	})
 	res := registry.New(registry.Options{Insecure: insecure})
-	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse}
-	if p.File != "" {
-		vopts.BaseDir = filepath.Dir(p.File)
-	}
-	if f.trustedRoot != "" {
-		vopts.TrustedRoot = cosign.TrustedRootFile(f.trustedRoot)
-	}
+	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir()}
+	vopts.TrustedRootFile = f.trustedRoot
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
 			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})

@@ -37,6 +37,9 @@ type BaselineEntry struct {
 func NewBaseline(findings []rules.Finding) *Baseline {
 	b := &Baseline{APIVersion: APIVersion, Kind: BaselineKind, Findings: []BaselineEntry{}}
 	for _, f := range findings {
+		if rules.FailsClosed(f.RuleID) { // an image that could not be checked is never accepted
+			continue
+		}
 		b.Findings = append(b.Findings, BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.RuleID,
 			Object: f.Object.String(), At: f.Source.String()})
 	}
@@ -95,7 +98,7 @@ func (b *Baseline) Split(findings []rules.Finding) (fresh, accepted []rules.Find
 		left[e.Fingerprint]++
 	}
 	for _, f := range findings {
-		if left[f.Fingerprint] > 0 {
+		if left[f.Fingerprint] > 0 && !rules.FailsClosed(f.RuleID) {
 			left[f.Fingerprint]--
 			accepted = append(accepted, f)
 			continue

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -10,6 +11,14 @@ import (
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/scanners"
 )
+
+// KeyDir is where relative key paths of images.rules are found: the policy file's directory.
+func (p *Policy) KeyDir() string {
+	if p.File == "" {
+		return ""
+	}
+	return filepath.Dir(p.File)
+}
 
 // validateImages checks images.rules, images.defaultRule and images.platforms; line finds
 // the line of a field path.
@@ -33,7 +42,7 @@ func (p *Policy) validateImages(line func(string) int) error {
 				return errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
 			}
 		}
-		if err := validateImageRule(r, at, errAt); err != nil {
+		if err := p.validateImageRule(r, at, errAt); err != nil {
 			return err
 		}
 	}
@@ -41,15 +50,22 @@ func (p *Policy) validateImages(line func(string) int) error {
 		if len(r.Match) > 0 {
 			return errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
 		}
-		return validateImageRule(r, "images.defaultRule", errAt)
+		return p.validateImageRule(r, "images.defaultRule", errAt)
 	}
 	return nil
 }
 
-func validateImageRule(r *scanners.Rule, at string, errAt func(string, string, ...any) error) error {
+// validateImageRule checks one image rule. Its keys are read now: a key that is missing or
+// is not a public key is a policy error, not a finding on every image.
+func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(string, string, ...any) error) error {
 	if s := r.Signature; s != nil {
 		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
 			return errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
+		}
+		for k, key := range s.Keys {
+			if _, _, err := scanners.ReadKey(key, p.KeyDir()); err != nil {
+				return errAt(fmt.Sprintf("%s.signature.keys[%d]", at, k), "key %q: %v", key, err)
+			}
 		}
 		for k, id := range s.Keyless {
 			kat := fmt.Sprintf("%s.signature.keyless[%d]", at, k)

@@ -254,13 +254,23 @@ func (p *Policy) validate(root *yaml.Node) error {
 		}
 	}
 	for i, id := range p.Rules.Disable {
-		if _, ok := rules.Get(id); !ok {
+		r, ok := rules.Get(id)
+		switch {
+		case !ok:
 			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q (see `kubegate rules`)", id)
+		case r.FailClosed:
+			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "%s cannot be disabled: an image that could not be checked never passes. "+
+				"To stop requiring signatures drop signature from the image rule, to stop scanning set vulnerabilities.failOn: off, "+
+				"and to admit one workload add an exemption with an owner, a reason and an expiry", id)
 		}
 	}
 	for id := range p.Rules.Severity {
-		if _, ok := rules.Get(id); !ok {
+		r, ok := rules.Get(id)
+		switch {
+		case !ok:
 			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
+		case r.FailClosed:
+			return errAt(line("rules.severity."+id), "%s fails the gate whatever its severity (an image that could not be checked never passes): an override would only mislabel it", id)
 		}
 	}
 	if err := p.validateSettings(line); err != nil {

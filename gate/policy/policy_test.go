@@ -1,6 +1,11 @@
 package policy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +45,25 @@ exemptions:
 	}
 }
 
+// writeKey writes a PEM public key (as cosign generate-key-pair writes it) to dir/name.
+func writeKey(t *testing.T, dir, name string) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	path := filepath.Join(dir, name)
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestParseImagesAndSettings(t *testing.T) {
+	dir := t.TempDir()
+	writeKey(t, dir, "keys/cosign.pub")
 	p, err := Parse([]byte(header+`kubernetesVersion: v1.33.2
 images:
   allowedRegistries: [ghcr.io/acme/]
@@ -69,7 +92,7 @@ rules:
         namespaces: [payments]
         nodeLabels: {pool: payments}
         taints: [{key: dedicated, value: payments, effect: NoSchedule}]
-`), "kubegate.yaml")
+`), filepath.Join(dir, "kubegate.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,16 +160,30 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"default rule with match", "images:\n  defaultRule: {match: [x]}\n", "p.yaml:4: the default rule applies to every image no rule matches"},
 		{"bad platform", "images:\n  platforms: [amd64]\n", `p.yaml:4: images.platforms: want os/architecture such as linux/amd64, got "amd64"`},
 		{"unknown image rule key", "images:\n  rules:\n    - match: [x]\n      signatures: {}\n", `p.yaml:6: unknown key "signatures" (in an image rule)`},
+		// Keys are read when the policy loads: a bad one is a policy error (exit 2), not a
+		// finding on every image, and never a crash.
+		{"empty key", "images:\n  rules:\n    - match: [\"**\"]\n      signature:\n        keys: [\"\"]\n", `p.yaml:7: key "": empty key reference: want a PEM file or env://VAR`},
+		{"missing key file", "images:\n  defaultRule:\n    signature:\n      keys:\n        - ok.pub\n        - keys/missing.pub\n", `p.yaml:8: key "keys/missing.pub": reading the public key KEYDIR/keys/missing.pub: no such file or directory`},
+		{"not a key", "images:\n  defaultRule:\n    signature:\n      keys: [p.yaml]\n", `p.yaml:6: key "p.yaml": not a PEM public key`},
+		{"empty key variable", "images:\n  defaultRule:\n    signature:\n      keys: [env://KUBEGATE_TEST_NO_SUCH_KEY]\n", `p.yaml:6: key "env://KUBEGATE_TEST_NO_SUCH_KEY": environment variable KUBEGATE_TEST_NO_SUCH_KEY is empty`},
+		// An image that could not be checked never passes: no setting turns that off.
+		{"disable a fail-closed rule", "rules:\n  disable: [image-unverified]\n", "p.yaml:4: image-unverified cannot be disabled: an image that could not be checked never passes"},
+		{"lower a fail-closed rule", "rules:\n  severity:\n    image-not-scanned: low\n", "p.yaml:5: image-not-scanned fails the gate whatever its severity"},
 	}
+	keyDir := t.TempDir()
+	writeKey(t, keyDir, "ok.pub")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			body := header + c.body
 			if strings.HasPrefix(c.body, "kind:") {
 				body = "apiVersion: kubegate.dev/v1alpha1\n" + c.body
 			}
-			_, err := Parse([]byte(body), "p.yaml")
-			if err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Errorf("error %v, want %q", err, c.want)
+			file := filepath.Join(keyDir, "p.yaml")
+			os.WriteFile(file, []byte(body), 0o644)
+			_, err := Parse([]byte(body), file)
+			want := strings.ReplaceAll(c.want, "KEYDIR", keyDir)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("error %v, want %q", err, want)
 			}
 		})
 	}

@@ -124,8 +124,8 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // TestSARIFLevels: below failOn is a warning, info a note; an empty run is still valid.
 func TestSARIFLevels(t *testing.T) {
-	if level(rules.Medium, rules.High) != "warning" || level(rules.Info, rules.High) != "note" ||
-		level(rules.High, rules.High) != "error" {
+	if level(false, rules.Medium) != "warning" || level(false, rules.Info) != "note" ||
+		level(true, rules.High) != "error" || level(true, rules.Info) != "error" {
 		t.Error("levels")
 	}
 	out := write(t, "sarif", &gate.Result{FailOn: rules.Medium}, Options{Version: "dev"})

@@ -19,7 +19,7 @@ func GitHubAnnotations(w io.Writer, r *gate.Result, o Options) error {
 		workflowCommand(&b, "error", o.path(e.File), e.Line, "kubegate: input error", e.Msg)
 	}
 	for _, f := range r.Findings {
-		cmd := level(f.Severity, r.FailOn)
+		cmd := level(r.Fails(f), f.Severity)
 		if cmd == "note" {
 			cmd = "notice"
 		}
@@ -72,7 +72,7 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 	}
 	fmt.Fprintf(&b, " exempted | baselined | input errors |\n%s---:|---:|---:|\n%s %d | %d | %d |\n\n",
 		sep, vals, len(r.Exempted), len(r.Baselined), len(r.Errors))
-	fmt.Fprintf(&b, "Findings at or above **%s** fail the gate.\n", r.FailOn)
+	fmt.Fprintf(&b, "Findings at or above **%s** fail the gate, and so does every image that could not be checked.\n", r.FailOn)
 	if len(r.Errors) > 0 {
 		b.WriteString("\n### Input errors\n\n| location | error |\n|---|---|\n")
 		for _, e := range r.Errors {

@@ -95,7 +95,7 @@ func JUnit(w io.Writer, r *gate.Result, o Options) error {
 		}
 		c := junitCase{Name: name, Classname: "kubegate." + f.RuleID, File: o.path(f.Source.File), Line: f.Source.Line}
 		body := findingText(o, f)
-		if failing(r, f) {
+		if r.Fails(f) {
 			c.Failure = &junitProblem{Message: f.Message, Type: f.Severity.String(), Body: body}
 			s.Failures++
 		} else {

@@ -51,13 +51,13 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 			WithFullDescription(sarif.NewMultiformatMessageString(orTitle(rule))).
 			WithHelpURI(ruleURL(rule.ID)).
 			WithHelp(&sarif.MultiformatMessageString{Text: ptr(ruleHelp(rule, false)), Markdown: ptr(ruleHelp(rule, true))}).
-			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rule.Severity, r.FailOn))).
+			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rule.FailClosed || rule.Severity >= r.FailOn, rule.Severity))).
 			WithProperties(ruleProperties(rule))
 	}
 	for _, f := range r.Findings {
 		res := run.CreateResultForRule(f.RuleID).
 			WithRuleIndex(index[f.RuleID]).
-			WithLevel(level(f.Severity, r.FailOn)).
+			WithLevel(level(r.Fails(f), f.Severity)).
 			WithMessage(sarif.NewTextMessage(f.Object.String() + ": " + f.Message)).
 			WithPartialFingerPrints(map[string]any{fingerprintKey: f.Fingerprint})
 		res.AddLocation(sarif.NewLocationWithPhysicalLocation(o.physical(f.Source.File, f.Source.Line)).
@@ -87,9 +87,9 @@ func (o Options) physical(file string, line int) *sarif.PhysicalLocation {
 
 // level is the SARIF level: error when the finding fails the gate, note for info, else
 // warning.
-func level(s, failOn rules.Severity) string {
+func level(fails bool, s rules.Severity) string {
 	switch {
-	case s >= failOn:
+	case fails:
 		return "error"
 	case s == rules.Info:
 		return "note"

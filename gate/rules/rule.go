@@ -72,6 +72,18 @@ type Rule struct {
 	// Check finds violations in the set. Nil for rules whose findings come from the policy
 	// stage (exemption bookkeeping).
 	Check func(*Set) []Finding
+	// FailClosed: a finding of this rule means a check could not be done (an image not
+	// resolved, verified or scanned). It fails the gate whatever failOn and the severity
+	// say, no baseline accepts it and the rule cannot be disabled: only an exemption with
+	// an owner, a reason and an expiry admits it.
+	FailClosed bool
+}
+
+// FailsClosed says whether findings of the rule with this ID fail the gate whatever
+// their severity.
+func FailsClosed(id string) bool {
+	r, ok := registry[id]
+	return ok && r.FailClosed
 }
 
 // Finding is one violation of one rule by one object.

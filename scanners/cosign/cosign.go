@@ -7,10 +7,11 @@ package cosign
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,7 +24,6 @@ import (
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/policy"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/kubegate/kubegate/scanners"
@@ -38,36 +38,29 @@ type Options struct {
 	Remote func(ctx context.Context) []remote.Option
 	// Parse parses references as the resolver does (insecure registries).
 	Parse func(ref string) (name.Reference, error)
-	// TrustedRoot loads the Sigstore trust material (Fulcio CAs, Rekor and CT log keys,
-	// TSAs) for keyless signatures and transparency-log checks. Default: the Sigstore
-	// public-good root through TUF.
+	// TrustedRootFile is a trusted_root.json (a private Sigstore, or an air-gapped copy) for
+	// keyless signatures and transparency-log checks. It is read at every use and parsed
+	// again when its content changes.
+	TrustedRootFile string
+	// TrustedRoot loads the Sigstore trust material when there is no TrustedRootFile.
+	// Default: the Sigstore public-good root through TUF (updated by TUF itself).
 	TrustedRoot func() (root.TrustedMaterial, error)
 	// BaseDir resolves relative key paths (the policy file's directory).
 	BaseDir string
 }
 
-// TrustedRootFile loads a trusted_root.json (a private Sigstore, or an air-gapped copy).
-func TrustedRootFile(path string) func() (root.TrustedMaterial, error) {
-	return func() (root.TrustedMaterial, error) {
-		tr, err := root.NewTrustedRootFromPath(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the trusted root %s: %v", path, err)
-		}
-		return tr, nil
-	}
-}
-
-// Verifier is a scanners.Verifier.
+// Verifier is a scanners.Verifier. Keys and the trusted root file are read at every use,
+// so that a long-running process (the admission webhook) follows a rotated or revoked key;
+// what they parse to is kept by content.
 type Verifier struct {
 	opts        Options
 	trustedRoot func() (root.TrustedMaterial, error)
-	keys        sync.Map // key reference → keyResult
+	mu          sync.Mutex
+	parsed      map[[32]byte]any // PEM or JSON content → signature.Verifier or root.TrustedMaterial
 }
 
-type keyResult struct {
-	v   signature.Verifier
-	err error
-}
+// maxParsed bounds what a long-running process keeps of keys and roots it has seen.
+const maxParsed = 64
 
 // New returns a verifier.
 func New(opts Options) *Verifier {
@@ -77,7 +70,73 @@ func New(opts Options) *Verifier {
 	if opts.Parse == nil {
 		opts.Parse = func(ref string) (name.Reference, error) { return name.ParseReference(ref) }
 	}
-	return &Verifier{opts: opts, trustedRoot: sync.OnceValues(opts.TrustedRoot)}
+	return &Verifier{opts: opts, trustedRoot: sync.OnceValues(opts.TrustedRoot), parsed: map[[32]byte]any{}}
+}
+
+// Trust is the SHA-256 of the content of every key of the rule and, when the rule needs
+// it, of the trusted root file (the public-good root is named: TUF updates it).
+func (v *Verifier) Trust(rule *scanners.SignatureRule) (string, error) {
+	h := sha256.New()
+	for _, k := range rule.Keys {
+		pem, _, err := scanners.ReadKey(k, v.opts.BaseDir)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "key %q %x\n", k, sha256.Sum256(pem))
+	}
+	if needsRoot(rule) {
+		if v.opts.TrustedRootFile != "" {
+			b, err := os.ReadFile(v.opts.TrustedRootFile)
+			if err != nil {
+				return "", fmt.Errorf("reading the trusted root: %v", err)
+			}
+			fmt.Fprintf(h, "root %x\n", sha256.Sum256(b))
+		} else {
+			h.Write([]byte("root: TrustedRoot\n")) // the public-good root, updated by TUF only
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// needsRoot: keyless identities, and keys whose signatures are checked in the transparency log.
+func needsRoot(rule *scanners.SignatureRule) bool { return len(rule.Keyless) > 0 || !rule.IgnoreTlog }
+
+// root is the trust material: the trusted root file as it is now, else TrustedRoot's.
+func (v *Verifier) root() (root.TrustedMaterial, error) {
+	if v.opts.TrustedRootFile == "" {
+		return v.trustedRoot()
+	}
+	b, err := os.ReadFile(v.opts.TrustedRootFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the trusted root: %v", err)
+	}
+	tm, err := parseOnce(v, b, func() (root.TrustedMaterial, error) { return root.NewTrustedRootFromJSON(b) })
+	if err != nil {
+		return nil, fmt.Errorf("reading the trusted root %s: %v", v.opts.TrustedRootFile, err)
+	}
+	return tm, nil
+}
+
+// parseOnce parses content once per process (per distinct content).
+func parseOnce[T any](v *Verifier, content []byte, parse func() (T, error)) (T, error) {
+	sum := sha256.Sum256(content)
+	v.mu.Lock()
+	p, ok := v.parsed[sum]
+	v.mu.Unlock()
+	if ok {
+		return p.(T), nil
+	}
+	t, err := parse()
+	if err != nil {
+		return t, err
+	}
+	v.mu.Lock()
+	if len(v.parsed) >= maxParsed {
+		clear(v.parsed)
+	}
+	v.parsed[sum] = t
+	v.mu.Unlock()
+	return t, nil
 }
 
 // Verify requires a signature by one of the rule's keys or keyless identities on the image
@@ -123,8 +182,8 @@ func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule 
 
 type authority struct {
 	name     string
-	key      string // a key reference, or
-	identity *scanners.KeylessIdentity
+	key      string                    // a key reference, when identity is nil
+	identity *scanners.KeylessIdentity // a keyless identity
 }
 
 func (v *Verifier) authorities(rule *scanners.SignatureRule) []authority {
@@ -141,7 +200,7 @@ func (v *Verifier) authorities(rule *scanners.SignatureRule) []authority {
 
 func (v *Verifier) checkOpts(a authority, rule *scanners.SignatureRule, regOpts []ociremote.Option, newFormat bool) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{RegistryClientOpts: regOpts, IgnoreTlog: rule.IgnoreTlog, NewBundleFormat: newFormat}
-	if a.key != "" {
+	if a.identity == nil {
 		sv, err := v.loadKey(a.key)
 		if err != nil {
 			return nil, err
@@ -155,8 +214,8 @@ func (v *Verifier) checkOpts(a authority, rule *scanners.SignatureRule, regOpts 
 		// applies to private keys only.
 		co.IgnoreTlog = false
 	}
-	if a.key == "" || !co.IgnoreTlog {
-		tm, err := v.trustedRoot()
+	if a.identity != nil || !co.IgnoreTlog {
+		tm, err := v.root()
 		if err != nil {
 			return nil, fmt.Errorf("loading the Sigstore trusted root: %v", err)
 		}
@@ -186,7 +245,11 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 			return nil, err
 		}
 		if len(atts) > 0 {
-			classic, _, err := cosign.VerifyImageAttestations(ctx, digestRef, co)
+			// A classic attestation (.att tag) is an in-toto statement: its claim is the
+			// subject's digest, as cosign verify-attestation checks it.
+			aco := *co
+			aco.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+			classic, _, err := cosign.VerifyImageAttestations(ctx, digestRef, &aco)
 			if err != nil {
 				return nil, fmt.Errorf("attestations: %v", err)
 			}
@@ -216,39 +279,11 @@ func predicateType(ctx context.Context, s oci.Signature) string {
 	return typ
 }
 
-// loadKey reads a PEM public key from a file (relative to the policy) or env://VAR.
+// loadKey reads a public key (a file relative to the policy, or env://VAR) as it is now.
 func (v *Verifier) loadKey(ref string) (signature.Verifier, error) {
-	if r, ok := v.keys.Load(ref); ok {
-		kr := r.(keyResult)
-		return kr.v, kr.err
-	}
-	sv, err := readKey(ref, v.opts.BaseDir)
-	v.keys.Store(ref, keyResult{sv, err})
-	return sv, err
-}
-
-func readKey(ref, baseDir string) (signature.Verifier, error) {
-	var pemBytes []byte
-	if env, ok := strings.CutPrefix(ref, "env://"); ok {
-		val := os.Getenv(env)
-		if val == "" {
-			return nil, fmt.Errorf("environment variable %s is empty", env)
-		}
-		pemBytes = []byte(val)
-	} else {
-		path := ref
-		if baseDir != "" && !filepath.IsAbs(path) {
-			path = filepath.Join(baseDir, path)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("reading the public key: %v", err)
-		}
-		pemBytes = b
-	}
-	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	pem, pub, err := scanners.ReadKey(ref, v.opts.BaseDir)
 	if err != nil {
-		return nil, fmt.Errorf("not a PEM public key: %v", err)
+		return nil, err
 	}
-	return signature.LoadVerifier(pub, crypto.SHA256)
+	return parseOnce(v, pem, func() (signature.Verifier, error) { return signature.LoadVerifier(pub, crypto.SHA256) })
 }

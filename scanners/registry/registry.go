@@ -82,10 +82,14 @@ func (r *Resolver) Parse(ref string) (name.Reference, error) {
 	if err != nil {
 		return nil, err
 	}
-	if slices.Contains(r.opts.Insecure, parsed.Context().RegistryStr()) {
+	if r.listedInsecure(parsed) {
 		return name.ParseReference(ref, name.Insecure)
 	}
 	return parsed, nil
+}
+
+func (r *Resolver) listedInsecure(ref name.Reference) bool {
+	return slices.Contains(r.opts.Insecure, ref.Context().RegistryStr())
 }
 
 // DefaultPlatforms are checked in a multi-arch index when the policy names none.
@@ -101,12 +105,20 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners
 	if len(platforms) == 0 {
 		platforms = DefaultPlatforms
 	}
+	plain := &plainHTTP{}
+	ctx = context.WithValue(ctx, plainHTTPKey{}, plain)
 	opts := r.Remote(ctx)
 	desc, err := remote.Get(parsed, opts...)
 	if err != nil {
 		return nil, describe(err)
 	}
 	res := &scanners.Resolved{Ref: ref, Digest: desc.Digest}
+	defer func() {
+		// Registries listed as insecure are reported from the policy, by reference.
+		if host := plain.seen(); host != "" && !r.listedInsecure(parsed) {
+			res.PlainHTTP = host
+		}
+	}()
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
@@ -176,9 +188,14 @@ func (r *Resolver) Digest(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	desc, err := remote.Head(parsed, r.Remote(ctx)...)
+	plain := &plainHTTP{}
+	desc, err := remote.Head(parsed, r.Remote(context.WithValue(ctx, plainHTTPKey{}, plain))...)
 	if err != nil {
 		return "", describe(err)
+	}
+	if host := plain.seen(); host != "" && !r.listedInsecure(parsed) {
+		// No cached verdict for what came over plain HTTP: resolving it again reports it.
+		return "", fmt.Errorf("%s answered over plain HTTP", host)
 	}
 	return desc.Digest.String(), nil
 }

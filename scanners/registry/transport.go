@@ -3,7 +3,9 @@ package registry
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -15,6 +17,11 @@ type timeoutTransport struct {
 }
 
 func (t timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && !loopback(req.URL.Hostname()) {
+		if rec, ok := req.Context().Value(plainHTTPKey{}).(*plainHTTP); ok {
+			rec.saw(req.URL.Host)
+		}
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
@@ -34,4 +41,37 @@ func (c cancelOnClose) Close() error {
 	err := c.ReadCloser.Close()
 	c.cancel()
 	return err
+}
+
+// plainHTTP records a request sent over plain HTTP to a host that is not a loopback
+// address: go-containerregistry falls back to http for private-range addresses and
+// *.local names without saying so, and an image fetched that way can be swapped.
+type plainHTTP struct {
+	mu   sync.Mutex
+	host string
+}
+
+type plainHTTPKey struct{}
+
+func (p *plainHTTP) saw(host string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.host == "" {
+		p.host = host
+	}
+}
+
+func (p *plainHTTP) seen() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.host
+}
+
+// loopback: localhost and the loopback addresses (127.0.0.0/8, ::1) may serve plain HTTP.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

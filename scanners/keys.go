@@ -1,0 +1,42 @@
+package scanners
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// ReadKey reads a public key reference of a signature rule: a PEM file (relative paths
+// from baseDir, the policy file's directory) or env://VAR. It returns the PEM as read, so
+// that callers can tell a changed key by its content, and the parsed key.
+func ReadKey(ref, baseDir string) ([]byte, crypto.PublicKey, error) {
+	var pemBytes []byte
+	switch env, isEnv := strings.CutPrefix(ref, "env://"); {
+	case strings.TrimSpace(ref) == "":
+		return nil, nil, errors.New("empty key reference: want a PEM file or env://VAR")
+	case isEnv:
+		if pemBytes = []byte(os.Getenv(env)); len(pemBytes) == 0 {
+			return nil, nil, fmt.Errorf("environment variable %s is empty", env)
+		}
+	default:
+		path := ref
+		if baseDir != "" && !filepath.IsAbs(path) {
+			path = filepath.Join(baseDir, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the public key %s: %v", path, errors.Unwrap(err))
+		}
+		pemBytes = b
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("not a PEM public key: %v", err)
+	}
+	return pemBytes, pub, nil
+}
