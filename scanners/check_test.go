@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -184,6 +187,9 @@ func TestFaultMatrix(t *testing.T) {
 			w.reg.Inject("/blobs/"+cfg.String(), imagetest.Fault{Corrupt: true})
 			return w.reg.Host() + "/app/corrupt:1", w.checker(scanners.Policy{})
 		}, "image-unresolved: image HOST/app/corrupt:1 could not be resolved: reading the config of sha256:"},
+		{"no signature, pinned by digest", func(w *world) (string, *scanners.Checker) {
+			return w.digests["vuln"].String(), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		}, "image-unverified: image HOST/app/vuln@sha256:"},
 		{"no signature", func(w *world) (string, *scanners.Checker) {
 			return w.ref("vuln"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/vuln:1@sha256:"},
@@ -229,6 +235,11 @@ func TestFaultMatrix(t *testing.T) {
 			ref, c := tc.setup(w)
 			_, findings := check(t, c, workloads(t, true, ref))
 			text := strings.ReplaceAll(strings.Join(findings, "\n"), w.reg.Host(), "HOST")
+			for _, l := range findings {
+				if twice.MatchString(l) || strings.Contains(l, ", )") || strings.Contains(l, "()") {
+					t.Errorf("a message repeats the digest or shows an empty field: %s", l)
+				}
+			}
 			rule, msg, _ := strings.Cut(tc.want, ": ")
 			if !slices.ContainsFunc(strings.Split(text, "\n"), func(l string) bool {
 				return strings.Contains(l, " "+rule+" ") && strings.Contains(l, msg)
@@ -238,6 +249,9 @@ func TestFaultMatrix(t *testing.T) {
 		})
 	}
 }
+
+// twice is a reference whose digest is printed twice.
+var twice = regexp.MustCompile(`@sha256:[0-9a-f]{64}@sha256:`)
 
 func TestRetriesTransientErrors(t *testing.T) {
 	w := newWorld(t)
@@ -386,5 +400,106 @@ func TestCacheSkipsUnchangedDigests(t *testing.T) {
 	third, _ := check(t, c, set)
 	if third[0].Cached || !third[1].Cached {
 		t.Fatalf("a moved tag was served from the cache")
+	}
+}
+
+// cachingChecker is w.checker with a verdict cache in dir.
+func (w *world) cachingChecker(p scanners.Policy, dir string) *scanners.Checker {
+	c := w.checker(p)
+	c.Cache, c.DigestOf = &scanners.Cache{Dir: dir}, c.Resolver.(*registry.Resolver).Digest
+	return c
+}
+
+// TestCacheKeyCoversTrust: a verdict depends on the content of the keys, not their
+// paths. A key replaced under the same path, an expired vulnerability ignore or a DB
+// gone stale is never served from the cache.
+func TestCacheKeyCoversTrust(t *testing.T) {
+	t.Run("key swapped under the same path", func(t *testing.T) {
+		w := newWorld(t)
+		dir := t.TempDir()
+		p := scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
+		if _, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+			t.Fatalf("signed image: %v", f)
+		}
+		other, _ := imagetest.NewSigner()
+		pem, _ := other.PublicKeyPEM()
+		os.WriteFile(w.keyFile, pem, 0o644) // the signer's key is revoked
+		verdicts, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed")))
+		if verdicts[0].Cached || len(f) != 1 || !strings.Contains(f[0], " image-unverified high: image "+w.ref("signed")+"@sha256:") {
+			t.Fatalf("a verdict made with the old key passed from cache (cached %v): %v", verdicts[0].Cached, f)
+		}
+		os.Remove(w.keyFile)
+		if verdicts, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed"))); verdicts[0].Cached || len(f) != 1 ||
+			!strings.Contains(f[0], "reading the public key "+w.keyFile+": no such file or directory") {
+			t.Fatalf("key file gone: cached %v, %v", verdicts[0].Cached, f)
+		}
+	})
+	t.Run("ignore expired", func(t *testing.T) {
+		w := newWorld(t)
+		dir := t.TempDir()
+		p := scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Vulnerabilities: &scanners.VulnerabilityRule{FailOn: "critical",
+			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
+		c := w.cachingChecker(p, dir)
+		c.Now = time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
+		w.scanner.db.UpdatedAt = c.Now
+		if _, f := check(t, c, workloads(t, true, w.ref("vuln"))); len(f) != 0 {
+			t.Fatalf("ignored CVE reported: %v", f)
+		}
+		c = w.cachingChecker(p, dir)
+		c.Now = time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC)
+		if _, f := check(t, c, workloads(t, true, w.ref("vuln"))); len(f) != 1 || !strings.Contains(f[0], "CVE-2026-0001 (critical)") {
+			t.Fatalf("the ignore expired but the cached verdict still hides the CVE: %v", f)
+		}
+	})
+	t.Run("DB gone stale since the verdict was cached", func(t *testing.T) {
+		w := newWorld(t)
+		dir := t.TempDir()
+		w.scanner.db.UpdatedAt = time.Now().Add(-6 * 24 * time.Hour)
+		if _, f := check(t, w.cachingChecker(scanners.Policy{}, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+			t.Fatalf("fresh DB: %v", f)
+		}
+		c := w.cachingChecker(scanners.Policy{}, dir)
+		c.Now = time.Now().Add(2 * 24 * time.Hour)
+		verdicts, f := check(t, c, workloads(t, true, w.ref("signed")))
+		if !verdicts[0].Cached || len(f) != 1 || !strings.Contains(f[0], " image-vulnerability-db-stale high: image "+w.ref("signed")+"@sha256:") {
+			t.Fatalf("a DB older than 7 days passed a cached verdict (cached %v): %v", verdicts[0].Cached, f)
+		}
+		c.Policy.AllowStaleDB = true
+		if _, f := check(t, c, workloads(t, true, w.ref("signed"))); len(f) != 0 {
+			t.Fatalf("allowStaleDB: %v", f)
+		}
+	})
+}
+
+// TestPlainHTTPRegistryReported: go-containerregistry falls back to plain HTTP for
+// private-range addresses without saying so; the image stage says so. The registry here
+// is on loopback, reached as 10.1.2.3 through a dialer that leads there.
+func TestPlainHTTPRegistryReported(t *testing.T) {
+	w := newWorld(t)
+	dialer := &net.Dialer{}
+	transport := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, w.reg.Host())
+	}}
+	_, port, _ := net.SplitHostPort(w.reg.Host())
+	ref := "10.1.2.3:" + port + "/app/signed:1"
+	c := w.checker(scanners.Policy{})
+	res := registry.New(registry.Options{Transport: transport, Timeout: 2 * time.Second, Retries: 1})
+	c.Resolver, c.Cache, c.DigestOf = res, &scanners.Cache{Dir: t.TempDir()}, res.Digest
+	for i := range 2 { // the second time from cache: still reported
+		verdicts, f := check(t, c, workloads(t, true, ref))
+		if len(f) != 1 || !strings.Contains(f[0], " image-registry-insecure high: image "+ref+" was fetched over plain HTTP from 10.1.2.3:"+port+" (not a loopback address)") {
+			t.Fatalf("run %d (cached %v): %v", i, verdicts[0].Cached, f)
+		}
+	}
+	// Listed as insecure: the reference rule reports it (once, from the policy), not the stage.
+	listed := registry.New(registry.Options{Transport: transport, Insecure: []string{"10.1.2.3:" + port}, Timeout: 2 * time.Second, Retries: 1})
+	c = w.checker(scanners.Policy{})
+	c.Resolver = listed
+	if _, f := check(t, c, workloads(t, true, ref)); len(f) != 0 {
+		t.Fatalf("listed insecure registry reported twice: %v", f)
+	}
+	// Loopback over plain HTTP is fine.
+	if _, f := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+		t.Fatalf("loopback: %v", f)
 	}
 }

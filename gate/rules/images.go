@@ -43,8 +43,8 @@ var (
 		Doc: "Registries listed in images.insecureRegistries are reached over plain HTTP or without " +
 			"verifying their certificate: anyone on the path can swap the image. The image stage also " +
 			"reports a registry it reached over plain HTTP without it being listed (go-containerregistry " +
-			"falls back to http for private-range addresses and *.local names); only loopback " +
-			"addresses may serve plain HTTP unreported.",
+			"falls back to http for private-range addresses); only loopback addresses and " +
+			"localhost names may serve plain HTTP unreported.",
 	}
 	pullPolicy = &Rule{
 		ID: "image-pull-policy", Title: "Mutable image not pulled every time", Severity: Low,

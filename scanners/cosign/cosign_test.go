@@ -80,6 +80,14 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	unsigned := f.push(t, "unsigned")
+	// cosign attest --new-bundle-format=false: a DSSE envelope in the .att tag.
+	classicAtt := f.push(t, "classicatt")
+	if err := f.signer.SignClassic(f.reg, classicAtt); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.signer.AttestClassic(f.reg, classicAtt, "https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]any{"id": "ci"}}); err != nil {
+		t.Fatal(err)
+	}
 
 	key := &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
 	wrongKey := &scanners.SignatureRule{Keys: []string{f.other}, IgnoreTlog: true}
@@ -98,8 +106,12 @@ func TestVerify(t *testing.T) {
 		{"unsigned", unsigned, key, nil, "no valid signature (classic .sig signatures checked): key " + f.keyFile + ": no signatures found"},
 		{"attestation but no signature", attOnly, key, nil, "the bundles verified hold attestations but no signature"},
 		{"classic signature, attestation missing", classic, key, []scanners.AttestationRule{slsa}, "attestations:"},
+		{"classic signature and classic provenance", classicAtt, key, []scanners.AttestationRule{slsa}, ""},
+		{"classic provenance, wrong key", classicAtt, wrongKey, []scanners.AttestationRule{slsa}, "no valid signature (classic .sig signatures checked): key " + f.other},
+		{"classic attestation of another type", classicAtt, key, []scanners.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
 		{"bundle, attestation type missing", bundled, key, []scanners.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
-		{"key file missing", classic, &scanners.SignatureRule{Keys: []string{"/nonexistent.pub"}, IgnoreTlog: true}, nil, "reading the public key"},
+		{"key file missing", classic, &scanners.SignatureRule{Keys: []string{"/nonexistent.pub"}, IgnoreTlog: true}, nil, "reading the public key /nonexistent.pub: no such file or directory"},
+		{"empty key reference", classic, &scanners.SignatureRule{Keys: []string{""}, IgnoreTlog: true}, nil, "key : empty key reference"},
 		{"transparency log required but no trusted root", classic, &scanners.SignatureRule{Keys: []string{f.keyFile}}, nil, "loading the Sigstore trusted root: offline test: no trusted root"},
 		{"keyless without a trusted root", bundled, &scanners.SignatureRule{Keyless: []scanners.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}, nil,
 			"keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root"},
@@ -137,5 +149,33 @@ func TestTamperedSignatureFails(t *testing.T) {
 	_, err := f.verify(b, &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true})
 	if err == nil || !strings.Contains(err.Error(), "no valid signature") {
 		t.Fatalf("a signature of another image verified: %v", err)
+	}
+}
+
+// TestKeyRotation: the verifier reads keys at every use, so a long-running process (the
+// webhook) follows a key replaced under the same path, and Trust tells the contents apart.
+func TestKeyRotation(t *testing.T) {
+	f := setup(t)
+	d := f.push(t, "rotated")
+	if err := f.signer.SignClassic(f.reg, d); err != nil {
+		t.Fatal(err)
+	}
+	rule := &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	before, err := f.verifier.Trust(rule)
+	if _, verr := f.verify(d, rule); err != nil || verr != nil {
+		t.Fatalf("before rotation: %v %v", err, verr)
+	}
+	other, _ := os.ReadFile(f.other)
+	os.WriteFile(f.keyFile, other, 0o644)
+	after, err := f.verifier.Trust(rule)
+	if err != nil || after == before {
+		t.Fatalf("Trust did not change with the key's content: %v", err)
+	}
+	if _, err := f.verify(d, rule); err == nil || !strings.Contains(err.Error(), "no valid signature") {
+		t.Fatalf("a revoked key still verifies: %v", err)
+	}
+	os.Remove(f.keyFile)
+	if _, err := f.verifier.Trust(rule); err == nil {
+		t.Fatal("Trust of a missing key")
 	}
 }

@@ -306,22 +306,64 @@ func (s *Signer) SignClassic(r *Registry, d name.Digest) error {
 	return ociremote.WriteSignatures(d.Repository, se, opts)
 }
 
-// Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with
-// an in-toto statement about the digest: predicateType SignPredicate makes it a signature.
-func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predicate any) error {
-	h, err := v1.NewHash(d.DigestStr())
+// AttestClassic attaches a classic cosign attestation (a DSSE envelope in the
+// sha256-<digest>.att tag, as cosign attest --new-bundle-format=false writes it) with an
+// in-toto statement about the digest.
+func (s *Signer) AttestClassic(r *Registry, d name.Digest, predicateType string, predicate any) error {
+	stmt, err := statement(d, predicateType, predicate)
 	if err != nil {
 		return err
+	}
+	const payloadType = "application/vnd.in-toto+json"
+	pae := fmt.Sprintf("DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(stmt), stmt)
+	sig, _, err := s.keypair.SignData(context.Background(), []byte(pae))
+	if err != nil {
+		return err
+	}
+	env, err := json.Marshal(map[string]any{
+		"payloadType": payloadType,
+		"payload":     base64.StdEncoding.EncodeToString(stmt),
+		"signatures":  []any{map[string]string{"keyid": "", "sig": base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return err
+	}
+	att, err := static.NewAttestation(env)
+	if err != nil {
+		return err
+	}
+	opts := ociremote.WithRemoteOptions(r.remote()...)
+	se, err := ociremote.SignedEntity(d, opts)
+	if err != nil {
+		return err
+	}
+	if se, err = cmutate.AttachAttestationToEntity(se, att); err != nil {
+		return err
+	}
+	return ociremote.WriteAttestations(d.Repository, se, opts)
+}
+
+// statement is an in-toto statement about the image digest.
+func statement(d name.Digest, predicateType string, predicate any) ([]byte, error) {
+	h, err := v1.NewHash(d.DigestStr())
+	if err != nil {
+		return nil, err
 	}
 	if predicate == nil {
 		predicate = map[string]any{}
 	}
-	stmt, err := json.Marshal(map[string]any{
+	return json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       []any{map[string]any{"name": d.Repository.Name(), "digest": map[string]string{h.Algorithm: h.Hex}}},
 		"predicateType": predicateType,
 		"predicate":     predicate,
 	})
+}
+
+// Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with
+// an in-toto statement about the digest: predicateType SignPredicate makes it a signature.
+func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predicate any) error {
+	stmt, err := statement(d, predicateType, predicate)
 	if err != nil {
 		return err
 	}

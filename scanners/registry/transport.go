@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,8 +45,8 @@ func (c cancelOnClose) Close() error {
 }
 
 // plainHTTP records a request sent over plain HTTP to a host that is not a loopback
-// address: go-containerregistry falls back to http for private-range addresses and
-// *.local names without saying so, and an image fetched that way can be swapped.
+// address: go-containerregistry falls back to http for private-range addresses without
+// saying so, and an image fetched that way can be swapped.
 type plainHTTP struct {
 	mu   sync.Mutex
 	host string
@@ -67,9 +68,10 @@ func (p *plainHTTP) seen() string {
 	return p.host
 }
 
-// loopback: localhost and the loopback addresses (127.0.0.0/8, ::1) may serve plain HTTP.
+// loopback: localhost, *.localhost (RFC 6761 keeps both on the loopback interface) and the
+// loopback addresses (127.0.0.0/8, ::1) may serve plain HTTP.
 func loopback(host string) bool {
-	if host == "localhost" {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
