@@ -53,7 +53,7 @@ type Verdict struct {
 	OS        string         `json:"os,omitempty"`
 	SignedBy  []string       `json:"signedBy,omitempty"`
 	Attested  []string       `json:"attested,omitempty"`
-	Counts    map[string]int `json:"counts,omitempty"` // every vulnerability found, by severity
+	Counts    map[string]int `json:"counts,omitempty"`  // every vulnerability found, by severity
 	Scanned   bool           `json:"scanned,omitempty"` // at least one platform was scanned
 	Problems  []Problem      `json:"problems,omitempty"`
 	Cached    bool           `json:"-"`

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -23,6 +24,7 @@ import (
 type imageFlags struct {
 	offline       bool
 	parallel      int
+	regTimeout    time.Duration
 	skipDBUpdate  bool
 	dbRepos       []string
 	trivyCacheDir string
@@ -35,6 +37,7 @@ type imageFlags struct {
 func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "use no network at all (image checks are skipped and the report says which)")
 	fs.IntVar(&f.parallel, "parallel", scanners.DefaultParallel(), "images checked at once")
+	fs.DurationVar(&f.regTimeout, "registry-timeout", 30*time.Second, "give up one registry request after this long (it is retried; an image not resolved in the end fails the gate)")
 	fs.BoolVar(&f.skipDBUpdate, "skip-db-update", false, "use the vulnerability DB in the Trivy cache as it is (it must exist)")
 	fs.StringArrayVar(&f.dbRepos, "db-repository", nil, "OCI repository of the vulnerability DB, tried in order (repeatable; default: "+strings.Join(trivy.DefaultDBRepositories, ", ")+")")
 	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB and analysed layers, shared with the trivy CLI")
@@ -59,7 +62,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 		host, _, _ := strings.Cut(repo, "/")
 		return slices.Contains(insecure, host)
 	})
-	res := registry.New(registry.Options{Insecure: insecure})
+	res := registry.New(registry.Options{Insecure: insecure, Timeout: f.regTimeout})
 	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir()}
 	vopts.TrustedRootFile = f.trustedRoot
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {

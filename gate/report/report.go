@@ -79,7 +79,6 @@ func (o Options) uri(file string) string {
 // file) point at its first line.
 func startLine(n int) int { return max(n, 1) }
 
-
 // RuleDocs is where each rule is documented (helpUri in SARIF, links in the summary).
 const RuleDocs = "https://github.com/kubegate/kubegate/blob/main/docs/rules.md"
 

@@ -42,7 +42,10 @@ type Fault struct {
 	Status  int           // answer with this status (401, 404, 500, …)
 	Delay   time.Duration // stall this long before answering
 	Corrupt bool          // flip bytes of the body (a digest mismatch)
-	Count   int           // how many times; 0 = always
+	// Truncate sends half the body under the full Content-Length, then closes.
+	Truncate bool
+	Reset    bool // close the connection without an answer
+	Count    int  // how many times; 0 = always
 }
 
 // Registry is an OCI registry (with the referrers API) on a loopback port.
@@ -75,6 +78,29 @@ func newRegistry(serve func(http.Handler) *httptest.Server) *Registry {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(f.Status)
 				fmt.Fprintf(w, `{"errors":[{"code":"INJECTED","message":"injected fault %d"}]}`, f.Status)
+				return
+			}
+			if f.Reset {
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					if tc, ok := conn.(interface{ SetLinger(int) error }); ok {
+						tc.SetLinger(0) // an RST, not a FIN
+					}
+					conn.Close()
+				}
+				return
+			}
+			if f.Truncate {
+				rec := httptest.NewRecorder()
+				inner.ServeHTTP(rec, req)
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(rec.Body.Len()))
+				w.WriteHeader(rec.Code)
+				w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
 				return
 			}
 			if f.Corrupt {

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
+
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/scanners/cosign"
+	"github.com/kubegate/kubegate/scanners/imagetest"
+	"github.com/kubegate/kubegate/scanners/trivy"
+)
+
+// failWorld is a loopback registry with two clean images, both signed and with signed
+// provenance: web the cosign v3 way (Sigstore bundles as referrers), classic the classic
+// way (.sig and .att tags); a policy that requires both; manifests using one image; a DB.
+type failWorld struct {
+	reg                                  *imagetest.Registry
+	dir, policy, trivyDir, key, otherKey string
+	web, classic                         string
+}
+
+const slsaV02 = "https://slsa.dev/provenance/v0.2"
+
+func newFailWorld(t *testing.T) *failWorld {
+	t.Helper()
+	w := &failWorld{reg: imagetest.NewRegistry(), dir: t.TempDir()}
+	t.Cleanup(w.reg.Close)
+	signer, _ := imagetest.NewSigner()
+	other, _ := imagetest.NewSigner()
+	pub, _ := signer.PublicKeyPEM()
+	otherPub, _ := other.PublicKeyPEM()
+	w.key, w.otherKey = write(t, w.dir, "cosign.pub", string(pub)), write(t, w.dir, "other.pub", string(otherPub))
+	h := w.reg.Host()
+	for _, name := range []string{"web", "classic"} {
+		img, _ := imagetest.Debian("12.7", map[string]string{"openssl": "3.0.15-1~deb12u1", name: "1"}, "10001", "linux/amd64")
+		d, err := w.reg.Push("acme/"+name+":1", img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "web" {
+			err = signer.Attest(w.reg, d, cosign.SignPredicate, nil)
+			if err == nil {
+				err = signer.Attest(w.reg, d, slsaV02, map[string]any{"builder": map[string]any{"id": "ci"}})
+			}
+		} else {
+			err = signer.SignClassic(w.reg, d)
+			if err == nil {
+				err = signer.AttestClassic(w.reg, d, slsaV02, map[string]any{"builder": map[string]any{"id": "ci"}})
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.web, w.classic = h+"/acme/web:1", h+"/acme/classic:1"
+	w.trivyDir = filepath.Join(w.dir, "trivy")
+	if err := trivy.WriteDB(w.trivyDir, []trivy.Advisory{{Source: "debian 12", Package: "openssl", ID: "CVE-2026-4001", Fixed: "3.0.15-1~deb12u1", Severity: "CRITICAL"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.writePolicy(t, "slsaprovenance", "high")
+	return w
+}
+
+// writePolicy requires a signature by cosign.pub and an attestation of attType of both
+// images; vulnerabilities fail at failOn.
+func (w *failWorld) writePolicy(t *testing.T, attType, failOn string) {
+	w.policy = write(t, w.dir, "kubegate.yaml", fmt.Sprintf(`apiVersion: kubegate.dev/v1alpha1
+kind: Policy
+images:
+  insecureRegistries: [%[1]q]
+  rules:
+    - match: ["%[1]s/acme/*"]
+      signature: {keys: [cosign.pub], ignoreTlog: true}
+      attestations: [{type: %[2]s}]
+      vulnerabilities: {failOn: %[3]s}
+rules:
+  disable: [image-registry-insecure, image-pull-policy, network-policy-default-deny, service-account-token-automount, container-resources]
+`, w.reg.Host(), attType, failOn))
+}
+
+func (w *failWorld) manifests(t *testing.T, image string) string {
+	return write(t, w.dir, "app.yaml", fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: c
+        image: %s
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+`, image))
+}
+
+func (w *failWorld) check(t *testing.T, image string) (int, string) {
+	t.Helper()
+	code, out, errOut := kubegate(t, "", "check", "--config", w.policy, "--fail-on", "critical", "--skip-db-update",
+		"--trivy-cache-dir", w.trivyDir, "--cache-dir", filepath.Join(w.dir, "cache"), "--registry-timeout", "500ms",
+		w.manifests(t, image))
+	return code, out + errOut
+}
+
+// review asks the webhook's reviewer, wired as `webhook serve` wires it.
+func (w *failWorld) review(t *testing.T, image string) (bool, string) {
+	t.Helper()
+	p, err := policy.Load(w.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.FailOn = rules.Critical // as check runs
+	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: 500 * time.Millisecond}
+	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	defer closeScanner()
+	d := srv.Reviewer.Review(context.Background(), imagepolicy.ImageReviewSpec{Namespace: "shop",
+		Containers: []imagepolicy.ImageReviewContainerSpec{{Image: image}}})
+	return d.Allowed, d.Reason
+}
+
+// TestFailClosedMatrix: every way the registry, the signatures or the vulnerability DB can
+// fail, under --fail-on critical, fails `kubegate check` (exit 1, the rule, the cause) and
+// is denied by the webhook with the same reason. Nothing that could not be checked passes,
+// and nothing stale is trusted.
+func TestFailClosedMatrix(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, w *failWorld) (image string)
+		code  int
+		want  string // "rule: message part"; "" for a pass
+	}{
+		{"signed, attested, clean: bundle format", func(t *testing.T, w *failWorld) string { return w.web }, 0, ""},
+		{"signed, attested, clean: classic format", func(t *testing.T, w *failWorld) string { return w.classic }, 0, ""},
+		{"registry 5xx", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/manifests/", imagetest.Fault{Status: 503})
+			return w.web
+		}, 1, "image-unresolved: the registry failed (503 Service Unavailable"},
+		{"registry 401", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/manifests/", imagetest.Fault{Status: 401})
+			return w.web
+		}, 1, "image-unresolved: the registry refused access (401 Unauthorized"},
+		{"registry slow", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/manifests/", imagetest.Fault{Delay: 3 * time.Second})
+			return w.web
+		}, 1, "image-unresolved: the registry did not answer in time"},
+		{"connection reset", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/manifests/", imagetest.Fault{Reset: true})
+			return w.web
+		}, 1, "image-unresolved: could not be resolved"},
+		{"truncated blob", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/blobs/", imagetest.Fault{Truncate: true})
+			return w.web
+		}, 1, "image-unresolved: reading the config of sha256:"},
+		{"content does not match its digest", func(t *testing.T, w *failWorld) string {
+			ref := pinned(t, w, w.web)
+			w.reg.Inject("/v2/acme/web/manifests/sha256:", imagetest.Fault{Corrupt: true})
+			return ref
+		}, 1, "image-unresolved: the registry served content that does not match its digest"},
+		{"unsigned", func(t *testing.T, w *failWorld) string {
+			img, _ := imagetest.Debian("12.7", map[string]string{"openssl": "3.0.15-1~deb12u1"}, "10001", "linux/amd64")
+			w.reg.Push("acme/web:2", img)
+			return w.reg.Host() + "/acme/web:2"
+		}, 1, "image-unverified: no signatures found"},
+		{"tampered signature", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
+			return w.classic
+		}, 1, "image-unverified: is not verified"},
+		{"tampered referrers", func(t *testing.T, w *failWorld) string {
+			w.reg.Inject("/v2/acme/web/referrers/", imagetest.Fault{Corrupt: true})
+			return w.web
+		}, 1, "image-unverified: is not verified"},
+		{"wrong key", func(t *testing.T, w *failWorld) string {
+			data, _ := os.ReadFile(w.policy)
+			os.WriteFile(w.policy, []byte(strings.Replace(string(data), "keys: [cosign.pub]", "keys: [other.pub]", 1)), 0o644)
+			return w.web
+		}, 1, "image-unverified: no valid signature (2 Sigstore bundle(s) checked): key other.pub"},
+		{"key swapped after a pass was cached", func(t *testing.T, w *failWorld) string {
+			if code, out := w.check(t, w.web); code != 0 {
+				t.Fatalf("before the swap: exit %d\n%s", code, out)
+			}
+			other, _ := os.ReadFile(w.otherKey)
+			os.WriteFile(w.key, other, 0o644)
+			return w.web
+		}, 1, "image-unverified: no valid signature (2 Sigstore bundle(s) checked): key cosign.pub"},
+		{"attestation missing: bundle format", func(t *testing.T, w *failWorld) string {
+			w.writePolicy(t, "cyclonedx", "high")
+			return w.web
+		}, 1, "image-unverified: no signed cyclonedx attestation"},
+		{"attestation missing: classic format", func(t *testing.T, w *failWorld) string {
+			w.writePolicy(t, "cyclonedx", "high")
+			return w.classic
+		}, 1, "image-unverified: no signed cyclonedx attestation"},
+		{"attestation of another type: predicate URI", func(t *testing.T, w *failWorld) string {
+			w.writePolicy(t, "https://example.com/other/v1", "high")
+			return w.classic
+		}, 1, "image-unverified: no signed https://example.com/other/v1 attestation"},
+		{"DB missing", func(t *testing.T, w *failWorld) string {
+			os.RemoveAll(w.trivyDir)
+			return w.web
+		}, 1, "image-not-scanned: could not be scanned: vulnerability DB in"},
+		{"DB corrupt", func(t *testing.T, w *failWorld) string {
+			os.WriteFile(filepath.Join(w.trivyDir, "db", "trivy.db"), []byte("not a bolt file"), 0o644)
+			return w.web
+		}, 1, "image-not-scanned: could not be scanned"},
+		{"DB stale", func(t *testing.T, w *failWorld) string {
+			os.RemoveAll(w.trivyDir)
+			trivy.WriteDB(w.trivyDir, nil, time.Now().Add(-30*24*time.Hour))
+			return w.web
+		}, 1, "image-vulnerability-db-stale: older than 7 days"},
+		{"no DB needed when nothing gates on vulnerabilities", func(t *testing.T, w *failWorld) string {
+			os.RemoveAll(w.trivyDir)
+			w.writePolicy(t, "slsaprovenance", "off")
+			return w.web
+		}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newFailWorld(t)
+			image := tc.setup(t, w)
+			code, out := w.check(t, image)
+			rule, msg, _ := strings.Cut(tc.want, ": ")
+			if code != tc.code || (tc.want != "" && !hasFinding(out, rule, msg)) {
+				t.Fatalf("check: exit %d, want %d with %q\n%s", code, tc.code, tc.want, out)
+			}
+			allowed, reason := w.review(t, image)
+			if allowed != (tc.code == 0) || (tc.want != "" && !strings.Contains(reason, rule)) {
+				t.Fatalf("webhook: allowed %v, reason %q; want allowed %v with %s", allowed, reason, tc.code == 0, rule)
+			}
+		})
+	}
+}
+
+// hasFinding: a line of the text report names the rule and holds msg.
+func hasFinding(out, rule, msg string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, rule) && strings.Contains(l, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// pinned is the image's reference by digest.
+func pinned(t *testing.T, w *failWorld, image string) string {
+	t.Helper()
+	code, out, _ := kubegate(t, "", "check", "--config", w.policy, "--skip-db-update", "--trivy-cache-dir", w.trivyDir,
+		"--no-cache", "--format", "json", w.manifests(t, image))
+	r := jsonReport(t, out)
+	if code != 0 || len(r.Images) != 1 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	return w.reg.Host() + "/acme/web@" + r.Images[0].Digest
+}
+
+// TestFailClosedPolicyErrors: keys that cannot be used are policy errors (exit 2, the
+// policy's file:line), never a panic and never a finding on every image.
+func TestFailClosedPolicyErrors(t *testing.T) {
+	w := newFailWorld(t)
+	for _, tc := range []struct{ keys, want string }{
+		{`[""]`, `kubegate.yaml:7: key "": empty key reference`},
+		{`[missing.pub]`, `kubegate.yaml:7: key "missing.pub": reading the public key ` + filepath.Join(w.dir, "missing.pub") + `: no such file or directory`},
+		{`[app.yaml]`, `kubegate.yaml:7: key "app.yaml": not a PEM public key`},
+	} {
+		data, _ := os.ReadFile(w.policy)
+		os.WriteFile(w.policy, []byte(strings.Replace(string(data), "keys: [cosign.pub]", "keys: "+tc.keys, 1)), 0o644)
+		code, out := w.check(t, w.web)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("keys %s: exit %d, want 2 with %q\n%s", tc.keys, code, tc.want, out)
+		}
+		w.writePolicy(t, "slsaprovenance", "high")
+	}
+}
