@@ -30,6 +30,7 @@ func newWebhookServeCmd() *cobra.Command {
 	var (
 		config, certFile, keyFile, clientCA, listen string
 		timeout                                     time.Duration
+		maxImages                                   int
 		images                                      imageFlags
 	)
 	cmd := &cobra.Command{
@@ -59,6 +60,7 @@ func newWebhookServeCmd() *cobra.Command {
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
 			srv, scanner, closeScanner := webhookServer(p, &images, timeout, log)
+			srv.Reviewer.MaxImages = maxImages
 			defer closeScanner()
 			if clientCA != "" {
 				if srv.ClientCAs, err = webhook.LoadCAs(clientCA); err != nil {
@@ -91,6 +93,7 @@ func newWebhookServeCmd() *cobra.Command {
 	f.StringVar(&clientCA, "client-ca", "", "CA of the API server's client certificate: reviews without one it signed are refused (401)")
 	f.StringVar(&listen, "listen", ":8443", "address to listen on")
 	f.DurationVar(&timeout, "timeout", webhook.DefaultTimeout, "answer every review within this (the API server waits 30s); an image not checked by then is denied")
+	f.IntVar(&maxImages, "max-review-images", webhook.DefaultMaxImages, "deny, unchecked, a review naming more distinct images than this (a pod has a few)")
 	images.register(f)
 	return cmd
 }

@@ -7,6 +7,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -34,12 +35,21 @@ const ruleError = "webhook-error"
 // its verdict is cached for the next review.
 const checkTimeout = 5 * time.Minute
 
+// DefaultMaxImages is how many distinct images one review may name: a pod has a few
+// containers; thousands are an attempt to make the webhook flood the registries.
+const DefaultMaxImages = 100
+
+// ruleTooMany names the denial of a review naming more images than MaxImages.
+const ruleTooMany = "webhook-too-many-images"
+
 // Reviewer decides image reviews under the policy.
 type Reviewer struct {
 	Policy  *policy.Policy
-	Checker *scanners.Checker
-	Timeout time.Duration // per review; DefaultTimeout when 0
-	Now     func() time.Time
+	Checker *scanners.Checker // its Parallel also bounds the images of one review checked at once
+	Timeout time.Duration     // per review; DefaultTimeout when 0
+	// MaxImages denies, unchecked, a review naming more distinct images; DefaultMaxImages when 0.
+	MaxImages int
+	Now       func() time.Time
 
 	flight singleflight.Group // one check per image at a time, shared by concurrent reviews
 }
@@ -71,6 +81,11 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		}
 	}
 	var d Decision
+	if max := cmp.Or(r.MaxImages, DefaultMaxImages); len(refs) > max {
+		d.Rules = []string{ruleTooMany}
+		d.Reason = fmt.Sprintf("kubegate: the review names %d images, more than the %d a review may (webhook serve --max-review-images)", len(refs), max)
+		return d
+	}
 	var denied []string
 	var problems []scanners.Problem
 	var toCheck []string
@@ -86,10 +101,15 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 			toCheck = append(toCheck, ref)
 		}
 	}
-	// The images of a pod are checked side by side: the review has one deadline.
+	// The images of a pod are checked side by side (as many at once as --parallel): the
+	// review has one deadline.
 	found := make([][]scanners.Problem, len(toCheck))
 	errs := make([]error, len(toCheck))
-	parallel.ForN(len(toCheck), len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
+	n := r.Checker.Parallel
+	if n <= 0 {
+		n = scanners.DefaultParallel()
+	}
+	parallel.ForN(n, len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
 	for i := range toCheck {
 		if errs[i] != nil { // not a finding: no policy setting admits an image that was not checked
 			denied = append(denied, errs[i].Error())

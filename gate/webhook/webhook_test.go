@@ -2,10 +2,13 @@ package webhook
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +129,48 @@ exemptions:
 	d = review("legacy", "docker.io/library/nginx:1.27")
 	if d.Allowed || strings.Contains(d.Reason, "image-registry-not-allowed") || !strings.Contains(d.Reason, "internal error") {
 		t.Errorf("exempted namespace: %+v", d)
+	}
+}
+
+// countingResolver counts the resolutions running at once.
+type countingResolver struct {
+	mu        sync.Mutex
+	now, peak int
+	calls     int
+}
+
+func (c *countingResolver) Resolve(ctx context.Context, ref string, _ []scanners.Platform) (*scanners.Resolved, error) {
+	c.mu.Lock()
+	c.now++
+	c.calls++
+	c.peak = max(c.peak, c.now)
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+	return nil, errors.New("registry down")
+}
+
+// TestReviewIsBounded: one review's images are checked at most Parallel at once, and a
+// review naming more images than the cap is denied without asking any registry.
+func TestReviewIsBounded(t *testing.T) {
+	spec := func(n int) imagepolicy.ImageReviewSpec {
+		s := imagepolicy.ImageReviewSpec{Namespace: "shop"}
+		for i := range n {
+			s.Containers = append(s.Containers, imagepolicy.ImageReviewContainerSpec{Image: fmt.Sprintf("ghcr.io/acme/app%d:1", i)})
+		}
+		return s
+	}
+	res := &countingResolver{}
+	r := &Reviewer{Policy: policy.Default(), Checker: &scanners.Checker{Resolver: res, Parallel: 3}}
+	if d := r.Review(context.Background(), spec(40)); d.Allowed || res.calls != 40 || res.peak > 3 {
+		t.Errorf("40 images: allowed %v, %d resolutions, %d at once (want at most 3)", d.Allowed, res.calls, res.peak)
+	}
+	res.calls = 0
+	d := r.Review(context.Background(), spec(2000))
+	want := "kubegate: the review names 2000 images, more than the 100 a review may (webhook serve --max-review-images)"
+	if d.Allowed || d.Reason != want || strings.Join(d.Rules, ",") != ruleTooMany || res.calls != 0 {
+		t.Errorf("2000 images: %+v after %d resolutions; want denied: %s", d, res.calls, want)
 	}
 }
