@@ -112,6 +112,14 @@ func (l *lazyScanner) ready() error {
 	return l.err
 }
 
+// info is the DB in use without waiting for it to open: ok is false until it is open.
+func (l *lazyScanner) info() (scanners.DBInfo, bool) {
+	if !l.opened.Load() || l.err != nil {
+		return scanners.DBInfo{}, false
+	}
+	return l.s.DB(), true
+}
+
 func (l *lazyScanner) DB() scanners.DBInfo {
 	if s, err := l.get(); err == nil {
 		return s.DB()

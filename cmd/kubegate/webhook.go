@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/webhook"
+	"github.com/kubegate/kubegate/scanners/trivy"
 )
 
 func newWebhookCmd() *cobra.Command {
@@ -31,6 +32,7 @@ func newWebhookServeCmd() *cobra.Command {
 		config, certFile, keyFile, clientCA, listen string
 		timeout                                     time.Duration
 		maxImages                                   int
+		dbRefresh                                   time.Duration
 		images                                      imageFlags
 	)
 	cmd := &cobra.Command{
@@ -67,16 +69,21 @@ func newWebhookServeCmd() *cobra.Command {
 					return fmt.Errorf("--client-ca: %w", err)
 				}
 			}
-			// Open the vulnerability DB now (it may download), not on the first review.
-			go func() {
-				if s, err := scanner.get(); err != nil {
-					log.Error("vulnerability DB not available: every image is denied as not scanned", "error", err)
-				} else {
-					log.Info("vulnerability DB open", "version", s.DB().Version, "updatedAt", s.DB().UpdatedAt)
-				}
-			}()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Open the vulnerability DB now (it may download), not on the first review; then
+			// keep it fresh, unless it is managed by hand.
+			go func() {
+				s, err := scanner.get()
+				if err != nil {
+					log.Error("vulnerability DB not available: every image is denied as not scanned", "error", err)
+					return
+				}
+				log.Info("vulnerability DB open", "version", s.DB().Version, "updatedAt", s.DB().UpdatedAt)
+				if !images.skipDBUpdate {
+					refreshDB(ctx, s, dbRefresh, log, srv.Metrics)
+				}
+			}()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return err
@@ -94,8 +101,33 @@ func newWebhookServeCmd() *cobra.Command {
 	f.StringVar(&listen, "listen", ":8443", "address to listen on")
 	f.DurationVar(&timeout, "timeout", webhook.DefaultTimeout, "answer every review within this (the API server waits 30s); an image not checked by then is denied")
 	f.IntVar(&maxImages, "max-review-images", webhook.DefaultMaxImages, "deny, unchecked, a review naming more distinct images than this (a pod has a few)")
+	f.DurationVar(&dbRefresh, "db-refresh", time.Hour, "look for a newer vulnerability DB this often (Trivy publishes one every 6 hours); off with --skip-db-update")
 	images.register(f)
 	return cmd
+}
+
+// refreshDB keeps a long-running webhook's vulnerability DB fresh. A new DB is swapped in
+// while reviews go on (those matching against the old DB finish first); when refreshes
+// keep failing, reviews go on with the DB open until it is older than the allowed age,
+// then images are denied as scanned with a stale DB.
+func refreshDB(ctx context.Context, s *trivy.Scanner, every time.Duration, log *slog.Logger, m *webhook.Metrics) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		changed, err := s.Refresh(ctx)
+		switch {
+		case err != nil:
+			m.DBRefreshFailures.Inc()
+			log.Error("vulnerability DB refresh failed; reviews go on with the DB open until it is 7 days old", "error", err, "updatedAt", s.DB().UpdatedAt)
+		case changed:
+			log.Info("vulnerability DB refreshed", "version", s.DB().Version, "updatedAt", s.DB().UpdatedAt)
+		}
+	}
 }
 
 // webhookServer wires the webhook to the image stage check uses (same verdict cache).
@@ -103,10 +135,13 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 	images.quiet = true
 	checker, closeScanner := images.checker(p)
 	scanner := checker.Scanner.(*lazyScanner)
+	metrics := webhook.NewMetrics()
+	metrics.WatchDB(scanner.info)
 	return &webhook.Server{
 		Reviewer: &webhook.Reviewer{Policy: p, Checker: checker, Timeout: timeout},
 		Log:      log,
-		Metrics:  webhook.NewMetrics(),
+		Metrics:  metrics,
 		Ready:    scanner.ready,
+		DB:       scanner.info,
 	}, scanner, closeScanner
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kubegate/kubegate/scanners"
 )
 
 // Metrics are the webhook's Prometheus metrics, on a registry of their own.
@@ -17,6 +19,8 @@ type Metrics struct {
 	decisions *prometheus.CounterVec
 	denials   *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
+	// DBRefreshFailures counts failed refreshes of the vulnerability DB.
+	DBRefreshFailures prometheus.Counter
 }
 
 // NewMetrics registers the webhook's metrics and the Go runtime's.
@@ -37,9 +41,25 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30},
 		}, []string{"decision"}),
 	}
-	m.registry.MustRegister(m.requests, m.decisions, m.denials, m.latency,
+	m.DBRefreshFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kubegate_vulnerability_db_refresh_failures_total", Help: "Failed refreshes of the vulnerability DB.",
+	})
+	m.registry.MustRegister(m.requests, m.decisions, m.denials, m.latency, m.DBRefreshFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// WatchDB reports the age of the vulnerability DB in use (-1 while none is open): an alert
+// on it catches a refresh that keeps failing before reviews are denied as stale.
+func (m *Metrics) WatchDB(db func() (scanners.DBInfo, bool)) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kubegate_vulnerability_db_age_seconds", Help: "Age of the vulnerability DB in use (since it was built); -1 when none is open.",
+	}, func() float64 {
+		if info, ok := db(); ok {
+			return time.Since(info.UpdatedAt).Seconds()
+		}
+		return -1
+	}))
 }
 
 // Handler serves the metrics in the Prometheus text format.

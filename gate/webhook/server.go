@@ -17,6 +17,8 @@ import (
 
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubegate/kubegate/scanners"
 )
 
 // MaxRequestBytes bounds a review: a pod's image list is a few kilobytes.
@@ -32,6 +34,8 @@ type Server struct {
 	Metrics  *Metrics
 	// Ready says whether reviews can be answered (the vulnerability DB is open); nil: always.
 	Ready func() error
+	// DB is the vulnerability DB in use, for /readyz; ok is false while none is open.
+	DB func() (info scanners.DBInfo, ok bool)
 	// ClientCAs, when set, is who may ask for reviews: /imagereview requires a client
 	// certificate they signed (the API server's, from the kubeconfig's user). Health and
 	// metrics stay open for probes and scrapers.
@@ -52,6 +56,12 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	if s.Ready != nil {
 		if err := s.Ready(); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	if s.DB != nil {
+		if info, ok := s.DB(); ok {
+			fmt.Fprintf(w, "ok: vulnerability DB %s, built %s ago\n", info.Version, time.Since(info.UpdatedAt).Round(time.Minute))
 			return
 		}
 	}

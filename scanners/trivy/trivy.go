@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -76,9 +78,14 @@ func DefaultCacheDir() string { return cache.DefaultDir() }
 // open one Scanner per process.
 type Scanner struct {
 	cache cache.Cache
-	close func()
-	info  scanners.DBInfo
 	vuln  vulnerability.Client
+	opts  Options
+	repos []name.Reference
+	// mu guards the DB: scans hold it shared, Refresh holds it alone while it downloads
+	// (Trivy's download closes the process-global DB) and swaps the DB, so that scans in
+	// flight finish on the DB they started with and later ones wait for the new one.
+	mu   sync.RWMutex
+	info atomic.Pointer[scanners.DBInfo] // read without mu: cached verdicts never wait
 }
 
 var logOnce sync.Once
@@ -92,59 +99,122 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 	if len(opts.DBRepositories) == 0 {
 		opts.DBRepositories = DefaultDBRepositories
 	}
-	var repos []name.Reference
+	s := &Scanner{opts: opts, vuln: vulnerability.NewClient(tdb.Config{})}
 	for _, r := range opts.DBRepositories {
 		ref, err := name.ParseReference(r)
 		if err != nil {
 			return nil, fmt.Errorf("vulnerability DB repository %q: %v", r, err)
 		}
-		repos = append(repos, ref)
+		s.repos = append(s.repos, ref)
 	}
 	dbDir := db.Dir(opts.CacheDir)
-	client := db.NewClient(dbDir, true, db.WithDBRepository(repos))
-	needs, err := client.NeedsUpdate(ctx, "kubegate", opts.SkipDBUpdate)
+	needs, err := s.client(dbDir).NeedsUpdate(ctx, "kubegate", opts.SkipDBUpdate)
 	if err != nil {
 		return nil, fmt.Errorf("vulnerability DB in %s: %w", dbDir, err)
 	}
 	if needs {
-		if err := client.Download(ctx, dbDir, ftypes.RegistryOptions{Insecure: opts.InsecureDBRegistry}); err != nil {
-			return nil, fmt.Errorf("downloading the vulnerability DB from %s: %w", strings.Join(opts.DBRepositories, ", "), err)
+		if err := s.download(ctx, dbDir); err != nil {
+			return nil, err
 		}
 	}
-	if err := db.Init(dbDir); err != nil {
-		return nil, fmt.Errorf("opening the vulnerability DB in %s: %w", dbDir, err)
-	}
-	meta, err := metadata.NewClient(dbDir).Get()
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
+	if err := s.open(dbDir); err != nil {
+		return nil, err
 	}
 	c, err := cache.NewFSCache(opts.CacheDir)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening Trivy's cache in %s: %w", opts.CacheDir, err)
 	}
-	return &Scanner{
-		cache: c,
-		close: func() { c.Close(); db.Close() },
-		info: scanners.DBInfo{
-			Version:   fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
-			UpdatedAt: meta.UpdatedAt,
-		},
-		vuln: vulnerability.NewClient(tdb.Config{}),
-	}, nil
+	s.cache = c
+	return s, nil
+}
+
+func (s *Scanner) client(dbDir string) *db.Client {
+	return db.NewClient(dbDir, true, db.WithDBRepository(s.repos))
+}
+
+func (s *Scanner) download(ctx context.Context, dst string) error {
+	if err := s.client(dst).Download(ctx, dst, ftypes.RegistryOptions{Insecure: s.opts.InsecureDBRegistry}); err != nil {
+		return fmt.Errorf("downloading the vulnerability DB from %s: %w", strings.Join(s.opts.DBRepositories, ", "), err)
+	}
+	return nil
+}
+
+// open opens the DB in dbDir as Trivy's global DB and reads what it is.
+func (s *Scanner) open(dbDir string) error {
+	if err := db.Init(dbDir); err != nil {
+		return fmt.Errorf("opening the vulnerability DB in %s: %w", dbDir, err)
+	}
+	meta, err := metadata.NewClient(dbDir).Get()
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
+	}
+	s.info.Store(&scanners.DBInfo{
+		Version:   fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
+		UpdatedAt: meta.UpdatedAt,
+	})
+	return nil
+}
+
+// Refresh downloads a newer DB when the one open is due for an update (Trivy's schedule)
+// and swaps it in. The download goes to a directory of its own; scans wait while it runs
+// (Trivy's download closes the open DB), verdicts from the cache do not. It reports
+// whether the DB changed; on an error the DB that was open is open again.
+func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
+	dbDir := db.Dir(s.opts.CacheDir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	needs, err := s.client(dbDir).NeedsUpdate(ctx, "kubegate", false)
+	if err != nil || !needs {
+		return false, err
+	}
+	next, err := os.MkdirTemp(s.opts.CacheDir, "db-next-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(next)
+	reopen := func(err error) (bool, error) { return false, errors.Join(err, s.open(dbDir)) }
+	if err := s.download(ctx, next); err != nil {
+		return reopen(err)
+	}
+	if _, err := metadata.NewClient(next).Get(); err != nil {
+		return reopen(fmt.Errorf("the downloaded vulnerability DB has no metadata: %w", err))
+	}
+	old := dbDir + ".old"
+	os.RemoveAll(old)
+	db.Close()
+	if err := os.Rename(dbDir, old); err != nil {
+		return reopen(err)
+	}
+	if err := os.Rename(next, dbDir); err != nil {
+		os.Rename(old, dbDir)
+		return reopen(err)
+	}
+	if err := s.open(dbDir); err != nil { // back to the DB that worked
+		os.RemoveAll(dbDir)
+		os.Rename(old, dbDir)
+		return reopen(err)
+	}
+	os.RemoveAll(old)
+	return true, nil
 }
 
 // Close releases the DB and the cache.
-func (s *Scanner) Close() { s.close() }
+func (s *Scanner) Close() {
+	s.cache.Close()
+	db.Close()
+}
 
 // DB describes the DB in use.
-func (s *Scanner) DB() scanners.DBInfo { return s.info }
+func (s *Scanner) DB() scanners.DBInfo { return *s.info.Load() }
 
 // Scan analyses the image's layers (once per layer digest: Trivy's cache keeps the result)
 // and matches its packages against the DB. It is the vulnerability part of Trivy's
 // local.Service.Scan, which itself links every analyzer and the misconfiguration engine.
 func (s *Scanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+	s.mu.RLock() // the DB stays the same for the whole scan: Refresh waits for it
+	defer s.mu.RUnlock()
 	art, err := artimage.NewArtifact(image{Image: pi.Image, pi: pi, name: ref}, s.cache, artifact.Option{
 		Offline: true, NoProgress: true, Parallel: 2,
 		DisabledAnalyzers: []analyzer.Type{analyzer.TypeSecret, analyzer.TypeLicenseFile},

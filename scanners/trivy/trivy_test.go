@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 
+	"github.com/aquasecurity/trivy/pkg/clock"
+
 	"github.com/kubegate/kubegate/scanners"
 	"github.com/kubegate/kubegate/scanners/imagetest"
 	"github.com/kubegate/kubegate/scanners/registry"
@@ -167,5 +169,76 @@ func TestOpenFailsOnCorruptDB(t *testing.T) {
 	_, err := Open(context.Background(), Options{CacheDir: cache, SkipDBUpdate: true})
 	if err == nil || !strings.Contains(err.Error(), "opening the vulnerability DB in "+filepath.Join(cache, "db")) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// pushDB publishes a DB with the advisories, built at updated, as the repository's :2.
+func pushDB(t *testing.T, reg *imagetest.Registry, advisories []Advisory, updated time.Time) {
+	t.Helper()
+	built := t.TempDir()
+	if err := WriteDB(built, advisories, updated); err != nil {
+		t.Fatal(err)
+	}
+	art, err := dbArtifact(filepath.Join(built, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Push("aquasec/trivy-db:2", art); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRefreshSwapsTheDB: a long-running process (the webhook) takes a newer DB when
+// Trivy's schedule says one is due, and scans see its advisories; when the repository
+// fails, the DB open stays usable.
+func TestRefreshSwapsTheDB(t *testing.T) {
+	reg := imagetest.NewRegistry()
+	defer reg.Close()
+	first := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
+	pushDB(t, reg, testAdvisories[:1], first)
+	s, err := Open(context.Background(), Options{CacheDir: t.TempDir(), DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if changed, err := s.Refresh(context.Background()); changed || err != nil {
+		t.Fatalf("refreshed a DB downloaded a moment ago: %v %v", changed, err)
+	}
+	img, _ := imagetest.Alpine("3.19.1", map[string]string{"musl": "1.2.4-r2", "busybox": "1.36.1-r15"}, "", "linux/amd64")
+	reg.Push("app/alpine:1", img)
+	pi := resolve(t, reg, "app/alpine:1").Platforms[0]
+	scan := func() int {
+		rep, err := s.Scan(context.Background(), "app/alpine:1", pi)
+		if err != nil {
+			t.Error(err)
+			return -1
+		}
+		return len(rep.Vulnerabilities)
+	}
+	if n := scan(); n != 1 {
+		t.Fatalf("first DB: %d vulnerabilities, want 1", n)
+	}
+
+	later := clock.With(context.Background(), time.Now().Add(2*time.Hour)) // past the next update and the download hour
+	reg.Inject("/v2/aquasec/trivy-db/", imagetest.Fault{Status: 500})
+	if changed, err := s.Refresh(later); changed || err == nil || !strings.Contains(err.Error(), "downloading the vulnerability DB") {
+		t.Fatalf("refresh against a failing repository: %v %v", changed, err)
+	}
+	if n := scan(); n != 1 || !s.DB().UpdatedAt.Equal(first) {
+		t.Fatalf("a failed refresh broke the open DB: %d vulnerabilities, DB %+v", n, s.DB())
+	}
+	reg.Clear()
+	second := time.Now().UTC().Truncate(time.Second)
+	pushDB(t, reg, testAdvisories, second)
+	done := make(chan int)
+	go func() { done <- scan() }() // a scan in flight during the swap finishes
+	if changed, err := s.Refresh(later); !changed || err != nil {
+		t.Fatalf("refresh: %v %v", changed, err)
+	}
+	if n := <-done; n != 1 && n != 2 { // the old DB's answer or the new one's, never an error
+		t.Fatalf("scan in flight during the swap: %d vulnerabilities", n)
+	}
+	if n := scan(); n != 2 || !s.DB().UpdatedAt.Equal(second) {
+		t.Fatalf("after the refresh: %d vulnerabilities (want 2), DB %+v", n, s.DB())
 	}
 }
