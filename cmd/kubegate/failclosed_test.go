@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/webhook"
 	"github.com/kubegate/kubegate/scanners/cosign"
 	"github.com/kubegate/kubegate/scanners/imagetest"
 	"github.com/kubegate/kubegate/scanners/trivy"
@@ -121,9 +122,39 @@ func (w *failWorld) review(t *testing.T, image string) (bool, string) {
 	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: 500 * time.Millisecond}
 	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
 	defer closeScanner()
-	d := srv.Reviewer.Review(context.Background(), imagepolicy.ImageReviewSpec{Namespace: "shop",
+	return reviewWith(srv.Reviewer, image)
+}
+
+func reviewWith(r *webhook.Reviewer, image string) (bool, string) {
+	d := r.Review(context.Background(), imagepolicy.ImageReviewSpec{Namespace: "shop",
 		Containers: []imagepolicy.ImageReviewContainerSpec{{Image: image}}})
 	return d.Allowed, d.Reason
+}
+
+// TestWebhookFollowsKeyRevocation: a running webhook reads the keys at every review, so a
+// key replaced under the same path (a revocation) denies the images it no longer signs,
+// even those whose verdict was cached, and without a restart.
+func TestWebhookFollowsKeyRevocation(t *testing.T) {
+	w := newFailWorld(t)
+	p, err := policy.Load(w.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: time.Second}
+	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	defer closeScanner()
+	for range 2 { // checked, then from the cache
+		if allowed, reason := reviewWith(srv.Reviewer, w.web); !allowed {
+			t.Fatalf("before the revocation: %s", reason)
+		}
+	}
+	other, _ := os.ReadFile(w.otherKey)
+	os.WriteFile(w.key, other, 0o644)
+	for range 2 {
+		if allowed, reason := reviewWith(srv.Reviewer, w.web); allowed || !strings.Contains(reason, "image-unverified: image "+w.web+"@sha256:") {
+			t.Fatalf("after the revocation: allowed %v, %s", allowed, reason)
+		}
+	}
 }
 
 // TestFailClosedMatrix: every way the registry, the signatures or the vulnerability DB can
@@ -228,6 +259,13 @@ func TestFailClosedMatrix(t *testing.T) {
 			rule, msg, _ := strings.Cut(tc.want, ": ")
 			if code != tc.code || (tc.want != "" && !hasFinding(out, rule, msg)) {
 				t.Fatalf("check: exit %d, want %d with %q\n%s", code, tc.code, tc.want, out)
+			}
+			if rule == "image-unresolved" { // kubegate images says why, not only which rule
+				_, out, _ := kubegate(t, "", "images", "--config", w.policy, "--skip-db-update", "--trivy-cache-dir", w.trivyDir,
+					"--no-cache", "--registry-timeout", "500ms", w.manifests(t, image))
+				if !hasFinding(out, "not checked: image-unresolved: image "+image+" could not be resolved", msg) {
+					t.Errorf("kubegate images does not say why:\n%s", out)
+				}
 			}
 			allowed, reason := w.review(t, image)
 			if allowed != (tc.code == 0) || (tc.want != "" && !strings.Contains(reason, rule)) {

@@ -34,7 +34,7 @@ func newRulesCmd() *cobra.Command {
 					return fmt.Errorf("unknown rule %q (run `kubegate rules` for the list)", args[0])
 				}
 				fmt.Fprintf(out, "%s — %s\n\n", r.ID, r.Title)
-				fmt.Fprintf(out, "Severity:  %s\n", r.Severity)
+				fmt.Fprintf(out, "Severity:  %s%s\n", r.Severity, failsClosed(r))
 				fmt.Fprintf(out, "Practices: %s\n", orNone(r.Practices))
 				fmt.Fprintf(out, "Refs:      %s\n\n", orNone(r.Refs))
 				fmt.Fprintf(out, "%s\n\nFix: %s\n", r.Doc, r.Fix)
@@ -52,6 +52,14 @@ func newRulesCmd() *cobra.Command {
 	return cmd
 }
 
+// failsClosed says that a rule's findings fail the gate whatever failOn.
+func failsClosed(r *rules.Rule) string {
+	if r.FailClosed {
+		return " (fails the gate whatever failOn: the image could not be checked)"
+	}
+	return ""
+}
+
 // rulesMarkdown writes the catalogue as docs/rules.md: a section per rule, anchored by its
 // ID, which reports link to.
 func rulesMarkdown(w io.Writer) error {
@@ -63,8 +71,8 @@ func rulesMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| [%s](#%s) | %s | %s | %s |\n", r.ID, r.ID, r.Severity, strings.Join(r.Practices, ", "), r.Title)
 	}
 	for _, r := range rules.All() {
-		fmt.Fprintf(&b, "\n## %s\n\n**%s** · severity %s · practices %s\n\n%s\n\n**Fix:** %s\n",
-			r.ID, r.Title, r.Severity, orNone(r.Practices), r.Doc, r.Fix)
+		fmt.Fprintf(&b, "\n## %s\n\n**%s** · severity %s%s · practices %s\n\n%s\n\n**Fix:** %s\n",
+			r.ID, r.Title, r.Severity, failsClosed(r), orNone(r.Practices), r.Doc, r.Fix)
 		if len(r.Refs) > 0 {
 			b.WriteString("\nReferences:\n")
 			for _, ref := range r.Refs {

@@ -22,6 +22,8 @@ type JSONImage struct {
 	Attested  []string       `json:"attested,omitempty"`
 	Vulns     map[string]int `json:"vulnerabilities,omitempty"` // every one found, by severity
 	Problems  []string       `json:"problems,omitempty"`        // the rules that failed
+	// Unchecked say why the image could not be checked (not resolved, verified or scanned).
+	Unchecked []string `json:"unchecked,omitempty"`
 	Cached    bool           `json:"cached,omitempty"`
 	UsedBy    []string       `json:"usedBy"`
 }
@@ -41,6 +43,9 @@ func NewJSONImages(verdicts []*scanners.Verdict) []JSONImage {
 			}
 			if !slices.Contains(ji.Problems, p.RuleID) {
 				ji.Problems = append(ji.Problems, p.RuleID)
+			}
+			if p.Unchecked() {
+				ji.Unchecked = append(ji.Unchecked, p.RuleID+": "+p.Message)
 			}
 		}
 		for _, u := range v.Image.Uses {
@@ -81,6 +86,11 @@ func Images(w io.Writer, r *gate.Result) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, ji := range NewJSONImages(r.Images) {
+		for _, why := range ji.Unchecked { // the table names the rule; this says why
+			fmt.Fprintln(w, "not checked: "+why)
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note: "+n)
