@@ -47,6 +47,10 @@ type Options struct {
 	TrustedRoot func() (root.TrustedMaterial, error)
 	// BaseDir resolves relative key paths (the policy file's directory).
 	BaseDir string
+
+	// ignoreSCT skips the certificate transparency check of keyless certificates. Tests
+	// only: the private Sigstore they make issues certificates without SCTs.
+	ignoreSCT bool
 }
 
 // Verifier is a scanners.Verifier. Keys and the trusted root file are read at every use,
@@ -210,6 +214,7 @@ func (v *Verifier) checkOpts(a authority, rule *scanners.SignatureRule, regOpts 
 	} else {
 		co.Identities = []cosign.Identity{{Issuer: a.identity.Issuer, IssuerRegExp: a.identity.IssuerRegExp,
 			Subject: a.identity.Subject, SubjectRegExp: a.identity.SubjectRegExp}}
+		co.IgnoreSCT = v.opts.ignoreSCT
 		// Keyless trust rests on the transparency log's time (or a TSA's): ignoreTlog
 		// applies to private keys only.
 		co.IgnoreTlog = false

@@ -167,8 +167,8 @@ func (r *Registry) CertificatePEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Server.Certificate().Raw})
 }
 
-// remote is how this package reaches the registry, TLS or not.
-func (r *Registry) remote() []remote.Option {
+// Remote is how to reach the registry, TLS or not.
+func (r *Registry) Remote() []remote.Option {
 	return []remote.Option{remote.WithTransport(r.Server.Client().Transport)}
 }
 
@@ -185,7 +185,7 @@ func (r *Registry) Push(repoTag string, img v1.Image) (name.Digest, error) {
 	if err != nil {
 		return name.Digest{}, err
 	}
-	if err := remote.Write(ref, img, r.remote()...); err != nil {
+	if err := remote.Write(ref, img, r.Remote()...); err != nil {
 		return name.Digest{}, err
 	}
 	d, err := img.Digest()
@@ -211,7 +211,7 @@ func (r *Registry) PushIndex(repoTag string, imgs map[string]v1.Image) (name.Dig
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	idx := mutate.AppendManifests(empty.Index, adds...)
-	if err := remote.WriteIndex(ref, idx, r.remote()...); err != nil {
+	if err := remote.WriteIndex(ref, idx, r.Remote()...); err != nil {
 		return name.Digest{}, err
 	}
 	d, err := idx.Digest()
@@ -320,7 +320,7 @@ func (s *Signer) SignClassic(r *Registry, d name.Digest) error {
 	if err != nil {
 		return err
 	}
-	opts := ociremote.WithRemoteOptions(r.remote()...)
+	opts := ociremote.WithRemoteOptions(r.Remote()...)
 	se, err := ociremote.SignedEntity(d, opts)
 	if err != nil {
 		return err
@@ -358,7 +358,7 @@ func (s *Signer) AttestClassic(r *Registry, d name.Digest, predicateType string,
 	if err != nil {
 		return err
 	}
-	opts := ociremote.WithRemoteOptions(r.remote()...)
+	opts := ociremote.WithRemoteOptions(r.Remote()...)
 	se, err := ociremote.SignedEntity(d, opts)
 	if err != nil {
 		return err
@@ -401,7 +401,7 @@ func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predic
 	if err != nil {
 		return err
 	}
-	return ociremote.WriteAttestationNewBundleFormat(d, js, predicateType, ociremote.WithRemoteOptions(r.remote()...))
+	return ociremote.WriteAttestationNewBundleFormat(d, js, predicateType, ociremote.WithRemoteOptions(r.Remote()...))
 }
 
 func sortedKeys(m map[string]string) []string {
