@@ -163,3 +163,40 @@ func TestFingerprints(t *testing.T) {
 		t.Error("another input, the same fingerprint")
 	}
 }
+
+// TestImagesNotCheckedFailWhateverFailOn: a finding that says an image could not be
+// checked fails the gate at any failOn and any severity; no baseline accepts it. A
+// finding a check made (a vulnerability) still follows failOn.
+func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
+	f := func(rule string, sev rules.Severity) rules.Finding {
+		return rules.Finding{RuleID: rule, Severity: sev, Fingerprint: rule,
+			Object: manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}}
+	}
+	for _, tc := range []struct {
+		finding rules.Finding
+		want    Verdict
+	}{
+		{f("image-unresolved", rules.High), Fail},
+		{f("image-digest-gone", rules.High), Fail},
+		{f("image-unverified", rules.Low), Fail},
+		{f("image-not-scanned", rules.Info), Fail},
+		{f("image-vulnerability-db-stale", rules.High), Fail},
+		{f("image-vulnerable", rules.High), Pass},
+		{f("image-runs-as-root", rules.High), Pass},
+	} {
+		r := &Result{FailOn: rules.Critical, Findings: []rules.Finding{tc.finding}}
+		if got := r.Verdict(); got != tc.want {
+			t.Errorf("%s (%s) under failOn critical: %s, want %s", tc.finding.RuleID, tc.finding.Severity, got, tc.want)
+		}
+	}
+	all := []rules.Finding{f("image-unverified", rules.High), f("image-vulnerable", rules.High)}
+	b := policy.NewBaseline(all)
+	if len(b.Findings) != 1 || b.Findings[0].Rule != "image-vulnerable" {
+		t.Errorf("baseline recorded %+v; an unchecked image must never be recorded", b.Findings)
+	}
+	// A baseline edited by hand to accept it does not.
+	b.Findings = append(b.Findings, policy.BaselineEntry{Fingerprint: "image-unverified", Rule: "image-unverified"})
+	if fresh, accepted, _ := b.Split(all); len(fresh) != 1 || fresh[0].RuleID != "image-unverified" || len(accepted) != 1 {
+		t.Errorf("baseline split: fresh %v, accepted %v", fresh, accepted)
+	}
+}

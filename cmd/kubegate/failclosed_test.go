@@ -315,3 +315,23 @@ func TestFailClosedPolicyErrors(t *testing.T) {
 		w.writePolicy(t, "slsaprovenance", "high")
 	}
 }
+
+// TestBaselineNeverAcceptsUncheckedImages: --write-baseline records what a check found,
+// never an image that could not be checked (a registry down the day the baseline was
+// written would otherwise pass that image forever).
+func TestBaselineNeverAcceptsUncheckedImages(t *testing.T) {
+	w := newFailWorld(t)
+	w.reg.Inject("/v2/acme/web/manifests/", imagetest.Fault{Status: 401})
+	baseline := filepath.Join(w.dir, "baseline.yaml")
+	args := []string{"check", "--config", w.policy, "--skip-db-update", "--trivy-cache-dir", w.trivyDir, "--no-cache", w.manifests(t, w.web)}
+	code, out, _ := kubegate(t, "", append(args, "--write-baseline", baseline)...)
+	if code != 1 || !strings.Contains(out, "baseline: 1 findings of images that could not be checked are never baselined") {
+		t.Fatalf("--write-baseline: exit %d\n%s", code, out)
+	}
+	if data, _ := os.ReadFile(baseline); strings.Contains(string(data), "image-unresolved") {
+		t.Fatalf("the baseline records an unchecked image:\n%s", data)
+	}
+	if code, out, _ := kubegate(t, "", append(args, "--baseline", baseline)...); code != 1 || !strings.Contains(out, "image-unresolved") {
+		t.Fatalf("--baseline: exit %d\n%s", code, out)
+	}
+}
