@@ -24,8 +24,8 @@ type JSONImage struct {
 	Problems  []string       `json:"problems,omitempty"`        // the rules that failed
 	// Unchecked say why the image could not be checked (not resolved, verified or scanned).
 	Unchecked []string `json:"unchecked,omitempty"`
-	Cached    bool           `json:"cached,omitempty"`
-	UsedBy    []string       `json:"usedBy"`
+	Cached    bool     `json:"cached,omitempty"`
+	UsedBy    []string `json:"usedBy"`
 }
 
 // NewJSONImages is the JSON view of the image verdicts.
