@@ -7,9 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aquasecurity/trivy/pkg/clock"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
 	"github.com/kubegate/kubegate/gate/policy"
@@ -334,4 +337,70 @@ func TestBaselineNeverAcceptsUncheckedImages(t *testing.T) {
 	if code, out, _ := kubegate(t, "", append(args, "--baseline", baseline)...); code != 1 || !strings.Contains(out, "image-unresolved") {
 		t.Fatalf("--baseline: exit %d\n%s", code, out)
 	}
+}
+
+// TestWebhookRefreshesTheDB: the webhook's refresh loop takes a newer DB when one is due,
+// counts failed refreshes and keeps the DB it has meanwhile.
+func TestWebhookRefreshesTheDB(t *testing.T) {
+	reg := imagetest.NewRegistry()
+	defer reg.Close()
+	push := func(updated time.Time) {
+		art, err := trivy.DBArtifact(nil, updated)
+		if err == nil {
+			_, err = reg.Push("aquasec/trivy-db:2", art)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
+	push(first)
+	s, err := trivy.Open(context.Background(), trivy.Options{CacheDir: t.TempDir(), DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := webhook.NewMetrics()
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg.Inject("/v2/aquasec/trivy-db/", imagetest.Fault{Status: 500})
+	// Trivy's schedule reads the clock from the context: two hours on, the DB is due.
+	go refreshDB(clock.With(ctx, time.Now().Add(2*time.Hour)), s, 10*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)), m)
+	waitFor(t, "a failed refresh", func() bool { return testutil.ToFloat64(m.DBRefreshFailures) >= 1 })
+	if !s.DB().UpdatedAt.Equal(first) || !strings.Contains(logs.String(), "vulnerability DB refresh failed") {
+		t.Fatalf("after a failed refresh: DB %+v\n%s", s.DB(), logs.String())
+	}
+	reg.Clear()
+	second := time.Now().UTC().Truncate(time.Second)
+	push(second)
+	waitFor(t, "the new DB", func() bool { return s.DB().UpdatedAt.Equal(second) })
+	waitFor(t, "the log line", func() bool { return strings.Contains(logs.String(), `"msg":"vulnerability DB refreshed"`) })
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// syncBuffer is a log destination read while it is written.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

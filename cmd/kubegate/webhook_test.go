@@ -174,6 +174,9 @@ func TestWebhookServe(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	if _, body := get("/readyz"); !strings.HasPrefix(body, "ok: vulnerability DB v") || !strings.Contains(body, " ago") {
+		t.Errorf("/readyz does not name the DB and its age: %q", body)
+	}
 	api := newAPIServerClient(t, "https://"+addr+"/imagereview", p)
 	if s := api.review(t, "shop", h+"/acme/web:1"); !s.Allowed || s.Reason != "" {
 		t.Errorf("signed, clean image: %+v, want allowed", s)
@@ -232,7 +235,8 @@ func TestWebhookServe(t *testing.T) {
 	code, metrics := get("/metrics")
 	for _, s := range []string{`kubegate_webhook_decisions_total{decision="allow"} 1`, `kubegate_webhook_decisions_total{decision="deny"} 6`,
 		`kubegate_webhook_denials_total{rule="image-unverified"} 1`, `kubegate_webhook_requests_total{code="400"} 3`,
-		`kubegate_webhook_review_duration_seconds_bucket{decision="allow"`} {
+		`kubegate_webhook_review_duration_seconds_bucket{decision="allow"`, "kubegate_vulnerability_db_age_seconds ",
+		"kubegate_vulnerability_db_refresh_failures_total 0"} {
 		if !strings.Contains(metrics, s) {
 			t.Errorf("metrics (HTTP %d) lack %s", code, s)
 		}

@@ -82,11 +82,14 @@ func New(opts Options) *Verifier {
 func (v *Verifier) Trust(rule *scanners.SignatureRule) (string, error) {
 	h := sha256.New()
 	for _, k := range rule.Keys {
-		pem, _, err := scanners.ReadKey(k, v.opts.BaseDir)
+		pem, err := scanners.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
 		if err != nil {
 			return "", err
 		}
-		fmt.Fprintf(h, "key %q %x\n", k, sha256.Sum256(pem))
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		h.Write(pem)
+		h.Write([]byte{0})
 	}
 	if needsRoot(rule) {
 		if v.opts.TrustedRootFile != "" {
@@ -94,7 +97,8 @@ func (v *Verifier) Trust(rule *scanners.SignatureRule) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("reading the trusted root: %v", err)
 			}
-			fmt.Fprintf(h, "root %x\n", sha256.Sum256(b))
+			h.Write([]byte("root\x00"))
+			h.Write(b)
 		} else {
 			h.Write([]byte("root: TrustedRoot\n")) // the public-good root, updated by TUF only
 		}

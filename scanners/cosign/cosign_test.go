@@ -179,3 +179,29 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatal("Trust of a missing key")
 	}
 }
+
+// TestTrustCoversTheTrustedRoot: a trusted root file replaced in place changes Trust, so
+// verdicts made under the old root are not served from the cache.
+func TestTrustCoversTheTrustedRoot(t *testing.T) {
+	f := setup(t)
+	file := filepath.Join(t.TempDir(), "trusted_root.json")
+	os.WriteFile(file, []byte(`{"mediaType":"one"}`), 0o644)
+	v := New(Options{TrustedRootFile: file})
+	keyless := &scanners.SignatureRule{Keyless: []scanners.KeylessIdentity{{Issuer: "i", Subject: "s"}}}
+	withTlog := &scanners.SignatureRule{Keys: []string{f.keyFile}}
+	noTlog := &scanners.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	before := map[*scanners.SignatureRule]string{}
+	for _, r := range []*scanners.SignatureRule{keyless, withTlog, noTlog} {
+		before[r], _ = v.Trust(r)
+	}
+	os.WriteFile(file, []byte(`{"mediaType":"two"}`), 0o644)
+	for r, changes := range map[*scanners.SignatureRule]bool{keyless: true, withTlog: true, noTlog: false} {
+		if after, err := v.Trust(r); err != nil || (after != before[r]) != changes {
+			t.Errorf("rule %+v: Trust changed %v, want %v (%v)", r, after != before[r], changes, err)
+		}
+	}
+	os.Remove(file)
+	if _, err := v.Trust(keyless); err == nil || !strings.Contains(err.Error(), "reading the trusted root") {
+		t.Errorf("trusted root gone: %v", err)
+	}
+}

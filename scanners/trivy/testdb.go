@@ -1,9 +1,18 @@
 package trivy
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
@@ -63,4 +72,33 @@ func WriteDB(cacheDir string, advisories []Advisory, updatedAt time.Time) error 
 	return metadata.NewClient(dir).Update(metadata.Metadata{
 		Version: tdb.SchemaVersion, UpdatedAt: updatedAt, NextUpdate: updatedAt.Add(24 * time.Hour), DownloadedAt: updatedAt,
 	})
+}
+
+// DBArtifact is a DB as Trivy publishes it in its OCI repository: one tar+gzip layer of
+// trivy.db and metadata.json, titled db.tar.gz.
+func DBArtifact(advisories []Advisory, updatedAt time.Time) (v1.Image, error) {
+	tmp, err := os.MkdirTemp("", "kubegate-db-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := WriteDB(tmp, advisories, updatedAt); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, f := range []string{"trivy.db", "metadata.json"} {
+		b, err := os.ReadFile(filepath.Join(db.Dir(tmp), f))
+		if err != nil {
+			return nil, err
+		}
+		tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	tw.Close()
+	gz.Close()
+	const mediaType = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"
+	return mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(buf.Bytes(), mediaType), MediaType: mediaType,
+		Annotations: map[string]string{"org.opencontainers.image.title": "db.tar.gz"}})
 }

@@ -1,9 +1,7 @@
 package trivy
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"os"
 	"path/filepath"
@@ -11,10 +9,6 @@ import (
 	"testing"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	"github.com/aquasecurity/trivy/pkg/clock"
 
@@ -111,18 +105,8 @@ func TestOpenFailsWhenDBCannotBeDownloaded(t *testing.T) {
 func TestOpenDownloadsTheDB(t *testing.T) {
 	reg := imagetest.NewRegistry()
 	defer reg.Close()
-	built := t.TempDir()
 	updated := time.Now().UTC().Truncate(time.Second)
-	if err := WriteDB(built, testAdvisories, updated); err != nil {
-		t.Fatal(err)
-	}
-	art, err := dbArtifact(filepath.Join(built, "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push("aquasec/trivy-db:2", art); err != nil {
-		t.Fatal(err)
-	}
+	pushDB(t, reg, testAdvisories, updated)
 	cache := t.TempDir()
 	s, err := Open(context.Background(), Options{CacheDir: cache, DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
 	if err != nil {
@@ -135,27 +119,6 @@ func TestOpenDownloadsTheDB(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "db", "trivy.db")); err != nil {
 		t.Errorf("the DB is not in Trivy's cache layout: %v", err)
 	}
-}
-
-// dbArtifact packs a DB directory as Trivy publishes it: one tar+gzip layer of
-// trivy.db and metadata.json, titled db.tar.gz.
-func dbArtifact(dir string) (v1.Image, error) {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, f := range []string{"trivy.db", "metadata.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, f))
-		if err != nil {
-			return nil, err
-		}
-		tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: int64(len(b))})
-		tw.Write(b)
-	}
-	tw.Close()
-	gz.Close()
-	layer := static.NewLayer(buf.Bytes(), "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip")
-	return mutate.Append(empty.Image, mutate.Addendum{Layer: layer, MediaType: "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip",
-		Annotations: map[string]string{"org.opencontainers.image.title": "db.tar.gz"}})
 }
 
 func TestOpenFailsOnCorruptDB(t *testing.T) {
@@ -175,11 +138,7 @@ func TestOpenFailsOnCorruptDB(t *testing.T) {
 // pushDB publishes a DB with the advisories, built at updated, as the repository's :2.
 func pushDB(t *testing.T, reg *imagetest.Registry, advisories []Advisory, updated time.Time) {
 	t.Helper()
-	built := t.TempDir()
-	if err := WriteDB(built, advisories, updated); err != nil {
-		t.Fatal(err)
-	}
-	art, err := dbArtifact(filepath.Join(built, "db"))
+	art, err := DBArtifact(advisories, updated)
 	if err != nil {
 		t.Fatal(err)
 	}
