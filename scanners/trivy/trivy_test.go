@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/aquasecurity/trivy/pkg/clock"
 
 	"github.com/kubegate/kubegate/scanners"
