@@ -24,6 +24,29 @@ type Policy struct {
 	AllowStaleDB bool
 }
 
+// Scans says whether any image can be scanned under the policy: some rule (or the default
+// rule) gates on vulnerabilities. When none does, no vulnerability DB is needed.
+func (p Policy) Scans() bool {
+	def := p.DefaultRule
+	if def == nil {
+		def = &DefaultRule
+	}
+	for _, r := range append([]*Rule{def}, ptrs(p.Rules)...) {
+		if _, off := thresholdOf(r.vulnerabilities().FailOn); !off {
+			return true
+		}
+	}
+	return false
+}
+
+func ptrs(rules []Rule) []*Rule {
+	out := make([]*Rule, len(rules))
+	for i := range rules {
+		out[i] = &rules[i]
+	}
+	return out
+}
+
 // StaleAfter is how old a vulnerability DB may be before scans with it are findings.
 const StaleAfter = 7 * 24 * time.Hour
 

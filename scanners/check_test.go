@@ -503,3 +503,20 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 		t.Fatalf("loopback: %v", f)
 	}
 }
+
+func TestPolicyScans(t *testing.T) {
+	off := &scanners.VulnerabilityRule{FailOn: "off"}
+	for _, tc := range []struct {
+		p    scanners.Policy
+		want bool
+	}{
+		{scanners.Policy{}, true}, // the built-in default rule fails on critical
+		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}}, false},
+		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}, Rules: []scanners.Rule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
+		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}, Rules: []scanners.Rule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
+	} {
+		if got := tc.p.Scans(); got != tc.want {
+			t.Errorf("%+v: Scans() = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -403,4 +404,34 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestSignatureOnlyWebhookNeedsNoDB: when no rule gates on vulnerabilities, the webhook is
+// ready without a vulnerability DB (air-gapped signature gating) and still verifies.
+func TestSignatureOnlyWebhookNeedsNoDB(t *testing.T) {
+	w := newFailWorld(t)
+	os.RemoveAll(w.trivyDir)
+	w.writePolicy(t, "slsaprovenance", "off")
+	data, _ := os.ReadFile(w.policy)
+	os.WriteFile(w.policy, []byte(strings.Replace(string(data), "  rules:\n", "  defaultRule: {vulnerabilities: {failOn: off}}\n  rules:\n", 1)), 0o644)
+	p, err := policy.Load(w.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := imageFlags{trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: time.Second}
+	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	defer closeScanner()
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 {
+		t.Fatalf("/readyz without a DB under a signature-only policy: %d %s", rec.Code, rec.Body)
+	}
+	if allowed, reason := reviewWith(srv.Reviewer, w.web); !allowed {
+		t.Fatalf("signed image: %s", reason)
+	}
+	img, _ := imagetest.Debian("12.7", nil, "10001", "linux/amd64")
+	w.reg.Push("acme/web:2", img)
+	if allowed, reason := reviewWith(srv.Reviewer, w.reg.Host()+"/acme/web:2"); allowed || !strings.Contains(reason, "image-unverified") {
+		t.Fatalf("unsigned image: allowed %v, %s", allowed, reason)
+	}
 }

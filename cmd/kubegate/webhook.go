@@ -74,6 +74,10 @@ func newWebhookServeCmd() *cobra.Command {
 			// Open the vulnerability DB now (it may download), not on the first review; then
 			// keep it fresh, unless it is managed by hand.
 			go func() {
+				if !p.ImagePolicy().Scans() {
+					log.Info("no images.rules entry gates on vulnerabilities: no vulnerability DB is needed")
+					return
+				}
 				s, err := scanner.get()
 				if err != nil {
 					log.Error("vulnerability DB not available: every image is denied as not scanned", "error", err)
@@ -136,12 +140,14 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 	checker, closeScanner := images.checker(p)
 	scanner := checker.Scanner.(*lazyScanner)
 	metrics := webhook.NewMetrics()
-	metrics.WatchDB(scanner.info)
-	return &webhook.Server{
+	srv := &webhook.Server{
 		Reviewer: &webhook.Reviewer{Policy: p, Checker: checker, Timeout: timeout},
 		Log:      log,
 		Metrics:  metrics,
-		Ready:    scanner.ready,
-		DB:       scanner.info,
-	}, scanner, closeScanner
+	}
+	if p.ImagePolicy().Scans() { // else signature-only gating: ready without a DB
+		metrics.WatchDB(scanner.info)
+		srv.Ready, srv.DB = scanner.ready, scanner.info
+	}
+	return srv, scanner, closeScanner
 }
