@@ -351,3 +351,22 @@ func TestLoadBaselineErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestAnnotationsCannotAdmitUncheckedImages: an object's own annotation (written by whoever
+// writes the manifest) exempts it from rules, but never from an image that could not be
+// checked; an exemption in the policy file (owner, reason, expiry) can.
+func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
+	p := Default()
+	o := obj("Deployment", "shop", "web", map[string]any{AnnotationExempt: "image-*", AnnotationExemptReason: "trust me"})
+	out := p.Apply([]rules.Finding{finding("image-unverified", o, "c"), finding("image-vulnerable", o, "c")}, []*manifest.Object{o}, time.Now())
+	if len(out.Findings) != 1 || out.Findings[0].RuleID != "image-unverified" || len(out.Exempted) != 1 || out.Exempted[0].RuleID != "image-vulnerable" {
+		t.Errorf("findings %v, exempted %v", out.Findings, out.Exempted)
+	}
+	p, err := Parse([]byte(header+"exemptions:\n  - {rule: image-unverified, namespace: shop, owner: platform, reason: vendor image signed next week, expires: 2099-01-31}\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := p.Apply([]rules.Finding{finding("image-unverified", o, "c")}, []*manifest.Object{o}, time.Now()); len(out.Findings) != 0 || len(out.Exempted) != 1 {
+		t.Errorf("policy exemption: findings %v, exempted %v", out.Findings, out.Exempted)
+	}
+}

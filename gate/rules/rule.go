@@ -74,8 +74,9 @@ type Rule struct {
 	Check func(*Set) []Finding
 	// FailClosed: a finding of this rule means a check could not be done (an image not
 	// resolved, verified or scanned). It fails the gate whatever failOn and the severity
-	// say, no baseline accepts it and the rule cannot be disabled: only an exemption with
-	// an owner, a reason and an expiry admits it.
+	// say, no baseline accepts it and the rule cannot be disabled: only a policy-file
+	// exemption with an owner, a reason and an expiry admits it (an object's annotation
+	// does not).
 	FailClosed bool
 }
 
