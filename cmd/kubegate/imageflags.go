@@ -63,8 +63,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 		return slices.Contains(insecure, host)
 	})
 	res := registry.New(registry.Options{Insecure: insecure, Timeout: f.regTimeout})
-	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir()}
-	vopts.TrustedRootFile = f.trustedRoot
+	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir(), TrustedRootFile: f.trustedRoot}
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
 			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})

@@ -111,7 +111,8 @@ func newWebhookServeCmd() *cobra.Command {
 }
 
 // refreshDB keeps a long-running webhook's vulnerability DB fresh. A new DB is swapped in
-// while reviews go on (those matching against the old DB finish first); when refreshes
+// while reviews go on (scans in flight finish on the old one, cached verdicts never wait);
+// when refreshes
 // keep failing, reviews go on with the DB open until it is older than the allowed age,
 // then images are denied as scanned with a stale DB.
 func refreshDB(ctx context.Context, s *trivy.Scanner, every time.Duration, log *slog.Logger, m *webhook.Metrics) {

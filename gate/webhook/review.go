@@ -81,9 +81,9 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		}
 	}
 	var d Decision
-	if max := cmp.Or(r.MaxImages, DefaultMaxImages); len(refs) > max {
+	if limit := cmp.Or(r.MaxImages, DefaultMaxImages); len(refs) > limit {
 		d.Rules = []string{ruleTooMany}
-		d.Reason = fmt.Sprintf("kubegate: the review names %d images, more than the %d a review may (webhook serve --max-review-images)", len(refs), max)
+		d.Reason = fmt.Sprintf("kubegate: the review names %d images, more than the %d a review may (webhook serve --max-review-images)", len(refs), limit)
 		return d
 	}
 	var denied []string
