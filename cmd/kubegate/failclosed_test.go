@@ -208,6 +208,18 @@ func TestFailClosedMatrix(t *testing.T) {
 			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
 			return w.classic
 		}, 1, "image-unverified: is not verified"},
+		{"tampered bundle", func(t *testing.T, w *failWorld) string {
+			img, _ := imagetest.Debian("12.7", map[string]string{"openssl": "3.0.15-1~deb12u1"}, "10001", "linux/amd64")
+			d, _ := w.reg.Push("acme/web:3", img)
+			signer, _ := imagetest.NewSigner()
+			pub, _ := signer.PublicKeyPEM()
+			os.WriteFile(w.key, pub, 0o644)
+			if err := signer.AttestTampered(w.reg, d, cosign.SignPredicate); err != nil {
+				t.Fatal(err)
+			}
+			signer.Attest(w.reg, d, slsaV02, nil)
+			return w.reg.Host() + "/acme/web:3"
+		}, 1, "image-unverified: no valid signature (2 Sigstore bundle(s) checked)"},
 		{"tampered referrers", func(t *testing.T, w *failWorld) string {
 			w.reg.Inject("/v2/acme/web/referrers/", imagetest.Fault{Corrupt: true})
 			return w.web

@@ -389,6 +389,15 @@ func statement(d name.Digest, predicateType string, predicate any) ([]byte, erro
 // Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with
 // an in-toto statement about the digest: predicateType SignPredicate makes it a signature.
 func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predicate any) error {
+	return s.attest(r, d, predicateType, predicate, false)
+}
+
+// AttestTampered is Attest with one bit of the bundle's signature flipped after signing.
+func (s *Signer) AttestTampered(r *Registry, d name.Digest, predicateType string) error {
+	return s.attest(r, d, predicateType, nil, true)
+}
+
+func (s *Signer) attest(r *Registry, d name.Digest, predicateType string, predicate any, tamper bool) error {
 	stmt, err := statement(d, predicateType, predicate)
 	if err != nil {
 		return err
@@ -396,6 +405,9 @@ func (s *Signer) Attest(r *Registry, d name.Digest, predicateType string, predic
 	b, err := sign.Bundle(&sign.DSSEData{Data: stmt, PayloadType: "application/vnd.in-toto+json"}, s.keypair, sign.BundleOptions{Context: context.Background()})
 	if err != nil {
 		return err
+	}
+	if tamper {
+		b.GetDsseEnvelope().GetSignatures()[0].Sig[0] ^= 1
 	}
 	js, err := protojson.Marshal(b)
 	if err != nil {
