@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench lint demo fuzz clean
+.PHONY: all build test bench lint demo fuzz crosscheck clean
 
 all: build
 
@@ -44,6 +44,11 @@ demo: build
 	@rm -rf bin/demo-reports; ./bin/kubegate-demo --reports bin/demo-reports $(BIN) testdata/demo; \
 	rc=$$?; if [ $$rc -eq 1 ]; then echo; echo "make demo: the demo app failed the gate, as intended (exit 1)."; else echo "make demo: expected exit 1 from the gate, got $$rc"; exit 1; fi
 	@for f in kubegate.sarif kubegate.junit.xml kubegate.codequality.json kubegate.md; do test -s bin/demo-reports/$$f || { echo "make demo: no $$f"; exit 1; }; done
+
+## crosscheck: verify what the real cosign CLI writes (both signature formats) against
+## kubegate in a crane registry on loopback; installs cosign and crane (not part of test).
+crosscheck:
+	./scripts/crosscheck-cosign.sh
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m).
 FUZZTIME ?= 2m
