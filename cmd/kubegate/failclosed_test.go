@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aquasecurity/trivy/pkg/clock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
@@ -357,17 +358,23 @@ func TestBaselineNeverAcceptsUncheckedImages(t *testing.T) {
 func TestWebhookRefreshesTheDB(t *testing.T) {
 	reg := imagetest.NewRegistry()
 	defer reg.Close()
-	push := func(updated time.Time) {
+	// Both DBs are built first: building one goes through Trivy's process-global DB handle,
+	// which the open scanner owns.
+	first, second := time.Now().UTC().Add(-48*time.Hour).Truncate(time.Second), time.Now().UTC().Truncate(time.Second)
+	var arts []v1.Image
+	for _, updated := range []time.Time{first, second} {
 		art, err := trivy.DBArtifact(nil, updated)
-		if err == nil {
-			_, err = reg.Push("aquasec/trivy-db:2", art)
-		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		arts = append(arts, art)
 	}
-	first := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
-	push(first)
+	push := func(art v1.Image) {
+		if _, err := reg.Push("aquasec/trivy-db:2", art); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push(arts[0])
 	s, err := trivy.Open(context.Background(), trivy.Options{CacheDir: t.TempDir(), DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
 	if err != nil {
 		t.Fatal(err)
@@ -376,17 +383,20 @@ func TestWebhookRefreshesTheDB(t *testing.T) {
 	m := webhook.NewMetrics()
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	stopped := make(chan struct{})
+	defer func() { cancel(); <-stopped }() // the loop is done with the process-global DB before the next test
 	reg.Inject("/v2/aquasec/trivy-db/", imagetest.Fault{Status: 500})
 	// Trivy's schedule reads the clock from the context: two hours on, the DB is due.
-	go refreshDB(clock.With(ctx, time.Now().Add(2*time.Hour)), s, 10*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)), m)
+	go func() {
+		defer close(stopped)
+		refreshDB(clock.With(ctx, time.Now().Add(2*time.Hour)), s, 10*time.Millisecond, slog.New(slog.NewJSONHandler(&logs, nil)), m)
+	}()
 	waitFor(t, "a failed refresh", func() bool { return testutil.ToFloat64(m.DBRefreshFailures) >= 1 })
 	if !s.DB().UpdatedAt.Equal(first) || !strings.Contains(logs.String(), "vulnerability DB refresh failed") {
 		t.Fatalf("after a failed refresh: DB %+v\n%s", s.DB(), logs.String())
 	}
 	reg.Clear()
-	second := time.Now().UTC().Truncate(time.Second)
-	push(second)
+	push(arts[1])
 	waitFor(t, "the new DB", func() bool { return s.DB().UpdatedAt.Equal(second) })
 	waitFor(t, "the log line", func() bool { return strings.Contains(logs.String(), `"msg":"vulnerability DB refreshed"`) })
 }

@@ -34,7 +34,8 @@ type Advisory struct {
 
 // WriteDB writes a small vulnerability DB in Trivy's format (trivy.db and metadata.json
 // in cacheDir/db), built at updatedAt: for tests and the offline demo, where nothing may
-// be downloaded.
+// be downloaded. It writes through Trivy's process-global DB handle: call it before a
+// Scanner is opened, never while one is open.
 func WriteDB(cacheDir string, advisories []Advisory, updatedAt time.Time) error {
 	dir := db.Dir(cacheDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -75,7 +76,7 @@ func WriteDB(cacheDir string, advisories []Advisory, updatedAt time.Time) error 
 }
 
 // DBArtifact is a DB as Trivy publishes it in its OCI repository: one tar+gzip layer of
-// trivy.db and metadata.json, titled db.tar.gz.
+// trivy.db and metadata.json, titled db.tar.gz. Like WriteDB, never while a Scanner is open.
 func DBArtifact(advisories []Advisory, updatedAt time.Time) (v1.Image, error) {
 	tmp, err := os.MkdirTemp("", "kubegate-db-")
 	if err != nil {

@@ -81,9 +81,9 @@ type Scanner struct {
 	vuln  vulnerability.Client
 	opts  Options
 	repos []name.Reference
-	// mu guards the DB: scans hold it shared, Refresh holds it alone while it downloads
-	// (Trivy's download closes the process-global DB) and swaps the DB, so that scans in
-	// flight finish on the DB they started with and later ones wait for the new one.
+	// mu guards the DB: scans hold it shared, Refresh holds it alone while it swaps the
+	// process-global DB, so that scans in flight finish on the DB they started with and
+	// later ones wait for the new one.
 	mu   sync.RWMutex
 	info atomic.Pointer[scanners.DBInfo] // read without mu: cached verdicts never wait
 }
@@ -158,13 +158,11 @@ func (s *Scanner) open(dbDir string) error {
 }
 
 // Refresh downloads a newer DB when the one open is due for an update (Trivy's schedule)
-// and swaps it in. The download goes to a directory of its own; scans wait while it runs
-// (Trivy's download closes the open DB), verdicts from the cache do not. It reports
-// whether the DB changed; on an error the DB that was open is open again.
+// and swaps it in. The download goes to a directory of its own while scans go on; the
+// swap waits for the scans in flight and later scans wait for it. It reports whether the
+// DB changed; on an error the DB that was open stays open.
 func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
 	dbDir := db.Dir(s.opts.CacheDir)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	needs, err := s.client(dbDir).NeedsUpdate(ctx, "kubegate", false)
 	if err != nil || !needs {
 		return false, err
@@ -174,13 +172,15 @@ func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer os.RemoveAll(next)
-	reopen := func(err error) (bool, error) { return false, errors.Join(err, s.open(dbDir)) }
 	if err := s.download(ctx, next); err != nil {
-		return reopen(err)
+		return false, err
 	}
 	if _, err := metadata.NewClient(next).Get(); err != nil {
-		return reopen(fmt.Errorf("the downloaded vulnerability DB has no metadata: %w", err))
+		return false, fmt.Errorf("the downloaded vulnerability DB has no metadata: %w", err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reopen := func(err error) (bool, error) { return false, errors.Join(err, s.open(dbDir)) }
 	old := dbDir + ".old"
 	os.RemoveAll(old)
 	db.Close()
@@ -200,8 +200,10 @@ func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Close releases the DB and the cache.
+// Close releases the DB and the cache, after the scans and the swap in flight.
 func (s *Scanner) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.cache.Close()
 	db.Close()
 }

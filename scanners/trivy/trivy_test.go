@@ -3,6 +3,7 @@ package trivy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aquasecurity/trivy/pkg/clock"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kubegate/kubegate/scanners"
 	"github.com/kubegate/kubegate/scanners/imagetest"
@@ -105,7 +107,7 @@ func TestOpenDownloadsTheDB(t *testing.T) {
 	reg := imagetest.NewRegistry()
 	defer reg.Close()
 	updated := time.Now().UTC().Truncate(time.Second)
-	pushDB(t, reg, testAdvisories, updated)
+	pushDB(t, reg, dbArtifact(t, testAdvisories, updated))
 	cache := t.TempDir()
 	s, err := Open(context.Background(), Options{CacheDir: cache, DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
 	if err != nil {
@@ -135,25 +137,34 @@ func TestOpenFailsOnCorruptDB(t *testing.T) {
 }
 
 // pushDB publishes a DB with the advisories, built at updated, as the repository's :2.
-func pushDB(t *testing.T, reg *imagetest.Registry, advisories []Advisory, updated time.Time) {
+// dbArtifact is DBArtifact or the end of the test. Like WriteDB, it writes through Trivy's
+// process-global DB handle: build artifacts before a Scanner is opened.
+func dbArtifact(t *testing.T, advisories []Advisory, updated time.Time) v1.Image {
 	t.Helper()
 	art, err := DBArtifact(advisories, updated)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return art
+}
+
+// pushDB publishes a DB artifact as the repository's :2.
+func pushDB(t *testing.T, reg *imagetest.Registry, art v1.Image) {
+	t.Helper()
 	if _, err := reg.Push("aquasec/trivy-db:2", art); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestRefreshSwapsTheDB: a long-running process (the webhook) takes a newer DB when
-// Trivy's schedule says one is due, and scans see its advisories; when the repository
-// fails, the DB open stays usable.
+// Trivy's schedule says one is due, and scans see its advisories; scans go on while it
+// downloads and during the swap; when the repository fails, the DB open stays usable.
 func TestRefreshSwapsTheDB(t *testing.T) {
 	reg := imagetest.NewRegistry()
 	defer reg.Close()
-	first := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
-	pushDB(t, reg, testAdvisories[:1], first)
+	first, second := time.Now().UTC().Add(-48*time.Hour).Truncate(time.Second), time.Now().UTC().Truncate(time.Second)
+	firstDB, secondDB := dbArtifact(t, testAdvisories[:1], first), dbArtifact(t, testAdvisories, second)
+	pushDB(t, reg, firstDB)
 	s, err := Open(context.Background(), Options{CacheDir: t.TempDir(), DBRepositories: []string{reg.Host() + "/aquasec/trivy-db:2"}, InsecureDBRegistry: true})
 	if err != nil {
 		t.Fatal(err)
@@ -186,15 +197,32 @@ func TestRefreshSwapsTheDB(t *testing.T) {
 		t.Fatalf("a failed refresh broke the open DB: %d vulnerabilities, DB %+v", n, s.DB())
 	}
 	reg.Clear()
-	second := time.Now().UTC().Truncate(time.Second)
-	pushDB(t, reg, testAdvisories, second)
-	done := make(chan int)
-	go func() { done <- scan() }() // a scan in flight during the swap finishes
-	if changed, err := s.Refresh(later); !changed || err != nil {
-		t.Fatalf("refresh: %v %v", changed, err)
+	pushDB(t, reg, secondDB)
+	reg.Inject("/v2/aquasec/trivy-db/blobs/", imagetest.Fault{Delay: 300 * time.Millisecond}) // a download that takes a while
+	refreshed := make(chan error)
+	go func() {
+		changed, err := s.Refresh(later)
+		if err == nil && !changed {
+			err = errors.New("nothing changed")
+		}
+		refreshed <- err
+	}()
+	scans := 0
+	for running := true; running; scans++ { // scans during the download and the swap
+		select {
+		case err := <-refreshed:
+			if err != nil {
+				t.Fatalf("refresh: %v", err)
+			}
+			running = false
+		default:
+		}
+		if n := scan(); n != 1 && n != 2 { // the old DB's answer or the new one's, never an error
+			t.Fatalf("scan %d during the refresh: %d vulnerabilities", scans, n)
+		}
 	}
-	if n := <-done; n != 1 && n != 2 { // the old DB's answer or the new one's, never an error
-		t.Fatalf("scan in flight during the swap: %d vulnerabilities", n)
+	if scans < 2 {
+		t.Fatalf("only %d scans ran during the refresh", scans)
 	}
 	if n := scan(); n != 2 || !s.DB().UpdatedAt.Equal(second) {
 		t.Fatalf("after the refresh: %d vulnerabilities (want 2), DB %+v", n, s.DB())
