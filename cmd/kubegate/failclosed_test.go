@@ -385,6 +385,7 @@ func TestWebhookRefreshesTheDB(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	defer func() { cancel(); <-stopped }() // the loop is done with the process-global DB before the next test
+	push(arts[1]) // published before the loop starts: no refresh can take the first one again
 	reg.Inject("/v2/aquasec/trivy-db/", imagetest.Fault{Status: 500})
 	// Trivy's schedule reads the clock from the context: two hours on, the DB is due.
 	go func() {
@@ -396,7 +397,6 @@ func TestWebhookRefreshesTheDB(t *testing.T) {
 		t.Fatalf("after a failed refresh: DB %+v\n%s", s.DB(), logs.String())
 	}
 	reg.Clear()
-	push(arts[1])
 	waitFor(t, "the new DB", func() bool { return s.DB().UpdatedAt.Equal(second) })
 	waitFor(t, "the log line", func() bool { return strings.Contains(logs.String(), `"msg":"vulnerability DB refreshed"`) })
 }
