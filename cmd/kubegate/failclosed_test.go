@@ -385,7 +385,8 @@ func TestWebhookRefreshesTheDB(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
 	defer func() { cancel(); <-stopped }() // the loop is done with the process-global DB before the next test
-	push(arts[1])                          // published before the loop starts: no refresh can take the first one again
+	// Published before the loop starts: no refresh can take the first DB again.
+	push(arts[1])
 	reg.Inject("/v2/aquasec/trivy-db/", imagetest.Fault{Status: 500})
 	// Trivy's schedule reads the clock from the context: two hours on, the DB is due.
 	go func() {
