@@ -225,7 +225,10 @@ func newCheckCmd() *cobra.Command {
 					return err
 				}
 			}
-			res := runGate(cmd, args, in, p, &images, base)
+			res, err := runGate(cmd, args, in, p, &images, base)
+			if err != nil {
+				return err
+			}
 			if writeBaseline != "" && len(res.Errors) > 0 {
 				res.Notes = append(res.Notes, "baseline: not written to "+writeBaseline+": fix the input errors first")
 			} else if writeBaseline != "" {
@@ -253,11 +256,14 @@ func newCheckCmd() *cobra.Command {
 }
 
 // runGate runs the gate with the image stage the flags configure and the baseline, if any.
-func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline) *gate.Result {
-	checker, release := images.checker(p)
+func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline) (*gate.Result, error) {
+	checker, release, err := images.checker(p)
+	if err != nil {
+		return nil, err
+	}
 	defer release()
 	return gate.Run(gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
-		Images: checker, Context: cmd.Context(), Baseline: baseline})
+		Images: checker, Context: cmd.Context(), Baseline: baseline}), nil
 }
 
 func isTerminal(w any) bool {

@@ -125,7 +125,10 @@ func (w *failWorld) review(t *testing.T, image string) (bool, string) {
 	}
 	p.FailOn = rules.Critical // as check runs
 	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: 500 * time.Millisecond}
-	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	srv, _, closeScanner, err := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer closeScanner()
 	return reviewWith(srv.Reviewer, image)
 }
@@ -146,7 +149,10 @@ func TestWebhookFollowsKeyRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: time.Second}
-	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	srv, _, closeScanner, err := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer closeScanner()
 	for range 2 { // checked, then from the cache
 		if allowed, reason := reviewWith(srv.Reviewer, w.web); !allowed {
@@ -331,6 +337,17 @@ func TestFailClosedPolicyErrors(t *testing.T) {
 		}
 		w.writePolicy(t, "slsaprovenance", "high")
 	}
+	// env://VAR keys are the CI's secrets: read when images are checked, not by --offline
+	// runs (a developer's pre-push hook), which check no image.
+	t.Setenv("KUBEGATE_TEST_UNSET_KEY", "")
+	data, _ := os.ReadFile(w.policy)
+	os.WriteFile(w.policy, []byte(strings.Replace(string(data), "keys: [cosign.pub]", "keys: [env://KUBEGATE_TEST_UNSET_KEY]", 1)), 0o644)
+	if code, out := w.check(t, w.web); code != 2 || !strings.Contains(out, `kubegate.yaml:7: key "env://KUBEGATE_TEST_UNSET_KEY": environment variable KUBEGATE_TEST_UNSET_KEY is empty`) {
+		t.Errorf("unset key variable: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := kubegate(t, "", "check", "--config", w.policy, "--offline", w.manifests(t, w.web)); code != 0 {
+		t.Errorf("--offline with an unset key variable: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // TestBaselineNeverAcceptsUncheckedImages: --write-baseline records what a check found,
@@ -442,7 +459,10 @@ func TestSignatureOnlyWebhookNeedsNoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := imageFlags{trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: time.Second}
-	srv, _, closeScanner := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	srv, _, closeScanner, err := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer closeScanner()
 	rec := httptest.NewRecorder()
 	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))

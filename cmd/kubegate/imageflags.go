@@ -48,10 +48,14 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 }
 
 // checker builds the image stage under the policy, and what releases it; the Trivy DB is
-// opened when the first image is scanned, so runs without images touch no network.
-func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
+// opened when the first image is scanned, so runs without images touch no network. The
+// policy's env://VAR keys are read now: a missing one is a policy error.
+func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func(), error) {
 	if f.offline {
-		return nil, func() {}
+		return nil, func() {}, nil
+	}
+	if err := p.CheckEnvKeys(); err != nil {
+		return nil, nil, err
 	}
 	var insecure []string
 	for _, r := range p.Images.InsecureRegistries {
@@ -81,7 +85,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func()) {
 	if !f.quiet && term.IsTerminal(int(os.Stderr.Fd())) {
 		c.Progress = os.Stderr
 	}
-	return c, scanner.Close
+	return c, scanner.Close, nil
 }
 
 // lazyScanner opens Trivy's DB on first use; when it cannot, every scan fails with why.

@@ -35,7 +35,10 @@ func newImagesCmd() *cobra.Command {
 				return err
 			}
 			in.render.Stdin = cmd.InOrStdin()
-			res := runGate(cmd, args, in, p, &images, nil)
+			res, err := runGate(cmd, args, in, p, &images, nil)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			if format == "json" {
 				enc := json.NewEncoder(out)

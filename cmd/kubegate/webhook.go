@@ -61,7 +61,10 @@ func newWebhookServeCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			srv, scanner, closeScanner := webhookServer(p, &images, timeout, log)
+			srv, scanner, closeScanner, err := webhookServer(p, &images, timeout, log)
+			if err != nil {
+				return err
+			}
 			srv.Reviewer.MaxImages = maxImages
 			defer closeScanner()
 			if clientCA != "" {
@@ -136,9 +139,12 @@ func refreshDB(ctx context.Context, s *trivy.Scanner, every time.Duration, log *
 }
 
 // webhookServer wires the webhook to the image stage check uses (same verdict cache).
-func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, log *slog.Logger) (*webhook.Server, *lazyScanner, func()) {
+func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, log *slog.Logger) (*webhook.Server, *lazyScanner, func(), error) {
 	images.quiet = true
-	checker, closeScanner := images.checker(p)
+	checker, closeScanner, err := images.checker(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	scanner := checker.Scanner.(*lazyScanner)
 	metrics := webhook.NewMetrics()
 	srv := &webhook.Server{
@@ -150,5 +156,5 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 		metrics.WatchDB(scanner.info)
 		srv.Ready, srv.DB = scanner.ready, scanner.info
 	}
-	return srv, scanner, closeScanner
+	return srv, scanner, closeScanner, nil
 }

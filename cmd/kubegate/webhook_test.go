@@ -266,7 +266,10 @@ func BenchmarkWebhookCachedImage(b *testing.B) {
 		b.Fatal(err)
 	}
 	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 8}
-	srv, _, closeScanner := webhookServer(pol, &images, time.Minute, slog.New(slog.DiscardHandler))
+	srv, _, closeScanner, err := webhookServer(pol, &images, time.Minute, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
 	defer closeScanner()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -55,16 +55,23 @@ func (p *Policy) validateImages(line func(string) int) error {
 	return nil
 }
 
-// validateImageRule checks one image rule. Its keys are read now: a key that is missing or
-// is not a public key is a policy error, not a finding on every image.
+// validateImageRule checks one image rule. Its key files are read now: a key that is
+// missing or is not a public key is a policy error, not a finding on every image.
 func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(string, string, ...any) error) error {
 	if s := r.Signature; s != nil {
 		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
 			return errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
 		}
 		for k, key := range s.Keys {
+			path := fmt.Sprintf("%s.signature.keys[%d]", at, k)
+			if strings.HasPrefix(key, "env://") && key != "env://" {
+				// Read when images are checked: a local --offline run or a pre-push hook
+				// need not have the CI's variables.
+				p.envKeys = append(p.envKeys, envKey{ref: key, at: errAt(path, "").(*Error)})
+				continue
+			}
 			if _, _, err := scanners.ReadKey(key, p.KeyDir()); err != nil {
-				return errAt(fmt.Sprintf("%s.signature.keys[%d]", at, k), "key %q: %v", key, err)
+				return errAt(path, "key %q: %v", key, err)
 			}
 		}
 		for k, id := range s.Keyless {
@@ -101,6 +108,26 @@ func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(strin
 			if ig.ID == "" || strings.TrimSpace(ig.Reason) == "" {
 				return errAt(iat, "an ignored vulnerability needs an id and a reason")
 			}
+		}
+	}
+	return nil
+}
+
+// envKey is a key given as env://VAR, and where the policy names it.
+type envKey struct {
+	ref string
+	at  *Error
+}
+
+// CheckEnvKeys reads the env://VAR keys of images.rules, as the image stage is about to
+// use them: an empty variable or one that holds no public key is a policy error at the
+// key's line.
+func (p *Policy) CheckEnvKeys() error {
+	for _, k := range p.envKeys {
+		if _, _, err := scanners.ReadKey(k.ref, ""); err != nil {
+			e := *k.at
+			e.Msg = fmt.Sprintf("key %q: %v", k.ref, err)
+			return &e
 		}
 	}
 	return nil

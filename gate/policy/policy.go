@@ -44,6 +44,8 @@ type Policy struct {
 	File string `yaml:"-"`
 	// lines of list items, for pointing findings and errors at the policy file.
 	exemptionLines []int
+	// envKeys are read when images are checked (CheckEnvKeys).
+	envKeys []envKey
 }
 
 // RuleSettings turns rules off, changes their severity and sets what rules read.

@@ -165,7 +165,6 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"empty key", "images:\n  rules:\n    - match: [\"**\"]\n      signature:\n        keys: [\"\"]\n", `p.yaml:7: key "": empty key reference: want a PEM file or env://VAR`},
 		{"missing key file", "images:\n  defaultRule:\n    signature:\n      keys:\n        - ok.pub\n        - keys/missing.pub\n", `p.yaml:8: key "keys/missing.pub": reading the public key KEYDIR/keys/missing.pub: no such file or directory`},
 		{"not a key", "images:\n  defaultRule:\n    signature:\n      keys: [p.yaml]\n", `p.yaml:6: key "p.yaml": not a PEM public key`},
-		{"empty key variable", "images:\n  defaultRule:\n    signature:\n      keys: [env://KUBEGATE_TEST_NO_SUCH_KEY]\n", `p.yaml:6: key "env://KUBEGATE_TEST_NO_SUCH_KEY": environment variable KUBEGATE_TEST_NO_SUCH_KEY is empty`},
 		// An image that could not be checked never passes: no setting turns that off.
 		{"disable a fail-closed rule", "rules:\n  disable: [image-unverified]\n", "p.yaml:4: image-unverified cannot be disabled: an image that could not be checked never passes"},
 		{"lower a fail-closed rule", "rules:\n  severity:\n    image-not-scanned: low\n", "p.yaml:5: image-not-scanned fails the gate whatever its severity"},
@@ -368,5 +367,28 @@ func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
 	}
 	if out := p.Apply([]rules.Finding{finding("image-unverified", o, "c")}, []*manifest.Object{o}, time.Now()); len(out.Findings) != 0 || len(out.Exempted) != 1 {
 		t.Errorf("policy exemption: findings %v, exempted %v", out.Findings, out.Exempted)
+	}
+}
+
+// TestEnvKeysAreReadWhenImagesAreChecked: env://VAR keys are CI secrets a local run may
+// not have; they are read when the image stage starts (CheckEnvKeys), as policy errors at
+// their line.
+func TestEnvKeysAreReadWhenImagesAreChecked(t *testing.T) {
+	p, err := Parse([]byte(header+"images:\n  defaultRule:\n    signature:\n      keys: [env://KUBEGATE_TEST_KEY]\n"), "p.yaml")
+	if err != nil {
+		t.Fatalf("an env:// key was read when the policy loaded: %v", err)
+	}
+	t.Setenv("KUBEGATE_TEST_KEY", "")
+	if err := p.CheckEnvKeys(); err == nil || err.Error() != `p.yaml:6: key "env://KUBEGATE_TEST_KEY": environment variable KUBEGATE_TEST_KEY is empty` {
+		t.Errorf("empty variable: %v", err)
+	}
+	t.Setenv("KUBEGATE_TEST_KEY", "not a key")
+	if err := p.CheckEnvKeys(); err == nil || !strings.HasPrefix(err.Error(), `p.yaml:6: key "env://KUBEGATE_TEST_KEY": not a PEM public key`) {
+		t.Errorf("not a key: %v", err)
+	}
+	pem, _ := os.ReadFile(writeKey(t, t.TempDir(), "k.pub"))
+	t.Setenv("KUBEGATE_TEST_KEY", string(pem))
+	if err := p.CheckEnvKeys(); err != nil {
+		t.Errorf("a PEM key: %v", err)
 	}
 }
