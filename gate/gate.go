@@ -79,9 +79,7 @@ func (r *Result) Verdict() Verdict {
 
 // Fails says whether a finding fails the gate: at or above failOn, or a check that could
 // not be done (an image not resolved, verified or scanned), whatever its severity.
-func (r *Result) Fails(f rules.Finding) bool {
-	return f.Severity >= r.FailOn || rules.FailsClosed(f.RuleID)
-}
+func (r *Result) Fails(f rules.Finding) bool { return rules.Fails(f.RuleID, f.Severity, r.FailOn) }
 
 // ExitCode is the process exit code for the verdict.
 func (r *Result) ExitCode() int {

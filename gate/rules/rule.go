@@ -87,6 +87,11 @@ func FailsClosed(id string) bool {
 	return ok && r.FailClosed
 }
 
+// Fails is the gate's one verdict on a finding of rule id at severity sev: at or above
+// failOn, or a check that could not be done (FailClosed) at any severity. check, the
+// reports and the admission webhook all judge with it.
+func Fails(id string, sev, failOn Severity) bool { return sev >= failOn || FailsClosed(id) }
+
 // Finding is one violation of one rule by one object.
 type Finding struct {
 	RuleID    string

@@ -95,7 +95,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		for _, p := range refPolicy.RefProblems(ref) {
 			problems = append(problems, scanners.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity, Message: p.Message})
 			f, ok := r.judge(p.Rule.ID, p.Rule.Severity, spec.Namespace, now)
-			refDenied = refDenied || (ok && f.Severity >= r.Policy.FailOn)
+			refDenied = refDenied || (ok && rules.Fails(f.RuleID, f.Severity, r.Policy.FailOn))
 		}
 		if !refDenied { // else no need to fetch it from a registry the policy refuses
 			toCheck = append(toCheck, ref)
@@ -129,7 +129,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		f, ok := r.judge(p.RuleID, p.Severity, spec.Namespace, now)
 		switch {
 		case !ok:
-		case p.Unchecked() || f.Severity >= r.Policy.FailOn:
+		case rules.Fails(f.RuleID, f.Severity, r.Policy.FailOn):
 			denied = append(denied, fmt.Sprintf("%s: %s", p.RuleID, p.Message))
 			d.Rules = append(d.Rules, p.RuleID)
 		default:
