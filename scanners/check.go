@@ -31,20 +31,15 @@ func (p Policy) Scans() bool {
 	if def == nil {
 		def = &DefaultRule
 	}
-	for _, r := range append([]*Rule{def}, ptrs(p.Rules)...) {
-		if _, off := thresholdOf(r.vulnerabilities().FailOn); !off {
+	if def.scanning() != nil {
+		return true
+	}
+	for i := range p.Rules {
+		if p.Rules[i].scanning() != nil {
 			return true
 		}
 	}
 	return false
-}
-
-func ptrs(rules []Rule) []*Rule {
-	out := make([]*Rule, len(rules))
-	for i := range rules {
-		out[i] = &rules[i]
-	}
-	return out
 }
 
 // StaleAfter is how old a vulnerability DB may be before scans with it are findings.
@@ -94,10 +89,7 @@ type Problem struct {
 // Check checks every image, at most Parallel at a time, and returns their verdicts in the
 // order of images.
 func (c *Checker) Check(ctx context.Context, images []*Image) []*Verdict {
-	n := c.Parallel
-	if n <= 0 {
-		n = DefaultParallel()
-	}
+	n := c.Concurrency()
 	out := make([]*Verdict, len(images))
 	var done atomic.Int32
 	var mu sync.Mutex
@@ -121,6 +113,14 @@ func (c *Checker) Check(ctx context.Context, images []*Image) []*Verdict {
 	return out
 }
 
+// Concurrency is how many images are checked at once: Parallel, else DefaultParallel.
+func (c *Checker) Concurrency() int {
+	if c.Parallel > 0 {
+		return c.Parallel
+	}
+	return DefaultParallel()
+}
+
 func (c *Checker) now() time.Time {
 	if c.Now.IsZero() {
 		return time.Now()
@@ -130,13 +130,12 @@ func (c *Checker) now() time.Time {
 
 func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	rule := MatchRule(c.Policy.Rules, c.Policy.DefaultRule, im.Repo)
-	vr := rule.vulnerabilities()
-	_, noScan := thresholdOf(vr.FailOn)
+	vr := rule.scanning()
 	var db DBInfo
-	if !noScan && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
+	if vr != nil && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
 		db = c.Scanner.DB()
 	}
-	v := c.cachedOrCheck(ctx, im, rule, !noScan, db)
+	v := c.cachedOrCheck(ctx, im, rule, vr, db)
 	// Judged at every use, not cached: a DB goes stale while verdicts made with it are kept.
 	if v.Scanned && !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
 		v.problem(ruleStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
@@ -146,11 +145,12 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 }
 
 // cachedOrCheck returns the cached verdict for the image's current digest under the same
-// rule, trust material, DB and platforms, or checks the image and caches the verdict.
-func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, scan bool, db DBInfo) (v *Verdict) {
+// rule, trust material, DB and platforms, or checks the image and caches the verdict. vr
+// is the rule's vulnerability threshold, nil when it does not scan.
+func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, vr *VulnerabilityRule, db DBInfo) (v *Verdict) {
 	var key func(digest string) string
 	if c.Cache != nil {
-		if k, ok := c.cacheKey(im, rule, scan, db); ok {
+		if k, ok := c.cacheKey(im, rule, vr, db); ok {
 			key = k
 		}
 	}
@@ -201,15 +201,15 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, scan
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
 		c.verify(ctx, v, res, rule)
 	}
-	if scan {
-		c.scan(ctx, v, res, rule.vulnerabilities())
+	if vr != nil {
+		c.scan(ctx, v, res, vr)
 	}
 	return v
 }
 
 // cacheKey makes the key of the image's verdicts from everything a verdict depends on;
 // ok is false when part of it cannot be read (a key file gone): then nothing is cached.
-func (c *Checker) cacheKey(im *Image, rule *Rule, scan bool, db DBInfo) (func(digest string) string, bool) {
+func (c *Checker) cacheKey(im *Image, rule *Rule, vr *VulnerabilityRule, db DBInfo) (func(digest string) string, bool) {
 	var trust string
 	if rule.Signature != nil {
 		if c.Verifier == nil {
@@ -222,10 +222,10 @@ func (c *Checker) cacheKey(im *Image, rule *Rule, scan bool, db DBInfo) (func(di
 		trust = t
 	}
 	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Trust: trust, Platforms: c.Policy.Platforms}
-	if scan {
+	if vr != nil {
 		k.DB = db.Version
 		// An ignore that expires changes the verdict: the key names the ignores live now.
-		for _, ig := range rule.vulnerabilities().Ignore {
+		for _, ig := range vr.Ignore {
 			if ignoredUntil(ig, c.now()) {
 				k.LiveIgnores = append(k.LiveIgnores, ig.ID+"/"+ig.Package)
 			}

@@ -74,12 +74,17 @@ func (v VulnIgnore) ExpiresAt() (t time.Time, ok bool) {
 	return d.AddDate(0, 0, 1), true
 }
 
-// vulnerabilities is the rule's vulnerability threshold, the default one when it sets none.
-func (r *Rule) vulnerabilities() *VulnerabilityRule {
-	if r.Vulnerabilities != nil {
-		return r.Vulnerabilities
+// scanning is the rule's vulnerability threshold (the default one when it sets none), or
+// nil when it scans nothing (failOn: off).
+func (r *Rule) scanning() *VulnerabilityRule {
+	vr := r.Vulnerabilities
+	if vr == nil {
+		vr = DefaultRule.Vulnerabilities
 	}
-	return DefaultRule.Vulnerabilities
+	if _, off := thresholdOf(vr.FailOn); off {
+		return nil
+	}
+	return vr
 }
 
 // DefaultRule applies to images no rule matches: critical vulnerabilities fail, no

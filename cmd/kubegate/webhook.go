@@ -77,7 +77,7 @@ func newWebhookServeCmd() *cobra.Command {
 			// Open the vulnerability DB now (it may download), not on the first review; then
 			// keep it fresh, unless it is managed by hand.
 			go func() {
-				if !p.ImagePolicy().Scans() {
+				if srv.DB == nil { // webhookServer found no rule that gates on vulnerabilities
 					log.Info("no images.rules entry gates on vulnerabilities: no vulnerability DB is needed")
 					return
 				}

@@ -105,11 +105,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 	// review has one deadline.
 	found := make([][]scanners.Problem, len(toCheck))
 	errs := make([]error, len(toCheck))
-	n := r.Checker.Parallel
-	if n <= 0 {
-		n = scanners.DefaultParallel()
-	}
-	parallel.ForN(n, len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
+	parallel.ForN(r.Checker.Concurrency(), len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
 	for i := range toCheck {
 		if errs[i] != nil { // not a finding: no policy setting admits an image that was not checked
 			denied = append(denied, errs[i].Error())
