@@ -23,9 +23,7 @@ func (p *Policy) KeyDir() string {
 // validateImages checks images.rules, images.defaultRule and images.platforms; line finds
 // the line of a field path.
 func (p *Policy) validateImages(line func(string) int) error {
-	errAt := func(path, format string, args ...any) error {
-		return &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)}
-	}
+	errAt := p.errorsAt(line)
 	for i, s := range p.Images.Platforms {
 		if _, err := v1.ParsePlatform(s); err != nil || !strings.Contains(s, "/") {
 			return errAt(fmt.Sprintf("images.platforms[%d]", i), "images.platforms: want os/architecture such as linux/amd64, got %q", s)
@@ -42,7 +40,7 @@ func (p *Policy) validateImages(line func(string) int) error {
 				return errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
 			}
 		}
-		if err := p.validateImageRule(r, at, errAt); err != nil {
+		if err := p.validateImageRule(r, at, line); err != nil {
 			return err
 		}
 	}
@@ -50,14 +48,15 @@ func (p *Policy) validateImages(line func(string) int) error {
 		if len(r.Match) > 0 {
 			return errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
 		}
-		return p.validateImageRule(r, "images.defaultRule", errAt)
+		return p.validateImageRule(r, "images.defaultRule", line)
 	}
 	return nil
 }
 
 // validateImageRule checks one image rule. Its key files are read now: a key that is
 // missing or is not a public key is a policy error, not a finding on every image.
-func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(string, string, ...any) error) error {
+func (p *Policy) validateImageRule(r *scanners.Rule, at string, line func(string) int) error {
+	errAt := p.errorsAt(line)
 	if s := r.Signature; s != nil {
 		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
 			return errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
@@ -67,7 +66,7 @@ func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(strin
 			if strings.HasPrefix(key, "env://") && key != "env://" {
 				// Read when images are checked: a local --offline run or a pre-push hook
 				// need not have the CI's variables.
-				p.envKeys = append(p.envKeys, envKey{ref: key, at: errAt(path, "").(*Error)})
+				p.envKeys = append(p.envKeys, envKey{ref: key, line: line(path)})
 				continue
 			}
 			if _, _, err := scanners.ReadKey(key, p.KeyDir()); err != nil {
@@ -113,10 +112,17 @@ func (p *Policy) validateImageRule(r *scanners.Rule, at string, errAt func(strin
 	return nil
 }
 
-// envKey is a key given as env://VAR, and where the policy names it.
+// errorsAt makes policy errors at the line of a field path.
+func (p *Policy) errorsAt(line func(string) int) func(path, format string, args ...any) error {
+	return func(path, format string, args ...any) error {
+		return &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)}
+	}
+}
+
+// envKey is a key given as env://VAR, and the line of the policy that names it.
 type envKey struct {
-	ref string
-	at  *Error
+	ref  string
+	line int
 }
 
 // CheckEnvKeys reads the env://VAR keys of images.rules, as the image stage is about to
@@ -125,9 +131,7 @@ type envKey struct {
 func (p *Policy) CheckEnvKeys() error {
 	for _, k := range p.envKeys {
 		if _, _, err := scanners.ReadKey(k.ref, ""); err != nil {
-			e := *k.at
-			e.Msg = fmt.Sprintf("key %q: %v", k.ref, err)
-			return &e
+			return &Error{File: p.File, Line: k.line, Msg: fmt.Sprintf("key %q: %v", k.ref, err)}
 		}
 	}
 	return nil
