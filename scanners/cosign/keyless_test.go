@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/scanners/imagetest"
 )
 
 const (
@@ -35,12 +36,10 @@ const (
 // inclusion proof), a timestamp; packed as a cosign v3 bundle attached as a referrer.
 func signKeyless(t *testing.T, f *fixture, vs *ca.VirtualSigstore, d name.Digest, identity string, tamper ...func(*protorekor.TransparencyLogEntry)) {
 	t.Helper()
-	stmt, _ := json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
-		"subject":       []any{map[string]any{"name": d.Repository.Name(), "digest": map[string]string{"sha256": strings.TrimPrefix(d.DigestStr(), "sha256:")}}},
-		"predicateType": SignPredicate,
-		"predicate":     map[string]any{},
-	})
+	stmt, err := imagetest.Statement(d, SignPredicate, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := vs.AttestAtTime(identity, ciIssuer, stmt, time.Now().Add(5*time.Minute), true)
 	if err != nil {
 		t.Fatal(err)

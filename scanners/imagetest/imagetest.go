@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/sigstore/cosign/v3/pkg/oci"
 	cmutate "github.com/sigstore/cosign/v3/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/cosign/v3/pkg/oci/static"
@@ -89,34 +90,31 @@ func newRegistry(serve func(http.Handler) *httptest.Server) *Registry {
 				}
 				return
 			}
-			if f.Truncate {
-				rec := httptest.NewRecorder()
-				inner.ServeHTTP(rec, req)
-				for k, v := range rec.Header() {
-					w.Header()[k] = v
-				}
-				w.Header().Set("Content-Length", fmt.Sprint(rec.Body.Len()))
-				w.WriteHeader(rec.Code)
-				w.Write(rec.Body.Bytes()[:rec.Body.Len()/2])
-				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-					conn.Close()
-				}
-				return
-			}
-			if f.Corrupt {
+			if f.Truncate || f.Corrupt {
 				rec := httptest.NewRecorder()
 				inner.ServeHTTP(rec, req)
 				body := rec.Body.Bytes()
-				for i := range body {
-					if body[i] == 'a' {
-						body[i] = 'b'
-					}
-				}
 				for k, v := range rec.Header() {
 					w.Header()[k] = v
 				}
+				if f.Corrupt {
+					for i := range body {
+						if body[i] == 'a' {
+							body[i] = 'b'
+						}
+					}
+				}
+				if !f.Truncate {
+					w.WriteHeader(rec.Code)
+					w.Write(body)
+					return
+				}
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 				w.WriteHeader(rec.Code)
-				w.Write(body)
+				w.Write(body[:len(body)/2]) // under the full Content-Length, then hang up
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
 				return
 			}
 		}
@@ -320,23 +318,31 @@ func (s *Signer) SignClassic(r *Registry, d name.Digest) error {
 	if err != nil {
 		return err
 	}
+	return attach(r, d, func(se oci.SignedEntity) (oci.SignedEntity, error) {
+		return cmutate.AttachSignatureToEntity(se, ociSig)
+	}, ociremote.WriteSignatures)
+}
+
+// attach adds a signature or attestation to the image's classic .sig or .att tag: read
+// what the tag holds, add, write it back.
+func attach(r *Registry, d name.Digest, add func(oci.SignedEntity) (oci.SignedEntity, error),
+	write func(name.Repository, oci.SignedEntity, ...ociremote.Option) error) error {
 	opts := ociremote.WithRemoteOptions(r.Remote()...)
 	se, err := ociremote.SignedEntity(d, opts)
 	if err != nil {
 		return err
 	}
-	se, err = cmutate.AttachSignatureToEntity(se, ociSig)
-	if err != nil {
+	if se, err = add(se); err != nil {
 		return err
 	}
-	return ociremote.WriteSignatures(d.Repository, se, opts)
+	return write(d.Repository, se, opts)
 }
 
 // AttestClassic attaches a classic cosign attestation (a DSSE envelope in the
 // sha256-<digest>.att tag, as cosign attest --new-bundle-format=false writes it) with an
 // in-toto statement about the digest.
 func (s *Signer) AttestClassic(r *Registry, d name.Digest, predicateType string, predicate any) error {
-	stmt, err := statement(d, predicateType, predicate)
+	stmt, err := Statement(d, predicateType, predicate)
 	if err != nil {
 		return err
 	}
@@ -358,19 +364,11 @@ func (s *Signer) AttestClassic(r *Registry, d name.Digest, predicateType string,
 	if err != nil {
 		return err
 	}
-	opts := ociremote.WithRemoteOptions(r.Remote()...)
-	se, err := ociremote.SignedEntity(d, opts)
-	if err != nil {
-		return err
-	}
-	if se, err = cmutate.AttachAttestationToEntity(se, att); err != nil {
-		return err
-	}
-	return ociremote.WriteAttestations(d.Repository, se, opts)
+	return attach(r, d, func(se oci.SignedEntity) (oci.SignedEntity, error) { return cmutate.AttachAttestationToEntity(se, att) }, ociremote.WriteAttestations)
 }
 
-// statement is an in-toto statement about the image digest.
-func statement(d name.Digest, predicateType string, predicate any) ([]byte, error) {
+// Statement is an in-toto statement about the image digest.
+func Statement(d name.Digest, predicateType string, predicate any) ([]byte, error) {
 	h, err := v1.NewHash(d.DigestStr())
 	if err != nil {
 		return nil, err
@@ -398,7 +396,7 @@ func (s *Signer) AttestTampered(r *Registry, d name.Digest, predicateType string
 }
 
 func (s *Signer) attest(r *Registry, d name.Digest, predicateType string, predicate any, tamper bool) error {
-	stmt, err := statement(d, predicateType, predicate)
+	stmt, err := Statement(d, predicateType, predicate)
 	if err != nil {
 		return err
 	}
