@@ -70,7 +70,7 @@ type reportFlags struct {
 
 func (f *reportFlags) register(fs *pflag.FlagSet) {
 	formats := strings.Join(report.Formats(), ", ")
-	fs.StringVar(&f.failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium)")
+	fs.StringVar(&f.failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium); an image that could not be checked fails at any level")
 	fs.StringVarP(&f.format, "format", "o", "text", "report format on standard output: "+formats)
 	fs.StringArrayVar(&f.outputs, "output", nil, "also write a report to a file, FORMAT=PATH (repeatable), e.g. sarif=kubegate.sarif")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
@@ -198,7 +198,8 @@ func newCheckCmd() *cobra.Command {
 		Use:   "check PATH...",
 		Short: "Render the inputs and check every object; exit 1 on findings at or above failOn",
 		Long: "Render files, directories, Kustomize roots and Helm charts (or - for stdin) and check\n" +
-			"every object against the rules. Exit codes: 0 pass, 1 findings at or above failOn,\n" +
+			"every object against the rules. Exit codes: 0 pass, 1 findings at or above failOn or an\n" +
+			"image that could not be checked (resolved, verified, scanned) at any failOn,\n" +
 			"2 usage, policy or input error.",
 		Example: "  kubegate check deploy/overlays/prod charts/app\n" +
 			"  helm template app charts/app | kubegate check -\n" +

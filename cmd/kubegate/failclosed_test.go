@@ -283,6 +283,9 @@ func TestFailClosedMatrix(t *testing.T) {
 			if code != tc.code || (tc.want != "" && !hasFinding(out, rule, msg)) {
 				t.Fatalf("check: exit %d, want %d with %q\n%s", code, tc.code, tc.want, out)
 			}
+			if tc.code == 1 && !strings.Contains(out, " on images not checked (these fail at any failOn) — FAIL (failOn: critical)") {
+				t.Errorf("the summary does not say why the run fails under failOn critical:\n%s", out)
+			}
 			if rule == "image-unresolved" { // kubegate images says why, not only which rule
 				_, out, _ := kubegate(t, "", "images", "--config", w.policy, "--skip-db-update", "--trivy-cache-dir", w.trivyDir,
 					"--no-cache", "--registry-timeout", "500ms", w.manifests(t, image))

@@ -31,8 +31,8 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run executes the command line and returns the exit code: 0 pass, 1 findings at or above
-// failOn, 2 usage, policy or input error.
+// run executes the command line and returns the exit code: 0 pass, 1 findings that fail
+// the gate (at or above failOn, or an image not checked), 2 usage, policy or input error.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)

@@ -93,6 +93,16 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	if len(r.Errors) > 0 {
 		line += fmt.Sprintf(", %d input errors", len(r.Errors))
 	}
+	// Say why a run fails when no finding reaches failOn: images that could not be checked.
+	unchecked := 0
+	for _, f := range r.Findings {
+		if f.Severity < r.FailOn && rules.FailsClosed(f.RuleID) {
+			unchecked++
+		}
+	}
+	if unchecked > 0 {
+		line += fmt.Sprintf(", %d on images not checked (these fail at any failOn)", unchecked)
+	}
 	var verdict string
 	switch r.Verdict() {
 	case gate.Pass:
