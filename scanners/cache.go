@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -17,6 +19,9 @@ type Cache struct {
 	Dir string
 	TTL time.Duration // how long a verdict stays valid (signatures can be revoked); default 24h
 	Now func() time.Time
+
+	mu  sync.Mutex
+	mem map[string]decodedEntry // verdicts decoded before, by key
 }
 
 // DefaultCacheDir is the user cache dir + kubegate/images.
@@ -63,21 +68,63 @@ func (c *Cache) now() time.Time {
 	return time.Now()
 }
 
-// Get returns the verdict stored under key, when it is still valid.
+// Get returns the verdict stored under key, when it is still valid. The file on disk is
+// the truth: a verdict decoded before is reused only while its file is unchanged (a
+// long-running webhook asks for the same verdicts at every review; deleting the cache
+// directory still forces a check).
 func (c *Cache) Get(key string) (*Verdict, bool) {
-	b, err := os.ReadFile(filepath.Join(c.Dir, key+".json"))
+	path := filepath.Join(c.Dir, key+".json")
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, false
 	}
-	var e cacheEntry
+	e, ok := c.decoded(key, st)
+	if !ok {
+		b, err := os.ReadFile(path)
+		if err != nil || json.Unmarshal(b, &e) != nil || e.Verdict == nil {
+			return nil, false
+		}
+		c.remember(key, st, e)
+	}
 	ttl := c.TTL
 	if ttl == 0 {
 		ttl = 24 * time.Hour
 	}
-	if json.Unmarshal(b, &e) != nil || e.Verdict == nil || c.now().Sub(e.Saved) > ttl {
+	if c.now().Sub(e.Saved) > ttl {
 		return nil, false
 	}
-	return e.Verdict, true
+	v := *e.Verdict // the caller's own copy: it sets Image and Cached and may add problems
+	v.Problems = slices.Clip(v.Problems)
+	return &v, true
+}
+
+// decodedEntry is a verdict file as it was read, and the file's size and time then.
+type decodedEntry struct {
+	size    int64
+	modTime time.Time
+	entry   cacheEntry
+}
+
+// maxDecoded bounds the verdicts a process keeps decoded.
+const maxDecoded = 4096
+
+func (c *Cache) decoded(key string, st os.FileInfo) (cacheEntry, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.mem[key]
+	if !ok || d.size != st.Size() || !d.modTime.Equal(st.ModTime()) {
+		return cacheEntry{}, false
+	}
+	return d.entry, true
+}
+
+func (c *Cache) remember(key string, st os.FileInfo, e cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mem == nil || len(c.mem) >= maxDecoded {
+		c.mem = map[string]decodedEntry{}
+	}
+	c.mem[key] = decodedEntry{size: st.Size(), modTime: st.ModTime(), entry: e}
 }
 
 // Put stores a verdict; a cache that cannot be written only costs time.

@@ -394,6 +394,13 @@ func TestCacheSkipsUnchangedDigests(t *testing.T) {
 	if strings.Join(f1, "\n") != strings.Join(f2, "\n") {
 		t.Fatalf("cached findings differ:\n%s\n---\n%s", strings.Join(f1, "\n"), strings.Join(f2, "\n"))
 	}
+	// The files are the truth, not what the process decoded before: a cache directory
+	// deleted (to force a check) is checked again, and a stale problem added to one
+	// verdict never lands in the next.
+	os.RemoveAll(c.Cache.Dir)
+	if again, _ := check(t, c, set); again[0].Cached || again[1].Cached {
+		t.Fatalf("verdicts served from memory after the cache directory was deleted")
+	}
 	// A new push under the same tag is a new digest: checked again.
 	img, _ := imagetest.Alpine("3.19.2", nil, "1000", "linux/amd64")
 	w.reg.Push("app/unsigned:1", img)
