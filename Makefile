@@ -12,7 +12,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench lint demo fuzz crosscheck clean
+.PHONY: all build test bench bench-webhook lint demo fuzz crosscheck clean
 
 all: build
 
@@ -29,6 +29,11 @@ test:
 ## the real-chart corpus, and the image stage cold vs cached and 1 vs 8 slow images).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./gate/... ./cmd/...
+
+## bench-webhook: the webhook's latency for a cached image, this tree against BASE (a
+## commit), medians of interleaved runs: make bench-webhook BASE=main~5
+bench-webhook:
+	./scripts/bench-webhook.sh $(BASE)
 
 ## lint: formatting and vet.
 lint:
