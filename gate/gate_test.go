@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/rules"
 )
 
@@ -198,5 +199,13 @@ func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
 	b.Findings = append(b.Findings, policy.BaselineEntry{Fingerprint: "image-unverified", Rule: "image-unverified"})
 	if fresh, accepted, _ := b.Split(all); len(fresh) != 1 || fresh[0].RuleID != "image-unverified" || len(accepted) != 1 {
 		t.Errorf("baseline split: fresh %v, accepted %v", fresh, accepted)
+	}
+}
+
+// TestDefaultKubeVersion: charts render for the Kubernetes version the rules judge by
+// default.
+func TestDefaultKubeVersion(t *testing.T) {
+	if want := fmt.Sprintf("1.%d", rules.NewestKnownMinor()); render.DefaultKubeVersion != want {
+		t.Errorf("render.DefaultKubeVersion = %s, the rules' newest is %s: update it", render.DefaultKubeVersion, want)
 	}
 }

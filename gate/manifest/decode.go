@@ -64,9 +64,12 @@ type chunk struct {
 	line int // 1-based line of the chunk's first byte
 }
 
-// splitDocuments cuts a stream at "---" lines. A document marker at column 0 cannot occur
-// inside a block or quoted scalar of a well-formed document, so cutting there is safe, and
-// it lets one malformed document fail alone instead of taking the stream with it.
+// splitDocuments cuts a stream at "---" lines, as kubectl's YAML reader does: "---"
+// followed by nothing, white space or a comment ("---# note", which YAML itself would read
+// as a scalar: Helm charts render it, and kubectl and Helm both start a new document
+// there). A document marker at column 0 cannot occur inside a block or quoted scalar of a
+// well-formed document, so cutting there is safe, and it lets one malformed document fail
+// alone instead of taking the stream with it.
 func splitDocuments(data []byte) []chunk {
 	var chunks []chunk
 	start, startLine, line := 0, 1, 1
@@ -89,7 +92,9 @@ func splitDocuments(data []byte) []chunk {
 	return chunks
 }
 
-func isDocMarker(l []byte) bool { return isMarker(l, "---") }
+func isDocMarker(l []byte) bool {
+	return isMarker(l, "---") || len(l) > 3 && string(l[:4]) == "---#"
+}
 
 // isMarker says whether line l is the document marker m ("---" or "...") followed by
 // nothing or white space.
@@ -131,6 +136,14 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	}
 	if bytes.IndexByte(c.data, 0) >= 0 {
 		return fail(c.line, "binary data (NUL byte), not YAML")
+	}
+	if len(c.data) > 3 && string(c.data[:4]) == "---#" {
+		// "---#…": the rest of the marker line is a comment (see splitDocuments).
+		nl := bytes.IndexByte(c.data, '\n')
+		if nl < 0 {
+			nl = len(c.data)
+		}
+		c.data = append([]byte("---"), c.data[nl:]...)
 	}
 	off := c.line - 1
 	// locate returns the field-position function for the object at prefix in the document.

@@ -239,3 +239,25 @@ func TestFieldPathsWithDottedKeys(t *testing.T) {
 		parsePath(bad) // must not panic
 	}
 }
+
+// TestMarkerWithComment: "---# note" starts a document, as in kubectl's reader and Helm's
+// splitter (cert-manager's chart renders it); "---foo" does not.
+func TestMarkerWithComment(t *testing.T) {
+	in := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---# Permission to approve\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n---   # spaced\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+	docs := Decode([]byte(in), Source{File: "m.yaml"})
+	var names []string
+	for _, d := range docs {
+		if d.Err != nil {
+			t.Fatalf("error %v", d.Err)
+		}
+		for _, o := range d.Objects {
+			names = append(names, o.Name+":"+o.Source.String())
+		}
+	}
+	if got := strings.Join(names, " "); got != "a:m.yaml:1 b:m.yaml:6 c:m.yaml:11" {
+		t.Errorf("objects %s", got)
+	}
+	if docs := Decode([]byte("a: 1\n---foo\nb: 2\n"), Source{File: "m.yaml"}); len(docs) != 1 {
+		t.Errorf("---foo split the document: %+v", docs)
+	}
+}

@@ -18,6 +18,24 @@ type Source struct {
 	// Via names what produced the object when it is not the file itself:
 	// "kustomize:deploy/prod" or "helm:charts/app".
 	Via string `json:"via,omitempty"`
+	// Values is where a Helm values file sets the value at fault, when the template
+	// writes it from values (toYaml .Values.x, {{ .Values.x }}): where a chart user
+	// changes it.
+	Values *ValuesRef `json:"values,omitempty"`
+}
+
+// ValuesRef is a path in a Helm values file and the line that sets it.
+type ValuesRef struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Path string `json:"path"` // "controller.securityContext.privileged"
+}
+
+func (v *ValuesRef) String() string {
+	if v.Line > 0 {
+		return fmt.Sprintf("%s:%d (%s)", v.File, v.Line, v.Path)
+	}
+	return fmt.Sprintf("%s (%s)", v.File, v.Path)
 }
 
 func (s Source) String() string {
@@ -51,9 +69,12 @@ type Object struct {
 	Raw                               map[string]any
 	Source                            Source
 
-	// locate finds the line of a field path in the file the object came from; nil when
-	// only the object's own line is known.
+	// locate finds the line of a field path in the text the object was decoded from; nil
+	// when only the object's own line is known.
 	locate func(path []pathStep) int
+	// relocate, when set, maps a field path to where it is written in the file the user
+	// edits, which is not the decoded text (a Helm template).
+	relocate func(path []pathStep) Source
 }
 
 // Ref returns the object's identity.
@@ -71,7 +92,21 @@ func (o *Object) Annotations() map[string]string {
 // parent, else the object's line.
 func (o *Object) SourceOf(path string) Source {
 	s := o.Source
-	if o.locate == nil || path == "" {
+	if path == "" {
+		return s
+	}
+	if o.relocate != nil {
+		r := o.relocate(parsePath(path))
+		if r.File != "" {
+			s.File = r.File
+		}
+		if r.Line > 0 {
+			s.Line = r.Line
+		}
+		s.Values = r.Values
+		return s
+	}
+	if o.locate == nil {
 		return s
 	}
 	if line := o.locate(parsePath(path)); line > 0 {
@@ -95,17 +130,40 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	return o, nil
 }
 
-// LocateBy makes field lookups of o use f, which gets the last key of the path (used for
-// Helm templates, which are not YAML until rendered).
-func (o *Object) LocateBy(f func(key string) int) {
-	o.locate = func(p []pathStep) int {
-		for i := len(p) - 1; i >= 0; i-- {
-			if p[i].key != "" {
-				return f(p[i].key)
-			}
+// PathStep is one step of a field path, for Relocate.
+type PathStep = pathStep
+
+// Key is the map key of the step ("" for a list index).
+func (s pathStep) Key() string { return s.key }
+
+// Index is the list index of the step (when Key is "").
+func (s pathStep) Index() int { return s.index }
+
+// Relocate makes field lookups of o go through f: for Helm templates, which are not YAML
+// until rendered, and for fields a Kustomize patch sets. f gets the field path and
+// decoded, which gives the line of a path (or of its nearest parent) as o located it
+// before; it returns where the field is written in the file the user edits (File ""
+// keeps the object's file; Line 0 the object's line) and the values file setting it.
+func (o *Object) Relocate(f func(path []PathStep, decoded func([]PathStep) int) Source) {
+	decoded := func(p []pathStep) int {
+		if o.locate == nil {
+			return 0
 		}
+		return o.locate(p)
+	}
+	if prev := o.relocate; prev != nil {
+		decoded = func(p []pathStep) int { return prev(p).Line }
+	}
+	o.relocate = func(p []pathStep) Source { return f(p, decoded) }
+}
+
+// DecodedLine is the line of the field at path (or of its nearest parent) in the text o
+// was decoded from; 0 when unknown.
+func (o *Object) DecodedLine(path string) int {
+	if o.locate == nil {
 		return 0
 	}
+	return o.locate(parsePath(path))
 }
 
 // LocateList makes the items of the list field key point at lines[i] (objects made of
@@ -257,9 +315,9 @@ func lineOfPath(doc *yaml.Node, path []pathStep) int {
 // only o.Source is known.
 func (o *Object) PositionsFrom(base *Object) {
 	if base == nil {
-		o.locate = nil
+		o.locate, o.relocate = nil, nil
 		return
 	}
 	o.Source.Line = base.Source.Line
-	o.locate = base.locate
+	o.locate, o.relocate = base.locate, base.relocate
 }

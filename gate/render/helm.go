@@ -3,9 +3,11 @@ package render
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	commonutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -76,10 +78,15 @@ func (r *Result) renderHelm(dir string, opts Options) {
 	}
 	rendered, err := renderWithTimeout(ch, top, opts)
 	if err != nil {
+		if file, line, ok := templateErrorAt(dir, err.Error()); ok {
+			r.errorf(file, line, "helm: %v", err)
+			return
+		}
 		fail("%v", err)
 		return
 	}
 	via := "helm:" + dir
+	values := &valuesFiles{chartDir: dir, files: opts.ValuesFiles, set: opts.SetValues}
 	for _, name := range sortedKeys(rendered) {
 		out := rendered[name]
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(out) == "" {
@@ -88,25 +95,52 @@ func (r *Result) renderHelm(dir string, opts Options) {
 		// name is "<chart>/templates/x.yaml" or "<chart>/charts/sub/templates/x.yaml".
 		_, rel, _ := strings.Cut(name, "/")
 		file := filepath.Join(dir, rel)
-		tmpl := newTemplateIndex(file)
-		for _, d := range manifest.Decode([]byte(out), manifest.Source{File: file, Via: via}) {
-			if d.Err != nil {
-				d.Err.Msg = fmt.Sprintf("rendered output, line %d: %s", d.Err.Line, d.Err.Msg)
-				d.Err.Line = 0
-				r.Errors = append(r.Errors, d.Err)
-				continue
-			}
-			if d.NotKubernetes {
-				r.errorf(file, 0, "rendered document at line %d is not a Kubernetes object (no apiVersion and kind)", d.Line)
-				continue
-			}
-			for _, o := range d.Objects {
-				o.Source = manifest.Source{File: file, Line: tmpl.line("kind", 1), Via: via}
-				o.LocateBy(func(key string) int { return tmpl.line(key, 0) })
-				r.Objects = append(r.Objects, o)
+		tmpl := readTemplate(file)
+		region := 0
+		for _, doc := range helmDocuments(out) {
+			docLines := strings.Split(doc.text, "\n")
+			region = tmpl.regionFor(docLines, region)
+			pos := &docPositions{t: tmpl, region: tmpl.regions[region], doc: docLines, values: values}
+			for _, d := range manifest.Decode([]byte(doc.text), manifest.Source{File: file, Via: via}) {
+				if d.Err != nil {
+					line := d.Err.Line
+					d.Err.Msg = fmt.Sprintf("rendered output, line %d: %s", doc.line+line-1, d.Err.Msg)
+					d.Err.Line = pos.templateLine(line)
+					if d.Err.Line == 0 {
+						d.Err.Line = pos.objectLine(0)
+					}
+					r.Errors = append(r.Errors, d.Err)
+					continue
+				}
+				if d.NotKubernetes {
+					r.errorf(file, pos.objectLine(0), "rendered document at line %d is not a Kubernetes object (no apiVersion and kind)", doc.line+d.Line-1)
+					continue
+				}
+				for _, o := range d.Objects {
+					line := pos.objectLine(o.DecodedLine("kind"))
+					o.Source = manifest.Source{File: file, Line: line, Via: via}
+					o.Relocate(pos.relocate(line))
+					r.Objects = append(r.Objects, o)
+				}
 			}
 		}
 	}
+}
+
+// templateErrorPos finds the template position in a Go template error:
+// "parse error at (chart/templates/x.yaml:4): …", "template: chart/templates/x.yaml:12:3: executing …".
+var templateErrorPos = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:\(|template: )[^/\s():]+/((?:charts/[^/]+/)?templates/[^:()\s]+):(\d+)`)
+})
+
+// templateErrorAt returns the file and line a template error names, under the chart dir.
+func templateErrorAt(dir, msg string) (string, int, bool) {
+	m := templateErrorPos().FindStringSubmatch(msg)
+	if m == nil {
+		return "", 0, false
+	}
+	line, _ := strconv.Atoi(m[2])
+	return filepath.Join(dir, m[1]), line, true
 }
 
 // renderWithTimeout runs the template engine, which cannot be interrupted, with a deadline:
@@ -180,36 +214,4 @@ func mergeMaps(a, b map[string]any) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// templateIndex finds where a key is written in a template file. A template is not YAML
-// until rendered, so a field is located by its key when the key occurs once in the file.
-type templateIndex struct{ lines []string }
-
-func newTemplateIndex(file string) templateIndex {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return templateIndex{}
-	}
-	return templateIndex{strings.Split(string(data), "\n")}
-}
-
-// line returns the line where "key:" is written, or def when it is written zero or
-// several times.
-func (t templateIndex) line(key string, def int) int {
-	found := 0
-	for i, l := range t.lines {
-		l = strings.TrimLeft(l, " \t")
-		l = strings.TrimLeft(strings.TrimPrefix(l, "-"), " ")
-		if strings.HasPrefix(l, key+":") {
-			if found != 0 {
-				return def
-			}
-			found = i + 1
-		}
-	}
-	if found == 0 {
-		return def
-	}
-	return found
 }

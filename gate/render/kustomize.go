@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
+	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -24,30 +28,47 @@ func (r *Result) renderKustomize(root string) {
 		r.errorf(root, 0, "%v", err)
 		return
 	}
-	if err := refuseRemote(abs, root, map[string]bool{}); err != nil {
+	if err := r.inspect(abs, root, map[string]bool{}); err != nil {
 		r.Errors = append(r.Errors, err)
 		return
 	}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig()
-	resMap, err := krusty.MakeKustomizer(opts).Run(originFS{filesys.MakeFsOnDisk(), abs}, abs)
+	fs := &originFS{FileSystem: filesys.MakeFsOnDisk(), root: abs}
+	resMap, err := runKrusty(opts, fs, abs)
 	if err != nil {
 		r.errorf(root, 0, "kustomize build failed: %s", strings.ReplaceAll(err.Error(), abs, root))
 		return
 	}
 	via := "kustomize:" + root
+	patches := collectPatches(root, map[string]bool{})
 	bases := map[string][]*manifest.Object{} // origin file → its objects, for positions
 	resources := resMap.Resources()
 	origins := make([]*resource.Origin, len(resources))
 	for i, res := range resources {
 		origins[i], _ = res.GetOrigin()
 	}
-	if err := resMap.RemoveOriginAnnotations(); err != nil {
-		r.errorf(root, 0, "kustomize: %v", err)
-		return
+	if !fs.userOrigin {
+		if err := resMap.RemoveOriginAnnotations(); err != nil {
+			r.errorf(root, 0, "kustomize: %v", err)
+			return
+		}
 	}
 	for i, res := range resources {
+		if fs.managedBy {
+			// krusty would name the version of the binary embedding it (kubegate's), not
+			// kustomize's: the label says which kustomize release renders like this.
+			labels := res.GetLabels()
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[konfig.ManagedbyLabelKey] = "kustomize-" + KustomizeVersion
+			if err := res.SetLabels(labels); err != nil {
+				r.errorf(root, 0, "kustomize: %v", err)
+				return
+			}
+		}
 		origin := origins[i]
 		data, err := res.AsYAML()
 		if err != nil {
@@ -72,7 +93,13 @@ func (r *Result) renderKustomize(root string) {
 					if _, seen := bases[file]; !seen {
 						bases[file] = readObjects(file)
 					}
-					o.PositionsFrom(match(bases[file], o.Kind, o.Name))
+					base := match(bases[file], o.Kind, o.Name)
+					o.PositionsFrom(base)
+					baseName := o.Name
+					if base != nil {
+						baseName = base.Name
+					}
+					relocatePatched(o, baseName, patches)
 				}
 				r.Objects = append(r.Objects, o)
 			}
@@ -105,14 +132,39 @@ func match(objs []*manifest.Object, kind, name string) *manifest.Object {
 	return best
 }
 
-// originFS hands krusty the root's kustomization with origin annotations switched on, so
-// that every object says which file it came from; the user's file is never changed.
-type originFS struct {
-	filesys.FileSystem
-	root string
+// KustomizeVersion is the kustomize release that embeds the kustomize API module kubegate
+// is built with (go.mod): renders match its `kustomize build`. TestKustomizeVersion keeps
+// the two in step.
+const KustomizeVersion = "v5.8.2"
+
+// krustyStderr serialises the swap of os.Stderr around krusty, which prints deprecation
+// warnings there itself: kubegate reports them once per file as notes instead (a base
+// used by three overlays would warn three times).
+var krustyStderr sync.Mutex
+
+func runKrusty(opts *krusty.Options, fs filesys.FileSystem, dir string) (resmap.ResMap, error) {
+	krustyStderr.Lock()
+	defer krustyStderr.Unlock()
+	if devNull, err := os.Open(os.DevNull); err == nil {
+		saved := os.Stderr
+		os.Stderr = devNull
+		defer func() { os.Stderr = saved; devNull.Close() }()
+	}
+	return krusty.MakeKustomizer(opts).Run(fs, dir)
 }
 
-func (f originFS) ReadFile(path string) ([]byte, error) {
+// originFS hands krusty the root's kustomization with origin annotations switched on, so
+// that every object says which file it came from, and the managed-by label switched off
+// (it is added with kustomize's version instead); the user's file is never changed. It
+// records what the user asked for.
+type originFS struct {
+	filesys.FileSystem
+	root       string
+	userOrigin bool // the kustomization asks for originAnnotations itself: keep them
+	managedBy  bool // the kustomization asks for managedByLabel
+}
+
+func (f *originFS) ReadFile(path string) ([]byte, error) {
 	data, err := f.FileSystem.ReadFile(path)
 	if err != nil || filepath.Dir(filepath.Clean(path)) != f.root || !isKustomizationName(filepath.Base(path)) {
 		return data, err
@@ -122,12 +174,18 @@ func (f originFS) ReadFile(path string) ([]byte, error) {
 		return data, nil // let krusty report the error in its own words
 	}
 	meta, _ := k["buildMetadata"].([]any)
+	kept := []any{types.OriginAnnotations}
 	for _, m := range meta {
-		if m == types.OriginAnnotations {
-			return data, nil
+		switch m {
+		case types.OriginAnnotations:
+			f.userOrigin = true
+		case types.ManagedByLabelOption:
+			f.managedBy = true
+		default:
+			kept = append(kept, m)
 		}
 	}
-	k["buildMetadata"] = append(meta, types.OriginAnnotations)
+	k["buildMetadata"] = kept
 	return yaml.Marshal(k)
 }
 
@@ -142,6 +200,12 @@ func isKustomizationName(n string) bool {
 
 // readKustomization reads a root's kustomization file with kustomize's own types.
 func readKustomization(dir string) (*types.Kustomization, string, error) {
+	k, p, _, err := readKustomizationWarnings(dir)
+	return k, p, err
+}
+
+// readKustomizationWarnings is readKustomization with kustomize's deprecation warnings.
+func readKustomizationWarnings(dir string) (*types.Kustomization, string, []string, error) {
 	for _, n := range kustomizationFiles {
 		p := filepath.Join(dir, n)
 		data, err := os.ReadFile(p)
@@ -150,12 +214,16 @@ func readKustomization(dir string) (*types.Kustomization, string, error) {
 		}
 		var k types.Kustomization
 		if err := k.Unmarshal(data); err != nil {
-			return nil, p, err
+			return nil, p, nil, err
+		}
+		var warnings []string
+		if w := k.CheckDeprecatedFields(); w != nil {
+			warnings = *w
 		}
 		k.FixKustomization() // moves deprecated fields (bases, patchesJson6902, …) into place
-		return &k, p, nil
+		return &k, p, warnings, nil
 	}
-	return nil, "", os.ErrNotExist
+	return nil, "", nil, os.ErrNotExist
 }
 
 // dirRefs lists the entries of a kustomization that may name other kustomization roots.
@@ -204,45 +272,81 @@ func kvFiles(src types.KvPairSources) []string {
 	return out
 }
 
-// isRemote says whether a kustomization entry (relative to dir) is fetched over the
-// network — a git repository or an http URL — which krusty would do by running git or an
-// HTTP client: "https://…", "git@…", "github.com/org/repo//path?ref=v1".
-func isRemote(dir, ref string) bool {
-	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.Contains(ref, "?ref=") {
+// isRemote says whether a kustomization entry that is not a local path is one krusty
+// would fetch over the network — a git repository or an http URL: "https://…", "git@…",
+// "github.com/org/repo//path?ref=v1". A missing local file ("service.yaml") is not.
+func isRemote(ref string) bool {
+	if strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") || strings.Contains(ref, "?ref=") || strings.Contains(ref, "//") {
 		return true
 	}
-	first, _, _ := strings.Cut(ref, "/")
-	if strings.Contains(first, ".") && !strings.HasPrefix(first, ".") {
-		_, err := os.Stat(filepath.Join(dir, ref))
-		return err != nil // a host name, unless a local directory is really named so
-	}
-	return false
+	host, rest, ok := strings.Cut(ref, "/")
+	// host/org/repo: a host name has a dot and is not a file name.
+	return ok && strings.Contains(host, ".") && !strings.HasPrefix(host, ".") && strings.Contains(rest, "/") &&
+		!slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(host)))
 }
 
-// refuseRemote walks the kustomizations a root builds on and refuses remote bases:
-// the gate renders offline and only what is in the repository.
-func refuseRemote(abs, shown string, seen map[string]bool) *manifest.Error {
+// inspect walks the kustomizations a root builds on before krusty runs: it refuses remote
+// bases (the gate renders offline and only what is in the repository), names a missing
+// local file at its entry's line (krusty would say "evalsymlink failure" about an absolute
+// path), and notes deprecated fields once per file.
+func (r *Result) inspect(abs, shown string, seen map[string]bool) *manifest.Error {
 	if seen[abs] {
 		return nil
 	}
 	seen[abs] = true
-	k, file, err := readKustomization(abs)
+	k, file, warnings, err := readKustomizationWarnings(abs)
 	if err != nil {
 		return nil // krusty reports unreadable kustomizations itself
 	}
+	kfile := filepath.Join(shown, filepath.Base(file))
+	for _, w := range warnings {
+		r.note(kfile + ": " + strings.TrimPrefix(w, "# "))
+	}
 	for _, ref := range fileRefs(k) {
-		if ref != "" && isRemote(abs, ref) {
-			return &manifest.Error{File: filepath.Join(shown, filepath.Base(file)), Line: lineOf(file, ref),
-				Msg: fmt.Sprintf("remote reference %q refused: kubegate renders only what is in the repository (no network); vendor it into the repo", ref)}
+		if ref == "" {
+			continue
 		}
 		sub := filepath.Join(abs, ref)
-		if st, err := os.Stat(sub); err == nil && st.IsDir() {
-			if e := refuseRemote(sub, filepath.Join(shown, ref), seen); e != nil {
+		st, statErr := os.Stat(sub)
+		switch {
+		case statErr == nil && st.IsDir():
+			if e := r.inspect(sub, filepath.Join(shown, ref), seen); e != nil {
 				return e
 			}
+		case statErr == nil:
+		case isRemote(ref):
+			return &manifest.Error{File: kfile, Line: entryLine(file, ref),
+				Msg: fmt.Sprintf("remote reference %q refused: kubegate renders only what is in the repository (no network); vendor it into the repo", ref)}
+		default:
+			return &manifest.Error{File: kfile, Line: entryLine(file, ref),
+				Msg: fmt.Sprintf("%q: no such file or directory (relative to %s)", ref, shown)}
 		}
 	}
 	return nil
+}
+
+// entryLine is the line of the kustomization entry naming ref: the first line where ref
+// stands as a whole value ("- ref", "path: ref", "key=ref"), else the first containing it.
+func entryLine(file, ref string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		v := strings.TrimSpace(l)
+		v = strings.TrimSpace(strings.TrimPrefix(v, "-"))
+		if _, after, ok := strings.Cut(v, ": "); ok && !strings.HasPrefix(v, ref) {
+			v = strings.TrimSpace(after)
+		}
+		if _, after, ok := strings.Cut(v, "="); ok {
+			v = after
+		}
+		if strings.Trim(v, `"'`) == ref {
+			return i + 1
+		}
+	}
+	return lineOf(file, ref)
 }
 
 // lineOf returns the first line of file that contains s (1 when none does).

@@ -30,11 +30,30 @@ type Options struct {
 	Stdin       io.Reader
 }
 
+// DefaultKubeVersion is the Kubernetes version charts are rendered for when neither
+// --kube-version nor the policy names one: the version of the API types kubegate is built
+// with, as the helm CLI does (the library alone would say 1.20, or whatever the build info
+// of the binary holds). TestDefaultKubeVersion keeps it equal to the rules' newest.
+const DefaultKubeVersion = "1.37"
+
 // Result is everything rendered from the inputs.
 type Result struct {
 	Objects []*manifest.Object
 	Errors  []*manifest.Error // inputs (or documents) that could not be rendered
-	Notes   []string          // things skipped on purpose
+	Notes   []string          // things skipped on purpose, warnings
+	noted   map[string]bool
+}
+
+// note adds a note once.
+func (r *Result) note(n string) {
+	if r.noted[n] {
+		return
+	}
+	if r.noted == nil {
+		r.noted = map[string]bool{}
+	}
+	r.noted[n] = true
+	r.Notes = append(r.Notes, n)
 }
 
 func (r *Result) errorf(file string, line int, format string, args ...any) {
@@ -46,6 +65,9 @@ func (r *Result) errorf(file string, line int, format string, args ...any) {
 func Render(paths []string, opts Options) *Result {
 	if opts.ReleaseName == "" {
 		opts.ReleaseName = "release-name"
+	}
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = DefaultKubeVersion
 	}
 	if opts.HelmTimeout == 0 {
 		opts.HelmTimeout = time.Minute

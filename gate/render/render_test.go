@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -116,9 +117,19 @@ func TestHelmChart(t *testing.T) {
 		t.Errorf("values not applied: %v", d.Raw)
 	}
 	tmpl := "testdata/plainchart/templates/deploy.yaml"
-	want := manifest.Source{File: tmpl, Line: 10, Via: "helm:testdata/plainchart"}
-	if got := d.SourceOf("spec.template.spec.hostNetwork"); got != want {
-		t.Errorf("hostNetwork at %+v, want %+v", got, want)
+	for field, want := range map[string]string{
+		"spec.template.spec.hostNetwork":         tmpl + ":10 values --set (hostNetwork)",
+		"spec.replicas":                          tmpl + ":7 values " + values + ":1 (replicas)",
+		"spec.template.spec.containers[0].image": tmpl + ":13",
+	} {
+		got := d.SourceOf(field)
+		s := got.String()
+		if got.Values != nil {
+			s += " values " + got.Values.String()
+		}
+		if s != want || got.Via != "helm:testdata/plainchart" {
+			t.Errorf("%s at %s (%+v), want %s", field, s, got, want)
+		}
 	}
 	if d.Source.Line != 2 {
 		t.Errorf("object line %d, want 2 (kind:)", d.Source.Line)
@@ -205,5 +216,45 @@ func TestKubeletFlagsFiles(t *testing.T) {
 	o := res.Objects[slices.IndexFunc(res.Objects, func(o *manifest.Object) bool { return o.Name == "10-kubeadm.conf" })]
 	if line := o.SourceOf("args[3]").Line; line != 7 {
 		t.Errorf("--read-only-port at line %d, want 7", line)
+	}
+}
+
+// TestKustomizeVersion: KustomizeVersion is the kustomize release built on the kustomize
+// API module go.mod pins (they are released in step: api v0.N.P is kustomize v5.(N-13).P).
+func TestKustomizeVersion(t *testing.T) {
+	data, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n, p int
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "sigs.k8s.io/kustomize/api" {
+			if _, err := fmt.Sscanf(f[1], "v0.%d.%d", &n, &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if want := fmt.Sprintf("v5.%d.%d", n-13, p); KustomizeVersion != want {
+		t.Errorf("KustomizeVersion = %s; go.mod's kustomize/api v0.%d.%d is kustomize %s", KustomizeVersion, n, p, want)
+	}
+}
+
+// TestHelmDocuments: a template's output is split and finished as `helm template` prints
+// it: at every "---" line ("---# comment" included), with a final line break a block
+// scalar ending the document keeps.
+func TestHelmDocuments(t *testing.T) {
+	out := "\n\na: 1\n---# Permission\nb: |\n  x\n--- \n\n  \nc: |+\n  y\n"
+	docs := helmDocuments(out)
+	want := []renderedDoc{{"a: 1\n\n", 3}, {"# Permission\nb: |\n  x\n\n", 4}, {"c: |+\n  y\n\n", 10}}
+	if !slices.Equal(docs, want) {
+		t.Errorf("docs %+v, want %+v", docs, want)
+	}
+	r := Render([]string{"testdata/blockend"}, Options{})
+	if len(r.Errors) > 0 {
+		t.Fatal(errorsText(r))
+	}
+	cm := find(t, r, "ConfigMap", "release-name-end")
+	if got := manifest.Lookup(cm.Raw, "data", "script"); got != "echo done\n" {
+		t.Errorf("block scalar ending the template = %q, want helm's %q", got, "echo done\n")
 	}
 }

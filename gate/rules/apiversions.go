@@ -71,6 +71,9 @@ var lifecycles = sync.OnceValue(func() map[[2]string]apiLifecycle {
 	return m
 })
 
+// NewestKnownMinor is the newest Kubernetes minor the gate's API tables describe.
+func NewestKnownMinor() int { return newestKnownMinor }
+
 func (s *Set) targetMinor() int {
 	if s.KubeMinor > 0 {
 		return s.KubeMinor
