@@ -66,6 +66,15 @@ func TestSARIF(t *testing.T) {
 						Region struct{ StartLine int }
 					}
 				}
+				RelatedLocations []struct {
+					Message          struct{ Text string }
+					PhysicalLocation struct {
+						ArtifactLocation struct {
+							URI string `json:"uri"`
+						}
+						Region struct{ StartLine int }
+					}
+				} `json:"relatedLocations"`
 			}
 			Invocations []struct {
 				ExecutionSuccessful        bool
@@ -83,6 +92,11 @@ func TestSARIF(t *testing.T) {
 		t.Fatalf("version %q, %d runs", log.Version, len(log.Runs))
 	}
 	run := log.Runs[0]
+	// The values file line that sets the value at fault, for a chart user.
+	if rl := run.Results[0].RelatedLocations; len(rl) != 1 || rl[0].Message.Text != "value securityContext.privileged set here" ||
+		rl[0].PhysicalLocation.ArtifactLocation.URI != "values.yaml" || rl[0].PhysicalLocation.Region.StartLine != 4 {
+		t.Errorf("related locations %+v", rl)
+	}
 	d := run.Tool.Driver
 	if d.Name != "kubegate" || d.Version != "v1.2.3" || len(d.Rules) != 2 {
 		t.Fatalf("driver %+v", d)

@@ -21,7 +21,9 @@ func result() *gate.Result {
 			Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
 			Field:  "spec.containers[0].securityContext.privileged", Container: "app",
 			Message: `privileged (container "app" must not set securityContext.privileged=true)`,
-			Source:  manifest.Source{File: "pod.yaml", Line: 11}, Fingerprint: "fp-privileged",
+			Source: manifest.Source{File: "pod.yaml", Line: 11,
+				Values: &manifest.ValuesRef{File: "values.yaml", Line: 4, Path: "securityContext.privileged"}},
+			Fingerprint: "fp-privileged",
 		}, {
 			RuleID: "read-only-root-filesystem", Severity: rules.Medium,
 			Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
@@ -71,14 +73,16 @@ func TestJSONContract(t *testing.T) {
 		"image":   {"attested", "digest", "image", "os", "platforms", "problems", "signedBy", "usedBy", "users", "vulnerabilities"},
 		"finding": {"container", "field", "fingerprint", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
 		"object":  {"apiVersion", "kind", "name", "namespace"},
-		"source":  {"file", "line"},
+		"source":  {"file", "line", "values"},
+		"values":  {"file", "line", "path"},
 		"summary": {"baselined", "bySeverity", "errors", "exempted", "failOn", "findings", "objects", "verdict"},
 		"sev":     {"critical", "high", "info", "low", "medium"},
 	}
 	got := map[string][]string{
 		"top": keys(doc), "finding": keys(f), "image": keys(doc["images"].([]any)[0]), "object": keys(f.(map[string]any)["object"]),
 		"source": keys(f.(map[string]any)["source"]), "summary": keys(doc["summary"]),
-		"sev": keys(doc["summary"].(map[string]any)["bySeverity"]),
+		"values": keys(f.(map[string]any)["source"].(map[string]any)["values"]),
+		"sev":    keys(doc["summary"].(map[string]any)["bySeverity"]),
 	}
 	for k, want := range checks {
 		if !slices.Equal(got[k], want) {
@@ -105,6 +109,7 @@ func TestText(t *testing.T) {
 		"Input errors\nbad.yaml:2  ERROR  invalid YAML: x\n",
 		"base/d.yaml  (via kustomize:overlay)\nbase/d.yaml:3  MEDIUM    read-only-root-filesystem  Deployment d: m\n",
 		"pod.yaml\npod.yaml:11  CRITICAL  pss-privileged  Pod apps/p: privileged",
+		"must not set securityContext.privileged=true)\n    value set in values.yaml:4 (securityContext.privileged)\n",
 		"How to fix\n  pss-privileged: Remove securityContext.privileged: true (or set it to false).\n  read-only-root-filesystem: Set securityContext.readOnlyRootFilesystem: true",
 		"note: images: 1 checked (0 from cache)",
 		"2 objects, 2 findings (1 critical, 0 high, 1 medium, 0 low, 0 info), 1 input errors — ERROR (failOn: medium)\n",

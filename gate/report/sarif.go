@@ -63,6 +63,11 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 		res.AddLocation(sarif.NewLocationWithPhysicalLocation(o.physical(f.Source.File, f.Source.Line)).
 			WithLogicalLocations([]*sarif.LogicalLocation{sarif.NewLogicalLocation().
 				WithFullyQualifiedName(f.Object.String()).WithKind("object")}))
+		if v := f.Source.Values; v != nil && v.File != "--set" {
+			// Where a chart user changes the value: the values file line that sets it.
+			res.AddRelatedLocation(sarif.NewLocationWithPhysicalLocation(o.physical(v.File, v.Line)).
+				WithId(1).WithMessage(sarif.NewTextMessage("value " + v.Path + " set here")))
+		}
 	}
 	inv := run.AddInvocation(r.Verdict() != gate.Error)
 	inv.WithExitCode(r.ExitCode()).WithExitCodeDescription(string(r.Verdict()))

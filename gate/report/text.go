@@ -50,6 +50,9 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 		sev := strings.ToUpper(f.Severity.String())
 		fmt.Fprintf(&b, "%s  %s  %s  %s: %s\n", location(f.Source.File, f.Source.Line),
 			paint(severityColor[f.Severity], fmt.Sprintf("%-8s", sev)), f.RuleID, f.Object, f.Message)
+		if v := f.Source.Values; v != nil {
+			fmt.Fprintf(&b, "    value set in %s\n", v)
+		}
 	}
 	if fired := firedRules(r.Findings); len(fired) > 0 {
 		b.WriteString("\n" + paint("\x1b[1m", "How to fix") + "\n")
