@@ -189,12 +189,16 @@ func check(objs []*manifest.Object, opts Options, stage func(*rules.Set) []rules
 			}
 		}
 	}
+	var notes []string
+	if kinds := set.NotValidated(); len(kinds) > 0 && p.Enabled("schema-unknown-field") {
+		notes = append(notes, fmt.Sprintf("schema: not validated (no schema among the inputs or built in): %s", strings.Join(kinds, ", ")))
+	}
 	outcome := p.Apply(findings, objs, now)
 	sortFindings(outcome.Findings)
 	setFingerprints(outcome.Findings)
 	res := &Result{
 		Objects: len(objs), Findings: outcome.Findings, Exempted: outcome.Exempted,
-		Errors: set.Errors, FailOn: p.FailOn, Checked: make([]Checked, len(objs)),
+		Errors: set.Errors, FailOn: p.FailOn, Checked: make([]Checked, len(objs)), Notes: notes,
 	}
 	for i, o := range objs {
 		res.Checked[i] = Checked{Object: o.Ref(), Source: o.Source}

@@ -55,7 +55,15 @@ func applyToStaticPod(t *testing.T, manifest string, change gen.APIServerChange)
 		c.Command = slices.DeleteFunc(c.Command, func(arg string) bool { return strings.HasPrefix(arg, "--"+f.Name+"=") })
 	}
 	c.Command = append(c.Command, change.Args()...)
+	// An operator replaces a mount of the same path and a volume of the same name (the
+	// API server rejects duplicates: the schema rules caught this helper appending them).
 	mounts, vols := change.StaticPodVolumes()
+	for _, m := range mounts {
+		c.VolumeMounts = slices.DeleteFunc(c.VolumeMounts, func(x corev1.VolumeMount) bool { return x.MountPath == m.MountPath || x.Name == m.Name })
+	}
+	for _, v := range vols {
+		pod.Spec.Volumes = slices.DeleteFunc(pod.Spec.Volumes, func(x corev1.Volume) bool { return x.Name == v.Name })
+	}
 	c.VolumeMounts = append(c.VolumeMounts, mounts...)
 	pod.Spec.Volumes = append(pod.Spec.Volumes, vols...)
 	out, err := yaml.Marshal(pod)

@@ -75,6 +75,16 @@ type defect struct {
 var deploymentSpec = "    spec:\n      serviceAccountName: web\n"
 
 var defects = []defect{
+	// API schema: a typo in a field name drops what is under it; an unknown kind or version
+	// is rejected; a number where a string belongs is rejected.
+	{rule: "schema-unknown-field", edits: []edit{{"  LOG_LEVEL: info\n", "  LOG_LEVEL: info\nmetdata:\n  labels: {app: web}\n"}},
+		msg: `unknown field "metdata": the API server drops it silently`, at: "metdata:"},
+	{rule: "schema-invalid-value", edits: []edit{{"  LOG_LEVEL: info\n", "  LOG_LEVEL: info\n  WORKERS: 4\n"}},
+		msg: "data.WORKERS: expected string, got 4", at: "WORKERS: 4"},
+	{rule: "schema-unknown-kind", add: "apiVersion: v1\nkind: ConfigMapp\nmetadata:\n  name: extra\n  namespace: shop\n",
+		msg: `v1 has no kind "ConfigMapp" (did you mean ConfigMap?)`, at: "kind: ConfigMapp"},
+	{rule: "schema-unknown-api-version", add: "apiVersion: rbac.authorization.k8s.io/v2\nkind: Role\nmetadata:\n  name: extra\n  namespace: shop\n",
+		msg: `apiVersion "rbac.authorization.k8s.io/v2" does not exist: group rbac.authorization.k8s.io is served as rbac.authorization.k8s.io/v1 (alpha, off by default: rbac.authorization.k8s.io/v1alpha1)`, at: "apiVersion: rbac.authorization.k8s.io/v2"},
 	{rule: "api-removed", edits: []edit{{"apiVersion: autoscaling/v2\n", "apiVersion: autoscaling/v2beta2\n"}},
 		msg: "autoscaling/v2beta2 HorizontalPodAutoscaler is not served by Kubernetes 1.37: removed in 1.26 (use autoscaling/v2)",
 		at:  "apiVersion: autoscaling/v2beta2"},

@@ -40,6 +40,8 @@ type Document struct {
 	Err     *Error    // the document could not be decoded
 	// NotKubernetes is set for a well-formed document that has no apiVersion/kind.
 	NotKubernetes bool
+	// EmptyList is a List with no items: Kubernetes input with no object in it.
+	EmptyList bool
 	Line          int // first line of the document in the file
 }
 
@@ -52,7 +54,7 @@ func Decode(data []byte, src Source) []Document {
 	parallel.For(len(chunks), func(i int) { docs[i] = decodeChunk(chunks[i], src) })
 	out := docs[:0]
 	for _, d := range docs {
-		if d.Err != nil || d.NotKubernetes || len(d.Objects) > 0 {
+		if d.Err != nil || d.NotKubernetes || d.EmptyList || len(d.Objects) > 0 {
 			out = append(out, d)
 		}
 	}
@@ -192,11 +194,17 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	objSrc.Line = off + rootLine
 	obj, err := NewObject(m, objSrc)
 	if err != nil {
+		if key, msg := misspelledIdentity(m); key != "" {
+			line := locate(nil)([]pathStep{{key: key}})
+			return fail(line, "%s", msg)
+		}
 		doc.NotKubernetes = true
 		return doc
 	}
 	obj.locate = locate(nil)
-	if items, ok := m["items"].([]any); ok && strings.HasSuffix(obj.Kind, "List") {
+	items, isList := m["items"].([]any)
+	if strings.HasSuffix(obj.Kind, "List") && (isList || m["items"] == nil) {
+		doc.EmptyList = len(items) == 0
 		for i, it := range items {
 			itemPath := []pathStep{{key: "items"}, {index: i}}
 			itemLocate := locate(itemPath)
@@ -218,6 +226,39 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	}
 	doc.Objects = []*Object{obj}
 	return doc
+}
+
+// misspelledIdentity tells a Kubernetes object written with a wrong apiVersion or kind
+// key ("Kind: Deployment", "apiversion: v1") — which the API server rejects and which would
+// otherwise be skipped as not Kubernetes YAML — from YAML that is not Kubernetes at all.
+// It returns the key at fault and the message, or "" when the document is simply not an
+// object.
+func misspelledIdentity(m map[string]any) (key, msg string) {
+	var found [2]string // the keys written for apiVersion and kind, in any case
+	for k := range m {
+		for i, want := range []string{"apiVersion", "kind"} {
+			if strings.EqualFold(k, want) && found[i] != want {
+				found[i] = k
+			}
+		}
+	}
+	if found[0] == "" || found[1] == "" {
+		if _, meta := m["metadata"]; meta && (found[0] != "" || found[1] != "") {
+			missing := "kind"
+			if found[0] == "" {
+				missing = "apiVersion"
+			}
+			present := found[0] + found[1]
+			return present, fmt.Sprintf("not a valid Kubernetes object: it has %s and metadata but no %s", present, missing)
+		}
+		return "", ""
+	}
+	for i, want := range []string{"apiVersion", "kind"} {
+		if found[i] != want {
+			return found[i], fmt.Sprintf("key %q must be written %q: Kubernetes keys are case-sensitive, and the API server rejects this object", found[i], want)
+		}
+	}
+	return "", ""
 }
 
 // decodeYAMLv3 decodes a document with yaml.v3: the reference decoder, and the one for

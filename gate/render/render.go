@@ -42,6 +42,9 @@ type Result struct {
 	Errors  []*manifest.Error // inputs (or documents) that could not be rendered
 	Notes   []string          // things skipped on purpose, warnings
 	noted   map[string]bool
+	// emptyLists counts List documents without items: inputs that are Kubernetes YAML
+	// with nothing in them, not errors.
+	emptyLists int
 }
 
 // note adds a note once.
@@ -74,9 +77,9 @@ func Render(paths []string, opts Options) *Result {
 	}
 	r := &Result{}
 	for _, p := range paths {
-		before, beforeErrs := len(r.Objects), len(r.Errors)
+		before, beforeErrs, beforeEmpty := len(r.Objects), len(r.Errors), r.emptyLists
 		r.renderPath(p, opts)
-		if len(r.Objects) == before && len(r.Errors) == beforeErrs {
+		if len(r.Objects) == before && len(r.Errors) == beforeErrs && r.emptyLists == beforeEmpty {
 			r.errorf(p, 0, "no Kubernetes objects found")
 		}
 	}
@@ -225,9 +228,17 @@ func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
 			r.Errors = append(r.Errors, d.Err)
 		case d.NotKubernetes:
 			foreign = append(foreign, d.Line)
+		case d.EmptyList:
+			r.emptyLists++
 		default:
-			objects += len(d.Objects)
-			r.Objects = append(r.Objects, d.Objects...)
+			for _, o := range d.Objects {
+				if ownFile(o) {
+					r.note(fmt.Sprintf("%s: kubegate's own %s file, not checked as an object", src.File, o.Kind))
+					continue
+				}
+				objects++
+				r.Objects = append(r.Objects, o)
+			}
 		}
 	}
 	switch {
@@ -239,6 +250,12 @@ func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
 	default:
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: skipped, not Kubernetes YAML (no apiVersion and kind)", src.File))
 	}
+}
+
+// ownFile says whether o is one of kubegate's own files (a policy, a baseline), which a
+// directory of manifests often holds next to them.
+func ownFile(o *manifest.Object) bool {
+	return strings.HasPrefix(o.APIVersion, "kubegate.dev/") && (o.Kind == "Policy" || o.Kind == "Baseline")
 }
 
 // unwrapPathError drops the path from an os error: the report already names the file.

@@ -165,7 +165,7 @@ func TestEveryWorkloadKindIsChecked(t *testing.T) {
 
 func TestInvalidPodSpecIsAnError(t *testing.T) {
 	s := set(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      ports: [{containerPort: eighty}]\n", Options{})
-	if len(s.Pods) != 0 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Error(), "w.yaml:4: Pod p: pod template is not a valid PodSpec: json: cannot unmarshal") || !strings.Contains(s.Errors[0].Error(), "containerPort of type int32") {
+	if len(s.Pods) != 0 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Error(), "w.yaml:7: Pod p: pod template is not a valid PodSpec: spec.containers[0].ports: expected numeric (int or float), got string (json: cannot unmarshal") || !strings.Contains(s.Errors[0].Error(), "containerPort of type int32") {
 		t.Errorf("pods %d errors %v", len(s.Pods), s.Errors)
 	}
 }

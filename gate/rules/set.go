@@ -72,8 +72,9 @@ type Set struct {
 	EncryptionConfigs []Typed[apiserverv1.EncryptionConfiguration]
 	AuditPolicies     []Typed[auditv1.Policy]
 
-	rbac       func() *rbacIndex   // built on first use, shared by the RBAC rules
-	components func() []*Component // built on first use, shared by the control-plane rules
+	schemaState                     // validation against the API schema, shared by the schema rules
+	rbac        func() *rbacIndex   // built on first use, shared by the RBAC rules
+	components  func() []*Component // built on first use, shared by the control-plane rules
 	// staticComponents are what StaticPods run, read while sorting the pods.
 	staticComponents []*Component
 }
@@ -149,9 +150,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 	for i, p := range s.Pods {
 		switch {
 		case podErrs[i] != nil:
-			src := p.Object.SourceOf(p.Template.Path)
-			s.Errors = append(s.Errors, &manifest.Error{File: src.File, Line: src.Line,
-				Msg: fmt.Sprintf("%s: pod template is not a valid PodSpec: %v", p.Object.Ref(), podErrs[i])})
+			s.Errors = append(s.Errors, s.decodeError(p.Object, p.Template.Path, "pod template is not a valid PodSpec", podErrs[i]))
 		default:
 			if c := staticPodComponent(s, p); c != nil {
 				s.StaticPods, s.staticComponents = append(s.StaticPods, p), append(s.staticComponents, c)
@@ -163,8 +162,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 	s.Pods = kept
 	for i, o := range typed {
 		if typedErrs[i] != nil {
-			s.Errors = append(s.Errors, &manifest.Error{File: o.Source.File, Line: o.Source.Line,
-				Msg: fmt.Sprintf("%s: not a valid %s: %v", o.Ref(), o.Kind, typedErrs[i])})
+			s.Errors = append(s.Errors, s.decodeError(o, "", "not a valid "+o.Kind, typedErrs[i]))
 			continue
 		}
 		k, _ := typedKindOf(o)

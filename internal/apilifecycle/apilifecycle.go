@@ -53,7 +53,7 @@ func Read(apiDir string) ([]Entry, error) {
 
 func readFile(path string) ([]Entry, error) {
 	dir := filepath.Dir(path)
-	group, err := groupName(filepath.Join(dir, "register.go"))
+	group, err := GroupName(filepath.Join(dir, "register.go"))
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +151,8 @@ func replacement(ret *ast.ReturnStmt) (apiVersion, kind string) {
 	return apiVersion, fields["Kind"]
 }
 
-// groupName reads `const GroupName = "apps"` from a register.go.
-func groupName(path string) (string, error) {
+// GroupName reads the GroupName constant of an API group's register.go.
+func GroupName(path string) (string, error) {
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		return "", err

@@ -1,0 +1,183 @@
+package rules
+
+// API schema (practice 000-1: manifests the target Kubernetes accepts as written): every
+// object is validated against the schema of its kind, as the API server would, so that a
+// typo does not silently drop the settings under it (securityContex:), an unknown kind or
+// version does not pass unchecked, and a value of the wrong type fails here rather than
+// at deploy time. See gate/schema.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/schema"
+	"github.com/kubegate/kubegate/internal/parallel"
+)
+
+const schemaDoc = " Built-in kinds are checked against the field schema of the API types kubegate is built " +
+	"with (the one the API server uses for server-side apply), custom resources against the " +
+	"openAPIV3Schema of their CustomResourceDefinition when it is among the inputs; objects of " +
+	"other custom kinds are listed in a note as not validated."
+
+var (
+	schemaUnknownAPIVersion = &Rule{
+		ID: "schema-unknown-api-version", Title: "apiVersion that does not exist", Severity: High,
+		Practices: []string{"000-1"},
+		Refs:      []string{"https://kubernetes.io/docs/reference/using-api/#api-groups"},
+		Fix:       "Use an apiVersion the group serves (the message lists them); kubectl api-versions shows a cluster's.",
+		Doc: "The object's apiVersion names a built-in API group that has no such version, or an API " +
+			"group without a dot (custom resource groups always have one), so the API server rejects it " +
+			"and nothing else checks it." + schemaDoc,
+	}
+	schemaUnknownKind = &Rule{
+		ID: "schema-unknown-kind", Title: "Kind the apiVersion does not serve", Severity: High,
+		Practices: []string{"000-1"},
+		Refs:      []string{"https://kubernetes.io/docs/reference/kubernetes-api/"},
+		Fix:       "Correct the kind (the message suggests the nearest) or the apiVersion that serves it.",
+		Doc: "The group/version is served but has no such kind (a typo such as Deploymnet): the API " +
+			"server rejects the object, and no workload rule recognises it, so its settings go unchecked." + schemaDoc,
+	}
+	schemaUnknownField = &Rule{
+		ID: "schema-unknown-field", Title: "Field the schema does not know", Severity: High,
+		Practices: []string{"000-1"},
+		Refs:      []string{"https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation"},
+		Fix:       "Correct the field name (a typo drops everything under it) or move it where the schema has it.",
+		Doc: "The object has a field its kind's schema does not declare. kubectl apply warns at best and " +
+			"the API server drops the field, with everything under it: `securityContex:` silently loses " +
+			"the security settings under it, and the gate's other rules never saw them either." + schemaDoc,
+	}
+	schemaInvalidValue = &Rule{
+		ID: "schema-invalid-value", Title: "Value of the wrong type", Severity: High,
+		Practices: []string{"000-1"},
+		Refs:      []string{"https://kubernetes.io/docs/reference/kubernetes-api/"},
+		Fix:       "Write the value with the type the message names (quote numbers meant as strings).",
+		Doc:       "A field holds a value of the wrong type (a number where the schema wants a string, a list where it wants a map): the API server rejects the object." + schemaDoc,
+	}
+)
+
+var schemaRules = map[schema.ProblemKind]*Rule{
+	schema.UnknownAPIVersion: schemaUnknownAPIVersion,
+	schema.UnknownKind:       schemaUnknownKind,
+	schema.UnknownField:      schemaUnknownField,
+	schema.WrongType:         schemaInvalidValue,
+}
+
+func init() {
+	for kind, r := range schemaRules {
+		r.Check = func(s *Set) []Finding { return s.schemaFindings(kind) }
+		Register(r)
+	}
+}
+
+// schemaVerdicts validates every object once, in parallel, for all the schema rules.
+func (s *Set) schemaVerdicts() ([]schema.Verdict, error) {
+	s.schemaOnce.Do(func() {
+		v, err := schema.NewValidator(s.Objects, s.removedAPI)
+		if err != nil {
+			s.schemaErr = err
+			return
+		}
+		s.schemaResults = make([]schema.Verdict, len(s.Objects))
+		parallel.For(len(s.Objects), func(i int) {
+			if o := s.Objects[i]; !configKind(o) {
+				s.schemaResults[i] = v.Validate(o)
+			}
+		})
+	})
+	return s.schemaResults, s.schemaErr
+}
+
+type schemaState struct {
+	schemaOnce    sync.Once
+	schemaResults []schema.Verdict
+	schemaErr     error
+	// undecodable are the objects the rules could not decode into their API type: an
+	// input error reports their type errors, at the field.
+	undecodable map[*manifest.Object]bool
+}
+
+// decodeError is the input error for an object that does not decode into its API type
+// (the rules cannot check it): at the field the schema names, else at path.
+func (s *Set) decodeError(o *manifest.Object, path, what string, err error) *manifest.Error {
+	if s.undecodable == nil {
+		s.undecodable = map[*manifest.Object]bool{}
+	}
+	s.undecodable[o] = true
+	src, msg := o.SourceOf(path), err.Error()
+	if v, verr := schema.NewValidator(nil, nil); verr == nil {
+		for _, p := range v.Validate(o).Problems {
+			if p.Kind == schema.WrongType {
+				// The schema names the field; the decoder's words name the Go type.
+				src, msg = o.SourceOf(p.Field), p.Msg+" ("+msg+")"
+				break
+			}
+		}
+	}
+	return &manifest.Error{File: src.File, Line: src.Line, Msg: fmt.Sprintf("%s: %s: %s", o.Ref(), what, msg)}
+}
+
+// configKind: configuration files that are inputs (kubelet, kubeadm, API server,
+// kubeconfigs, kubegate's own kinds) are not API objects and are checked by their own rules.
+func configKind(o *manifest.Object) bool {
+	group, _, _ := strings.Cut(o.APIVersion, "/")
+	return strings.HasSuffix(group, ".config.k8s.io") || group == "audit.k8s.io" ||
+		group == "kubeadm.k8s.io" || group == "kubegate.dev" ||
+		o.APIVersion == "v1" && o.Kind == "Config" // a kubeconfig
+}
+
+func (s *Set) schemaFindings(kind schema.ProblemKind) []Finding {
+	verdicts, err := s.schemaVerdicts()
+	if err != nil {
+		return nil // NotValidated reports it
+	}
+	r := schemaRules[kind]
+	var out []Finding
+	for i, v := range verdicts {
+		o := s.Objects[i]
+		if kind != schema.UnknownField && kind != schema.WrongType && knownLifecycle(o) {
+			continue // api-removed and api-deprecated say it, with the replacement
+		}
+		if kind == schema.WrongType && s.undecodable[o] {
+			continue // an input error says it
+		}
+		for _, p := range v.Problems {
+			if p.Kind == kind {
+				out = append(out, r.At(o, p.Field, "", p.Msg))
+			}
+		}
+	}
+	return out
+}
+
+// removedAPI says whether the target Kubernetes has stopped serving apiVersion/kind.
+func (s *Set) removedAPI(apiVersion, kind string) bool {
+	l, ok := lifecycles()[[2]string{apiVersion, kind}]
+	return ok && l.removed > 0 && l.removed <= s.targetMinor()
+}
+
+// knownLifecycle: the apiVersion/kind is one the deprecation table knows (removed or
+// deprecated), which its own rules report.
+func knownLifecycle(o *manifest.Object) bool {
+	_, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]
+	return ok
+}
+
+// NotValidated lists the kinds ("group/version Kind") of the objects that no schema
+// describes (custom resources whose definition is not among the inputs), for a note.
+func (s *Set) NotValidated() []string {
+	verdicts, err := s.schemaVerdicts()
+	if err != nil {
+		return []string{fmt.Sprintf("all %d objects (%v)", len(s.Objects), err)}
+	}
+	var kinds []string
+	for i, v := range verdicts {
+		if v.NotValidated {
+			kinds = append(kinds, s.Objects[i].APIVersion+" "+s.Objects[i].Kind)
+		}
+	}
+	slices.Sort(kinds)
+	return slices.Compact(kinds)
+}
