@@ -15,6 +15,7 @@ import (
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/schema"
 	"github.com/kubegate/kubegate/scanners"
 )
 
@@ -94,6 +95,7 @@ func (r *Result) ExitCode() int {
 
 // Run renders the inputs and checks them.
 func Run(opts Options) *Result {
+	schema.Preload()
 	rendered := render.Render(opts.Paths, opts.Render)
 	var verdicts []*scanners.Verdict
 	var unchecked []*scanners.Image

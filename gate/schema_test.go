@@ -38,10 +38,10 @@ func TestSchemaMatchesKubeconform(t *testing.T) {
 		"invalid.yaml": "invalid", "list_invalid.yaml": "invalid",
 		// A Service whose port is a string cannot be decoded for the rules: an input error
 		// (exit 2) at the field, stronger than kubeconform's invalid (exit 1).
-		"multi_invalid.yaml": "error",
-		"extra_property.yaml": "invalid",
+		"multi_invalid.yaml":      "error",
+		"extra_property.yaml":     "invalid",
 		"duplicate_property.yaml": "error", // a duplicate key: an input error here, invalid there
-		"missing_kind.yaml": "error", "missing_apiversion.yaml": "error", "missing_kind_value.yaml": "error",
+		"missing_kind.yaml":       "error", "missing_apiversion.yaml": "error", "missing_kind_value.yaml": "error",
 		"blank.yaml": "error", "comment.yaml": "error", // no objects in a file named explicitly
 	}
 	files, _ := filepath.Glob("schema/testdata/kubeconform/*.*")

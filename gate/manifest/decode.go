@@ -42,7 +42,7 @@ type Document struct {
 	NotKubernetes bool
 	// EmptyList is a List with no items: Kubernetes input with no object in it.
 	EmptyList bool
-	Line          int // first line of the document in the file
+	Line      int // first line of the document in the file
 }
 
 // Decode splits a YAML (or JSON) stream into documents and decodes them in parallel, each

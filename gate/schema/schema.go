@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,7 +39,9 @@ type builtin struct {
 
 // loadBuiltin decodes the embedded schema once per process, on first use (start-up time
 // is budgeted: commands that validate nothing never pay for it).
-var loadBuiltin = sync.OnceValues(func() (*builtin, error) {
+var loadBuiltin = sync.OnceValues(loadBuiltinUncached)
+
+func loadBuiltinUncached() (*builtin, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(builtinData))
 	if err != nil {
 		return nil, err
@@ -67,7 +70,7 @@ var loadBuiltin = sync.OnceValues(func() (*builtin, error) {
 		slices.Sort(vs)
 	}
 	return b, nil
-})
+}
 
 func splitGV(apiVersion string) (group, version string) {
 	if g, v, ok := strings.Cut(apiVersion, "/"); ok {
@@ -108,6 +111,10 @@ type Validator struct {
 	removed func(apiVersion, kind string) bool
 }
 
+// Preload starts decoding the embedded schema in the background, so that it overlaps with
+// rendering and decoding the inputs.
+func Preload() { go loadBuiltin() }
+
 // NewValidator makes a validator knowing the CustomResourceDefinitions among objs.
 // removed (may be nil) says which kinds the target Kubernetes no longer serves, so that
 // messages list only the versions it serves.
@@ -137,7 +144,7 @@ func (v *Validator) Validate(o *manifest.Object) Verdict {
 	}
 	if kinds, ok := b.kinds[o.APIVersion]; ok {
 		msg := fmt.Sprintf("%s has no kind %q", o.APIVersion, o.Kind)
-		if s := closest(o.Kind, keys(kinds)); s != "" {
+		if s := closest(o.Kind, slices.Sorted(maps.Keys(kinds))); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s?)", s)
 		}
 		return Verdict{Problems: []Problem{{Kind: UnknownKind, Field: "kind", Msg: msg}}}
@@ -168,7 +175,7 @@ func (v *Validator) Validate(o *manifest.Object) Verdict {
 	if !strings.Contains(group, ".") && group != "" || version == "" {
 		// Every custom resource group has a dot: a dot-less unknown group is a typo.
 		msg := fmt.Sprintf("apiVersion %q names no API group Kubernetes serves", o.APIVersion)
-		if s := closest(group, keys(b.groups)); s != "" {
+		if s := closest(group, slices.Sorted(maps.Keys(b.groups))); s != "" {
 			msg += fmt.Sprintf(" (did you mean %s/%s?)", s, version)
 		}
 		return Verdict{Problems: []Problem{{Kind: UnknownAPIVersion, Field: "apiVersion", Msg: msg}}}
@@ -188,15 +195,6 @@ func groupName(g string) string {
 		return "the core group"
 	}
 	return "group " + g
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // validate runs structured-merge-diff's validation of raw as typeName. The library
