@@ -258,3 +258,38 @@ func TestHelmDocuments(t *testing.T) {
 		t.Errorf("block scalar ending the template = %q, want helm's %q", got, "echo done\n")
 	}
 }
+
+// TestInputErrorPositions: errors point where the user fixes them — a Helm template error at
+// the template's line, a malformed document of a stream at the line of the error, wrong-case
+// identity keys at the key — and kubegate's own files are not objects.
+func TestInputErrorPositions(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("chart/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
+	write("chart/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name | nosuchfunc }}\n")
+	stream := write("stream.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: [unclosed\n")
+	caseKey := write("case.yaml", "apiVersion: apps/v1\nKind: Deployment\nmetadata:\n  name: d\n")
+	for path, want := range map[string]string{
+		filepath.Join(dir, "chart"): filepath.Join(dir, "chart/templates/cm.yaml") + `:4: helm: parse error at (broken/templates/cm.yaml:4): function "nosuchfunc" not defined`,
+		stream:                      stream + ":11: invalid YAML:", // the line of the error, not the document's (6)
+		caseKey:                     caseKey + `:2: key "Kind" must be written "kind"`,
+	} {
+		r := Render([]string{path}, Options{})
+		if got := errorsText(r); !strings.HasPrefix(got, want) {
+			t.Errorf("%s: errors %q, want %q…", path, got, want)
+		}
+	}
+	own := write("manifests/kubegate.yaml", "apiVersion: kubegate.dev/v1alpha1\nkind: Policy\nfailOn: high\n")
+	write("manifests/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+	r := Render([]string{filepath.Join(dir, "manifests")}, Options{})
+	if len(r.Errors) > 0 || len(r.Objects) != 1 || r.Objects[0].Name != "c" || !slices.Contains(r.Notes, own+": kubegate's own Policy file, not checked as an object") {
+		t.Errorf("objects %d, errors %v, notes %q", len(r.Objects), r.Errors, r.Notes)
+	}
+}
