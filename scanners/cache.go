@@ -39,7 +39,7 @@ type cacheEntry struct {
 }
 
 // cacheVersion changes when what a verdict means changes.
-const cacheVersion = "2"
+const cacheVersion = "3" // 3: the root-user message names the pod's part per container
 
 // keyParts is everything a verdict depends on besides the digest. The reference is in it
 // because verdicts' messages name it; Trust is the content of every key and trusted root

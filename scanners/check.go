@@ -196,7 +196,7 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, vr *
 	}
 	if len(rootOn) > 0 { // one problem for the image, however many of its platforms
 		v.Problems = append(v.Problems, Problem{RuleID: ruleRunsAsRoot.ID, Severity: ruleRunsAsRoot.Severity, RootUser: true,
-			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q) and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser", im.Ref, strings.Join(rootOn, "; "), rootUser)})
+			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q)", im.Ref, strings.Join(rootOn, "; "), rootUser)})
 	}
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
 		c.verify(ctx, v, res, rule)
@@ -312,8 +312,9 @@ func (p PlatformImage) describe() string {
 	return p.Digest.String()
 }
 
-// AppliesTo: a root-user problem does not apply to a container that forces a non-root user.
-func (p Problem) AppliesTo(u Use) bool { return !p.RootUser || !u.NonRoot }
+// AppliesTo: a root-user problem does not apply to a container with a non-zero runAsUser,
+// nor to a Windows pod (its image user is not a Linux UID).
+func (p Problem) AppliesTo(u Use) bool { return !p.RootUser || !u.NonRootUser && !u.Windows }
 
 func (v *Verdict) problem(r *rules.Rule, format string, args ...any) {
 	v.Problems = append(v.Problems, Problem{RuleID: r.ID, Severity: r.Severity, Message: fmt.Sprintf(format, args...)})
@@ -370,8 +371,16 @@ func ignoredUntil(ig VulnIgnore, now time.Time) bool {
 	return ok && now.Before(until)
 }
 
+// rootUserConsequence says what a root image means for one container.
+func rootUserConsequence(u Use) string {
+	if u.RunAsNonRoot {
+		return ", and the pod sets runAsNonRoot: true with no runAsUser: the kubelet refuses to start the container (CreateContainerConfigError); set a non-zero runAsUser"
+	}
+	return " and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser"
+}
+
 // Findings attaches each verdict's problems to every container using the image, at its
-// image: line. Root-user problems skip containers that force a non-root user.
+// image: line. Root-user problems skip containers with a non-zero runAsUser and Windows pods.
 func Findings(verdicts []*Verdict) []rules.Finding {
 	var out []rules.Finding
 	for _, v := range verdicts {
@@ -382,7 +391,7 @@ func Findings(verdicts []*Verdict) []rules.Finding {
 				}
 				msg := p.Message
 				if p.RootUser {
-					msg = fmt.Sprintf("container %q: %s", u.Container, msg)
+					msg = fmt.Sprintf("container %q: %s%s", u.Container, msg, rootUserConsequence(u))
 				}
 				out = append(out, rules.Finding{
 					RuleID: p.RuleID, Severity: p.Severity, Object: u.Object.Ref(), Field: u.Field,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"net"
 	"net/http"
 	"os"
@@ -271,8 +272,22 @@ func TestRunsAsRoot(t *testing.T) {
 	if strings.Join(findings, "\n") != want {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
 	}
-	if _, findings := check(t, c, workloads(t, true, w.ref("unsigned"))); len(findings) != 0 {
-		t.Fatalf("runAsNonRoot: true does not cover a root image:\n%s", strings.Join(findings, "\n"))
+	// runAsNonRoot: true without a runAsUser does not make a root image safe: it does not
+	// start. Only a non-zero runAsUser covers it.
+	want = fmt.Sprintf(`w.yaml:11 image-runs-as-root high: container "c": image %s (%s, linux/amd64) runs as root (config User ""), and the pod sets runAsNonRoot: true with no runAsUser: the kubelet refuses to start the container (CreateContainerConfigError); set a non-zero runAsUser`,
+		w.ref("unsigned"), w.digests["unsigned"].DigestStr())
+	if _, findings := check(t, c, workloads(t, true, w.ref("unsigned"))); strings.Join(findings, "\n") != want {
+		t.Fatalf("runAsNonRoot: true on a root image: got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
+	}
+	withUser := workloads(t, false, w.ref("unsigned"))
+	withUser.Pods[0].Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: new(int64(1000))}
+	if _, findings := check(t, c, withUser); len(findings) != 0 {
+		t.Fatalf("a non-zero runAsUser does not cover a root image:\n%s", strings.Join(findings, "\n"))
+	}
+	windows := workloads(t, false, w.ref("unsigned"))
+	windows.Pods[0].Spec.OS = &corev1.PodOS{Name: corev1.Windows}
+	if _, findings := check(t, c, windows); len(findings) != 0 {
+		t.Fatalf("a Windows pod judged by a Linux image user:\n%s", strings.Join(findings, "\n"))
 	}
 	// A multi-arch image running as root on both platforms: one finding per container, naming both.
 	amd, _ := imagetest.Alpine("3.19.1", map[string]string{"a": "1"}, "root", "linux/amd64")

@@ -40,9 +40,14 @@ type Use struct {
 	Object    *manifest.Object
 	Container string
 	Field     string // path of the image field, for its line
-	// NonRoot: the pod or container forces a non-root user (runAsNonRoot, or a non-zero
-	// runAsUser), so an image that would run as root cannot.
-	NonRoot bool
+	// NonRootUser: the pod or container sets a non-zero runAsUser, so the image's user does
+	// not matter.
+	NonRootUser bool
+	// RunAsNonRoot: runAsNonRoot: true with no runAsUser: an image whose user is root does
+	// not start (the kubelet refuses it), which the image stage alone can tell.
+	RunAsNonRoot bool
+	// Windows: the pod runs on Windows nodes, where the image's user is not a Linux UID.
+	Windows bool
 }
 
 // Workload names the object and container, for tables.
@@ -63,7 +68,9 @@ func Collect(set *rules.Set) []*Image {
 				im = &Image{Ref: c.Image, Repo: c.Ref.Repo(), Digested: c.Ref.Digested()}
 				byRef[c.Image] = im
 			}
-			im.Uses = append(im.Uses, Use{Object: p.Object, Container: c.Name, Field: c.Path + ".image", NonRoot: nonRoot(p.Spec, c.Container)})
+			user, nonRoot := runAs(p.Spec, c.Container)
+			im.Uses = append(im.Uses, Use{Object: p.Object, Container: c.Name, Field: c.Path + ".image",
+				NonRootUser: user != nil && *user != 0, RunAsNonRoot: user == nil && nonRoot, Windows: p.Windows()})
 		}
 	}
 	out := make([]*Image, 0, len(byRef))
@@ -74,24 +81,20 @@ func Collect(set *rules.Set) []*Image {
 	return out
 }
 
-// nonRoot reports whether the container's effective security context keeps it off UID 0:
-// the container's settings override the pod's, as the kubelet applies them.
-func nonRoot(spec *corev1.PodSpec, c *corev1.Container) bool {
+// runAs returns the container's effective runAsUser and runAsNonRoot: the container's
+// settings override the pod's, as the kubelet applies them.
+func runAs(spec *corev1.PodSpec, c *corev1.Container) (user *int64, nonRoot bool) {
 	var runAsNonRoot *bool
-	var runAsUser *int64
 	if sc := spec.SecurityContext; sc != nil {
-		runAsNonRoot, runAsUser = sc.RunAsNonRoot, sc.RunAsUser
+		runAsNonRoot, user = sc.RunAsNonRoot, sc.RunAsUser
 	}
 	if sc := c.SecurityContext; sc != nil {
 		if sc.RunAsNonRoot != nil {
 			runAsNonRoot = sc.RunAsNonRoot
 		}
 		if sc.RunAsUser != nil {
-			runAsUser = sc.RunAsUser
+			user = sc.RunAsUser
 		}
 	}
-	if runAsUser != nil {
-		return *runAsUser != 0
-	}
-	return runAsNonRoot != nil && *runAsNonRoot
+	return user, runAsNonRoot != nil && *runAsNonRoot
 }

@@ -37,7 +37,7 @@ spec:
 	for _, im := range images {
 		var uses []string
 		for _, u := range im.Uses {
-			uses = append(uses, u.Container+"@"+u.Object.SourceOf(u.Field).String()+map[bool]string{true: " nonroot", false: " root"}[u.NonRoot])
+			uses = append(uses, u.Container+"@"+u.Object.SourceOf(u.Field).String()+map[bool]string{true: " nonroot", false: " root"}[u.NonRootUser])
 		}
 		got = append(got, im.Ref+" ("+im.Repo+"): "+strings.Join(uses, ", "))
 	}

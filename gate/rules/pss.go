@@ -2,18 +2,25 @@ package rules
 
 // Pod Security Standards: every control of Kubernetes' own pod-security-admission library
 // (the checks the API server runs) is a rule of its own, "pss-" + the control in kebab case.
-// At the restricted profile, baseline controls that a restricted control overrides are
-// skipped, as the API server does.
+// A fact keeps its rule and severity whatever the profile: at the restricted profile, a
+// baseline control that a restricted control overrides (the API server then runs only the
+// restricted one) still reports what it finds — a hostPath volume is pss-host-path-volumes,
+// high — and the restricted control reports only what is left once the baseline facts are
+// taken out (the restricted level adds findings, it never softens one).
 
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
+
+	"github.com/kubegate/kubegate/gate/manifest"
 )
 
 var pssLink = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
@@ -45,7 +52,7 @@ var pssControls = map[policy.CheckID]pssMeta{
 	"seccompProfile_restricted":  {"Seccomp profile not set", Medium, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost).", "securityContext.seccompProfile", "securityContext.seccompProfile"},
 	"restrictedVolumes":          {"Volume types outside the restricted set", Medium, "Use only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes.", "volumes", ""},
 	"allowPrivilegeEscalation":   {"Privilege escalation allowed", Medium, "Set securityContext.allowPrivilegeEscalation: false on every container.", "", "securityContext.allowPrivilegeEscalation"},
-	"runAsNonRoot":               {"Containers may run as root", Medium, "Set securityContext.runAsNonRoot: true on the pod (or on every container).", "securityContext.runAsNonRoot", "securityContext.runAsNonRoot"},
+	"runAsNonRoot":               {"Containers may run as root", Medium, "Set securityContext.runAsNonRoot: true on the pod (or on every container); when the image's USER is root (0, or none set), also set a non-zero runAsUser, or the kubelet refuses to start the container.", "securityContext.runAsNonRoot", "securityContext.runAsNonRoot"},
 	"runAsUser":                  {"Containers run as UID 0", High, "Set securityContext.runAsUser to a non-zero UID, or leave it unset with runAsNonRoot: true.", "securityContext.runAsUser", "securityContext.runAsUser"},
 	"capabilities_restricted":    {"Capabilities not dropped", Medium, "Set securityContext.capabilities.drop: [\"ALL\"] on every container and add back only NET_BIND_SERVICE if needed.", "", "securityContext.capabilities"},
 }
@@ -71,7 +78,7 @@ func init() {
 			Fix:       meta.fix,
 			Doc: fmt.Sprintf("Pod Security Standards control %q of the %s level, evaluated with "+
 				"k8s.io/pod-security-admission (the API server's own check) on every pod template. "+
-				"Enforced when the profile is %s%s. Not evaluated on recognised control-plane static Pods "+
+				"Enforced when the profile is %s%s; a fact keeps this rule and its severity at either profile. Not evaluated on recognised control-plane static Pods "+
 				"(kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system), which "+
 				"need host networking and host paths; the control-plane rules check those.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
 		}
@@ -93,23 +100,104 @@ func checkPSS(r *Rule, c policy.Check, meta pssMeta, s *Set) []Finding {
 	}
 	v := pssVersion(s.KubeMinor)
 	vc, ok := versionedCheck(c, v)
-	if !ok || (s.Profile == Restricted && overridden(v)[c.ID]) {
+	if !ok {
 		return nil
 	}
 	var out []Finding
 	for _, p := range s.Pods {
-		res := vc.CheckPod(p.Meta, p.Spec)
+		spec, skip := p.Spec, false
+		// The baseline facts a restricted control shares are reported by the baseline rule.
+		for _, id := range vc.OverrideCheckIDs {
+			base, ok := baselineCheck(id, v)
+			if !ok || base.CheckPod(p.Meta, spec).Allowed {
+				continue
+			}
+			without, ok := baselineFactsRemoved[id]
+			if !ok {
+				skip = true // the same fact: its fix fixes both
+				break
+			}
+			spec = without(spec)
+		}
+		if skip {
+			continue
+		}
+		res := vc.CheckPod(p.Meta, spec)
 		if res.Allowed {
 			continue
 		}
-		msg := res.ForbiddenReason
-		if res.ForbiddenDetail != "" {
-			msg += " (" + res.ForbiddenDetail + ")"
-		}
 		field, container := locatePSS(p, meta, res.ForbiddenDetail)
+		msg := res.ForbiddenReason
+		if detail := res.ForbiddenDetail; detail != "" {
+			if f, m, ok := appArmorAnnotation(p, detail); ok {
+				field, container, detail = f, "", m
+			}
+			msg += " (" + detail + ")"
+		}
 		out = append(out, r.At(p.Object, field, container, msg))
 	}
 	return out
+}
+
+// baselineCheck is the revision of baseline control id at version v.
+func baselineCheck(id policy.CheckID, v api.Version) (policy.VersionedCheck, bool) {
+	for _, c := range policy.DefaultChecks() {
+		if c.ID == id {
+			return versionedCheck(c, v)
+		}
+	}
+	return policy.VersionedCheck{}, false
+}
+
+// baselineFactsRemoved takes out of a pod spec what a baseline control objects to, so that
+// the restricted control overriding it is judged on the rest. Baseline controls absent here
+// share their one fact with the restricted control (seccomp Unconfined, an unmasked /proc):
+// the restricted control is then not reported at all.
+var baselineFactsRemoved = map[policy.CheckID]func(*corev1.PodSpec) *corev1.PodSpec{
+	"hostPathVolumes": func(spec *corev1.PodSpec) *corev1.PodSpec {
+		out := spec.DeepCopy()
+		out.Volumes = slices.DeleteFunc(out.Volumes, func(v corev1.Volume) bool { return v.HostPath != nil })
+		return out
+	},
+	"capabilities_baseline": func(spec *corev1.PodSpec) *corev1.PodSpec {
+		out := spec.DeepCopy()
+		keep := func(sc *corev1.SecurityContext) {
+			if sc != nil && sc.Capabilities != nil {
+				sc.Capabilities.Add = slices.DeleteFunc(sc.Capabilities.Add, func(c corev1.Capability) bool { return !baselineCapabilities[string(c)] })
+			}
+		}
+		for i := range out.InitContainers {
+			keep(out.InitContainers[i].SecurityContext)
+		}
+		for i := range out.Containers {
+			keep(out.Containers[i].SecurityContext)
+		}
+		for i := range out.EphemeralContainers {
+			keep(out.EphemeralContainers[i].SecurityContext)
+		}
+		return out
+	},
+}
+
+// baselineCapabilities are the capabilities the baseline level lets a container add (the
+// container runtime's defaults).
+var baselineCapabilities = map[string]bool{
+	"AUDIT_WRITE": true, "CHOWN": true, "DAC_OVERRIDE": true, "FOWNER": true, "FSETID": true, "KILL": true,
+	"MKNOD": true, "NET_BIND_SERVICE": true, "SETFCAP": true, "SETGID": true, "SETPCAP": true, "SETUID": true, "SYS_CHROOT": true,
+}
+
+// appArmorAnnotation rewrites the library's detail for the legacy AppArmor annotation, which
+// quotes "key=value" inside quotes, into the key, the value, and the annotation's field.
+func appArmorAnnotation(p *Pod, detail string) (field, msg string, ok bool) {
+	const prefix = "container.apparmor.security.beta.kubernetes.io/"
+	i := strings.Index(detail, prefix)
+	if !strings.HasPrefix(detail, "annotation") || i < 0 {
+		return "", "", false
+	}
+	key, value, _ := strings.Cut(detail[i:], "=")
+	value = strings.Trim(value, `"`)
+	meta := strings.TrimSuffix(p.Template.Path, "spec") + "metadata"
+	return manifest.Field(meta+".annotations", key), fmt.Sprintf("annotation %s sets AppArmor profile %q", key, value), true
 }
 
 func pssVersion(minor int) api.Version {
@@ -129,28 +217,6 @@ func versionedCheck(c policy.Check, v api.Version) (policy.VersionedCheck, bool)
 		}
 	}
 	return found, ok
-}
-
-var overrides sync.Map // api.Version → map[policy.CheckID]bool
-
-// overridden returns the baseline controls that restricted controls replace at version v.
-func overridden(v api.Version) map[policy.CheckID]bool {
-	if m, ok := overrides.Load(v); ok {
-		return m.(map[policy.CheckID]bool)
-	}
-	m := map[policy.CheckID]bool{}
-	for _, c := range policy.DefaultChecks() {
-		if c.Level != api.LevelRestricted {
-			continue
-		}
-		if vc, ok := versionedCheck(c, v); ok {
-			for _, id := range vc.OverrideCheckIDs {
-				m[id] = true
-			}
-		}
-	}
-	overrides.Store(v, m)
-	return m
 }
 
 // quotedName is compiled on first use: start-up time is budgeted (DESIGN.md).

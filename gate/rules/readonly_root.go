@@ -19,7 +19,8 @@ var readOnlyRoot = &Rule{
 	Fix: "Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the container must write.",
 	Doc: "Every init, regular and ephemeral container of every pod template must set " +
 		"securityContext.readOnlyRootFilesystem: true. A writable root filesystem lets an attacker " +
-		"replace binaries and persist tools inside the container.",
+		"replace binaries and persist tools inside the container. Windows pods (spec.os.name: windows, " +
+		"HostProcess) are not judged: Windows does not support the setting.",
 }
 
 func init() {
@@ -30,6 +31,9 @@ func init() {
 func checkReadOnlyRoot(s *Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
+		if p.Windows() {
+			continue // Windows containers have no read-only root filesystem
+		}
 		for _, c := range p.Containers {
 			sc := c.SecurityContext
 			if sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,6 +86,60 @@ func TestReadOnlyRootFilesystem(t *testing.T) {
 	}
 }
 
+// TestPSSFactKeepsItsSeverity: a DaemonSet shaped like istio-cni's (hostPath, added
+// SYS_ADMIN and NET_ADMIN, the legacy AppArmor annotation) gets the same high findings at
+// the baseline and the restricted profile; restricted only adds its own.
+func TestPSSFactKeepsItsSeverity(t *testing.T) {
+	ds := `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: cni-node, namespace: kube-system}
+spec:
+  template:
+    metadata:
+      annotations:
+        container.apparmor.security.beta.kubernetes.io/install-cni: unconfined
+    spec:
+      containers:
+        - name: install-cni
+          image: cni:1
+          securityContext:
+            capabilities: {add: [SYS_ADMIN, NET_ADMIN]}
+      volumes:
+        - name: cni-bin
+          hostPath: {path: /opt/cni/bin}
+`
+	pssOnly := func(id string) bool { return strings.HasPrefix(id, "pss-") }
+	summary := func(p Profile) map[string]string {
+		out := map[string]string{}
+		for _, f := range Run(set(t, ds, Options{Profile: p}), pssOnly) {
+			out[f.RuleID] = fmt.Sprintf("%s line %d: %s", f.Severity, f.Source.Line, f.Message)
+		}
+		return out
+	}
+	base, restricted := summary(Baseline), summary(Restricted)
+	for id, want := range map[string]string{
+		"pss-host-path-volumes":     `high line 16: hostPath volumes (volume "cni-bin")`,
+		"pss-capabilities-baseline": `high line 14: non-default capabilities (container "install-cni" must not include "NET_ADMIN", "SYS_ADMIN" in securityContext.capabilities.add)`,
+		"pss-app-armor-profile":     `medium line 8: forbidden AppArmor profile (annotation container.apparmor.security.beta.kubernetes.io/install-cni sets AppArmor profile "unconfined")`,
+	} {
+		if base[id] != want || restricted[id] != want {
+			t.Errorf("%s:\nbaseline   %q\nrestricted %q\nwant       %q", id, base[id], restricted[id], want)
+		}
+	}
+	if got := restricted["pss-capabilities-restricted"]; !strings.HasSuffix(got, `(container "install-cni" must set securityContext.capabilities.drop=["ALL"])`) {
+		t.Errorf("restricted capabilities: %q (the added capabilities are the baseline rule's)", got)
+	}
+	if got, ok := restricted["pss-restricted-volumes"]; ok {
+		t.Errorf("hostPath reported twice: %q", got)
+	}
+	// A volume only the restricted level forbids is still the restricted rule's.
+	withNFS := strings.Replace(ds, "          hostPath: {path: /opt/cni/bin}\n", "          hostPath: {path: /opt/cni/bin}\n        - name: share\n          nfs: {server: nfs, path: /}\n", 1)
+	got := Run(set(t, withNFS, Options{Profile: Restricted}), func(id string) bool { return id == "pss-restricted-volumes" })
+	if len(got) != 1 || got[0].Message != `restricted volume types (volume "share" uses restricted volume type "nfs")` {
+		t.Errorf("nfs volume: %+v", got)
+	}
+}
+
 func TestPSSMessagesAndLines(t *testing.T) {
 	cases := []struct {
 		rule, from, to, msg, field string
@@ -96,17 +151,18 @@ func TestPSSMessagesAndLines(t *testing.T) {
 			"spec.template.spec.hostIPC", 7},
 		{"pss-run-as-non-root", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false)",
 			"spec.template.spec.securityContext.runAsNonRoot", 8},
-		{"pss-capabilities-restricted", "drop: [ALL]", "add: [NET_ADMIN]", `unrestricted capabilities (container "web" must set securityContext.capabilities.drop=["ALL"]; container "web" must not include "NET_ADMIN" in securityContext.capabilities.add)`,
+		// Adding NET_ADMIN is a baseline fact, reported by the baseline rule at either
+		// profile; the restricted rule says only what is left.
+		{"pss-capabilities-restricted", "drop: [ALL]", "add: [NET_ADMIN]", `unrestricted capabilities (container "web" must set securityContext.capabilities.drop=["ALL"])`,
 			"spec.template.spec.containers[0].securityContext.capabilities", 16},
+		{"pss-capabilities-baseline", "drop: [ALL]", "drop: [ALL], add: [NET_ADMIN]", `non-default capabilities (container "web" must not include "NET_ADMIN" in securityContext.capabilities.add)`,
+			"spec.template.spec.containers[0].securityContext.capabilities.add", 16},
 		{"pss-host-path-volumes", "      containers:\n", "      volumes:\n        - name: data\n          emptyDir: {}\n        - name: host\n          hostPath: {path: /var/run}\n      containers:\n", `hostPath volumes (volume "host")`,
 			"spec.template.spec.volumes[1]", 13},
 	}
 	for _, c := range cases {
 		t.Run(c.rule, func(t *testing.T) {
 			opts := Options{}
-			if c.rule == "pss-host-path-volumes" {
-				opts.Profile = Baseline // at restricted, restrictedVolumes covers hostPath
-			}
 			got := run(t, c.rule, set(t, strings.Replace(hardened, c.from, c.to, 1), opts))
 			if len(got) != 1 {
 				t.Fatalf("findings %+v", got)
@@ -181,5 +237,29 @@ func TestCatalogue(t *testing.T) {
 	}
 	if kebab("hostProbesAndHostLifecycle") != "host-probes-and-host-lifecycle" || kebab("capabilities_baseline") != "capabilities-baseline" {
 		t.Error("kebab")
+	}
+}
+
+// TestWindowsPods: Linux-only settings are not asked of Windows pods (spec.os.name: windows
+// or HostProcess), as the Pod Security Standards' own OS rules say.
+func TestWindowsPods(t *testing.T) {
+	win := strings.Replace(hardened, "            readOnlyRootFilesystem: true\n", "", 1)
+	linux := run(t, "read-only-root-filesystem", set(t, win, Options{}))
+	if len(linux) != 1 {
+		t.Fatalf("linux pod without readOnlyRootFilesystem: %+v", linux)
+	}
+	for _, e := range []struct{ from, to string }{
+		{"      containers:\n", "      os: {name: windows}\n      containers:\n"},
+		{"      securityContext:\n", "      hostNetwork: true\n      securityContext:\n        windowsOptions: {hostProcess: true}\n"},
+	} {
+		doc := strings.Replace(win, e.from, e.to, 1)
+		if got := run(t, "read-only-root-filesystem", set(t, doc, Options{})); len(got) != 0 {
+			t.Errorf("%q: %+v", e.to, got)
+		}
+	}
+	// The Pod Security Standards skip Linux-only controls for spec.os.name: windows too.
+	bare := "apiVersion: v1\nkind: Pod\nmetadata: {name: w, namespace: shop}\nspec:\n  os: {name: windows}\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: c\n    image: c:1\n    securityContext: {allowPrivilegeEscalation: false}\n"
+	for _, f := range Run(set(t, bare, Options{}), func(id string) bool { return strings.HasPrefix(id, "pss-") }) {
+		t.Errorf("windows pod: %s %s", f.RuleID, f.Message)
 	}
 }

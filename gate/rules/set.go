@@ -108,6 +108,19 @@ func (s *Set) allPods() []*Pod {
 	return append(slices.Clip(s.Pods), s.StaticPods...)
 }
 
+// Windows says whether the pod runs on Windows nodes (spec.os.name: windows, or a
+// HostProcess pod): Linux-only settings (read-only root filesystem, seccomp, capabilities,
+// a Linux image user) do not apply, as the Pod Security Standards' own OS rules say.
+func (p *Pod) Windows() bool {
+	if p.Spec.OS != nil && p.Spec.OS.Name == corev1.Windows {
+		return true
+	}
+	if sc := p.Spec.SecurityContext; sc != nil && sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil && *sc.WindowsOptions.HostProcess {
+		return true
+	}
+	return false
+}
+
 // Pod is the pod template of one workload object.
 type Pod struct {
 	Object   *manifest.Object
