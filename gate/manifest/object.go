@@ -72,6 +72,11 @@ type Object struct {
 	// locate finds the line of a field path in the text the object was decoded from; nil
 	// when only the object's own line is known.
 	locate func(path []pathStep) int
+	// Generated are the field paths (`data["tls.crt"]`) whose values a renderer makes up
+	// at render time (a chart's randAlphaNum password, its genCA certificate): they differ
+	// from one render to the next, and nothing of them is written in the repository.
+	Generated map[string]bool
+
 	// relocate, when set, maps a field path to where it is written in the file the user
 	// edits, which is not the decoded text (a Helm template).
 	relocate func(path []pathStep) Source
@@ -128,6 +133,36 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	o.Name, _ = Lookup(raw, "metadata", "name").(string)
 	o.Namespace, _ = Lookup(raw, "metadata", "namespace").(string)
 	return o, nil
+}
+
+// Differences returns the field paths of the leaves whose values differ between a and b
+// (two renders of one object), as Field writes them.
+func Differences(a, b map[string]any) map[string]bool {
+	out := map[string]bool{}
+	var walk func(path string, x, y any)
+	walk = func(path string, x, y any) {
+		switch xv := x.(type) {
+		case map[string]any:
+			if yv, ok := y.(map[string]any); ok {
+				for k, e := range xv {
+					walk(Field(path, k), e, yv[k])
+				}
+				return
+			}
+		case []any:
+			if yv, ok := y.([]any); ok && len(yv) == len(xv) {
+				for i, e := range xv {
+					walk(fmt.Sprintf("%s[%d]", path, i), e, yv[i])
+				}
+				return
+			}
+		}
+		if fmt.Sprint(x) != fmt.Sprint(y) {
+			out[path] = true
+		}
+	}
+	walk("", a, b)
+	return out
 }
 
 // PathStep is one step of a field path, for Relocate.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,8 @@ func (r *Result) renderHelm(dir string, opts Options) {
 	}
 	via := "helm:" + dir
 	values := &valuesFiles{chartDir: dir, files: opts.ValuesFiles, set: opts.SetValues}
+	first := len(r.Objects)
+	defer func() { r.markGenerated(r.Objects[first:], ch, top, opts) }()
 	for _, name := range sortedKeys(rendered) {
 		out := rendered[name]
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(out) == "" {
@@ -125,6 +128,38 @@ func (r *Result) renderHelm(dir string, opts Options) {
 			}
 		}
 	}
+}
+
+// markGenerated renders the chart a second time when it yields Secrets with values, and
+// marks every field whose value differs between the two renders as generated at render
+// time (randAlphaNum passwords, genCA certificates): nothing is committed there.
+func (r *Result) markGenerated(objs []*manifest.Object, ch *chartv2.Chart, vals common.Values, opts Options) {
+	if !slices.ContainsFunc(objs, hasSecretValues) {
+		return
+	}
+	again, err := renderWithTimeout(ch, vals, opts)
+	if err != nil {
+		return // the first render succeeded: nothing generated is known, everything is reported
+	}
+	twins := map[string]*manifest.Object{}
+	for _, out := range again {
+		for _, doc := range helmDocuments(out) {
+			for _, d := range manifest.Decode([]byte(doc.text), manifest.Source{}) {
+				for _, o := range d.Objects {
+					twins[o.Ref().String()] = o
+				}
+			}
+		}
+	}
+	for _, o := range objs {
+		if twin, ok := twins[o.Ref().String()]; ok {
+			o.Generated = manifest.Differences(o.Raw, twin.Raw)
+		}
+	}
+}
+
+func hasSecretValues(o *manifest.Object) bool {
+	return o.Kind == "Secret" && (o.Raw["data"] != nil || o.Raw["stringData"] != nil)
 }
 
 // templateErrorPos finds the template position in a Go template error:

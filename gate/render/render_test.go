@@ -293,3 +293,31 @@ func TestInputErrorPositions(t *testing.T) {
 		t.Errorf("objects %d, errors %v, notes %q", len(r.Objects), r.Errors, r.Notes)
 	}
 }
+
+// TestGeneratedValues: values a chart makes up at render time (randAlphaNum, genCA) are
+// marked generated; values from the chart, values files and --set are not.
+func TestGeneratedValues(t *testing.T) {
+	for set, want := range map[string][]string{
+		"":                      {`data.password`, `data["tls.crt"]`},
+		"auth.password=hunter2": {`data["tls.crt"]`},
+	} {
+		opts := Options{}
+		if set != "" {
+			opts.SetValues = []string{set}
+		}
+		r := Render([]string{"testdata/gensecret"}, opts)
+		if len(r.Errors) > 0 {
+			t.Fatal(errorsText(r))
+		}
+		s := find(t, r, "Secret", "release-name-db")
+		var got []string
+		for f := range s.Generated {
+			got = append(got, f)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("--set %q: generated %q, want %q", set, got, want)
+		}
+	}
+}

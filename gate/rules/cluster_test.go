@@ -306,3 +306,59 @@ func TestMalformedObjectIsAnError(t *testing.T) {
 		t.Errorf("errors %v", s.Errors)
 	}
 }
+
+// TestOneFactOneFinding: an Argo CD application-controller-shaped ClusterRole (every
+// resource and every non-resource URL) bound to its ServiceAccount is one finding,
+// rbac-cluster-admin at the binding, not two wildcards besides; a :latest image with
+// imagePullPolicy IfNotPresent is image-not-pinned only.
+func TestOneFactOneFinding(t *testing.T) {
+	rbac := `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: argocd-application-controller}
+rules:
+- apiGroups: ['*']
+  resources: ['*']
+  verbs: ['*']
+- nonResourceURLs: ['*']
+  verbs: ['*']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: argocd-application-controller}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: argocd-application-controller}
+subjects:
+- {kind: ServiceAccount, name: argocd-application-controller, namespace: argocd}
+`
+	rbacRules := func(id string) bool { return strings.HasPrefix(id, "rbac-") }
+	got := Run(set(t, rbac, Options{}), rbacRules)
+	if len(got) != 1 || got[0].RuleID != "rbac-cluster-admin" || got[0].Source.Line != 16 ||
+		got[0].Message != `binds ClusterRole "argocd-application-controller", which grants everything like cluster-admin, to ServiceAccount argocd/argocd-application-controller` {
+		t.Errorf("findings %+v", got)
+	}
+	// Unbound, the wildcards are the facts.
+	unbound := strings.SplitN(rbac, "---\n", 2)[0]
+	if got := Run(set(t, unbound, Options{}), rbacRules); len(got) != 2 || got[0].RuleID != "rbac-wildcard" {
+		t.Errorf("unbound role: %+v", got)
+	}
+
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n  - name: c\n    image: nginx:latest\n    imagePullPolicy: IfNotPresent\n"
+	got = Run(set(t, pod, Options{}), func(id string) bool { return id == "image-not-pinned" || id == "image-pull-policy" })
+	if len(got) != 1 || got[0].RuleID != "image-not-pinned" {
+		t.Errorf(":latest with IfNotPresent: %+v", got)
+	}
+}
+
+// TestSecretLiteralDataSkipsGenerated: a value the renderer generated (marked by a second
+// render) is not a committed value; the others are still reported.
+func TestSecretLiteralDataSkipsGenerated(t *testing.T) {
+	s := set(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\ndata:\n  password: aHVudGVyMg==\n  username: YXBw\n", Options{})
+	s.Objects[0].Generated = map[string]bool{"data.password": true}
+	got := run(t, "secret-literal-data", s)
+	if len(got) != 1 || got[0].Message != `Secret "db" has literal values in data (keys: username) committed with the manifest` {
+		t.Errorf("findings %+v", got)
+	}
+	s.Objects[0].Generated["data.username"] = true
+	if got := run(t, "secret-literal-data", s); len(got) != 0 {
+		t.Errorf("every value generated, still reported: %+v", got)
+	}
+}

@@ -206,10 +206,12 @@ func checkPullPolicy(s *Set) []Finding {
 // pullPolicyFinding judges the pull policy of a container running a tagged image.
 func pullPolicyFinding(p *Pod, c PodContainer) (Finding, bool) {
 	policy, how, field := c.ImagePullPolicy, "", c.Path+".imagePullPolicy"
+	if c.Ref.tag == "" || c.Ref.tag == "latest" {
+		// Unset, the API server defaults these to Always; set otherwise, the mutable tag is
+		// the fact, image-not-pinned's: one finding, not two.
+		return Finding{}, false
+	}
 	if policy == "" {
-		if c.Ref.tag == "" || c.Ref.tag == "latest" {
-			return Finding{}, false // the API server defaults these to Always
-		}
 		policy, how, field = corev1.PullIfNotPresent, " (the default for a tagged image)", c.Path+".image"
 	}
 	if policy == corev1.PullAlways {

@@ -215,8 +215,19 @@ func isEverything(rule rbacv1.PolicyRule) bool {
 }
 
 func checkRBACWildcard(s *Set) []Finding {
+	// A role granting everything and bound to someone is one fact, rbac-cluster-admin's,
+	// at the binding: its wildcards are not reported again.
+	admin := map[*rbacv1.ClusterRole]bool{}
+	for _, g := range adminGrants(s) {
+		if g.roleObj != nil {
+			admin[g.roleObj.V] = true
+		}
+	}
 	var out []Finding
 	for _, r := range s.Roles {
+		if admin[r.V] {
+			continue
+		}
 		for i, rule := range r.V.Rules {
 			var fields []string
 			for _, f := range []struct {
@@ -347,23 +358,39 @@ func systemOrBroad(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subjec
 }
 
 func checkClusterAdmin(s *Set) []Finding {
-	x := s.rbac()
 	var out []Finding
+	for _, g := range adminGrants(s) {
+		out = append(out, rbacClusterAdmin.At(g.binding.Object, fmt.Sprintf("subjects[%d]", g.subject), "",
+			fmt.Sprintf("binds %s to %s", g.role, subjectName(s, g.binding, g.binding.V.Subjects[g.subject]))))
+	}
+	return out
+}
+
+// adminGrant is cluster-admin, or a role granting everything like it, bound to a subject
+// that is neither a system one nor everyone.
+type adminGrant struct {
+	binding Typed[rbacv1.ClusterRoleBinding]
+	subject int
+	role    string                     // as the message names it
+	roleObj *Typed[rbacv1.ClusterRole] // nil for the built-in cluster-admin
+}
+
+func adminGrants(s *Set) []adminGrant {
+	x := s.rbac()
+	var out []adminGrant
 	for _, b := range s.Bindings {
-		role := "cluster-admin"
+		role, obj := "cluster-admin", (*Typed[rbacv1.ClusterRole])(nil)
 		if b.V.RoleRef.Kind != "ClusterRole" || b.V.RoleRef.Name != "cluster-admin" {
-			r := x.roleOf(s, b)
-			if r == nil || !slices.ContainsFunc(x.effective[r.V], isEverything) {
+			obj = x.roleOf(s, b)
+			if obj == nil || !slices.ContainsFunc(x.effective[obj.V], isEverything) {
 				continue
 			}
 			role = fmt.Sprintf("%s %q, which grants everything like cluster-admin,", b.V.RoleRef.Kind, b.V.RoleRef.Name)
 		}
 		for j, sub := range b.V.Subjects {
-			if systemOrBroad(s, b, sub) {
-				continue
+			if !systemOrBroad(s, b, sub) {
+				out = append(out, adminGrant{b, j, role, obj})
 			}
-			out = append(out, rbacClusterAdmin.At(b.Object, fmt.Sprintf("subjects[%d]", j), "",
-				fmt.Sprintf("binds %s to %s", role, subjectName(s, b, sub))))
 		}
 	}
 	return out

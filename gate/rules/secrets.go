@@ -27,7 +27,9 @@ var (
 		Fix:       "Keep the values out of the repository: use Sealed Secrets, External Secrets or SOPS-encrypted files, or let the cluster create the Secret.",
 		Doc: "A Secret with data or stringData in a committed manifest stores its values in the repository " +
 			"(base64 is an encoding, not encryption): everyone with read access to the repository, its " +
-			"forks and its CI logs has them. Keys with empty values are ignored.",
+			"forks and its CI logs has them. Keys with empty values are ignored, and so are values a Helm " +
+			"chart generates at render time (randAlphaNum passwords, genCA certificates: the chart is rendered " +
+			"twice and values that differ are generated); values from values files and --set are reported.",
 	}
 	hardcodedCredential = &Rule{
 		ID: "secret-hardcoded-credential", Title: "Credential written into a container env var or a ConfigMap", Severity: High,
@@ -93,7 +95,8 @@ func checkSecretLiteralData(s *Set) []Finding {
 			m, _ := o.Raw[field].(map[string]any)
 			var keys []string
 			for k, v := range m {
-				if v != nil && v != "" {
+				// Values the chart generates at render time are in no file of the repository.
+				if v != nil && v != "" && !o.Generated[manifest.Field(field, k)] {
 					keys = append(keys, k)
 				}
 			}
