@@ -362,3 +362,44 @@ func TestSecretLiteralDataSkipsGenerated(t *testing.T) {
 		t.Errorf("every value generated, still reported: %+v", got)
 	}
 }
+
+// TestWebhookPortNetworkPolicy: an ingress rule open only on an admission webhook's port
+// (the API server matches no selector) is low, with an ipBlock as the fix; open on other
+// ports too, it stays medium and says which port is the webhook's.
+func TestWebhookPortNetworkPolicy(t *testing.T) {
+	base := `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: policy-webhook}
+webhooks:
+- name: validate.example.io
+  clientConfig:
+    service: {namespace: sec, name: webhook, port: 443}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: webhook, namespace: sec}
+spec:
+  selector: {app: webhook}
+  ports:
+  - {name: https, port: 443, targetPort: 10250}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: webhook-ingress, namespace: sec}
+spec:
+  podSelector: {matchLabels: {app: webhook}}
+  policyTypes: [Ingress]
+  ingress:
+  - ports: PORTS
+`
+	for ports, want := range map[string]string{
+		"[{port: 10250}]": `low: spec.ingress[0] has no from: it allows traffic from any source (on 10250); 10250 serves admission webhook "validate.example.io" (ValidatingWebhookConfiguration policy-webhook), which the API server calls from addresses no pod or namespace selector matches: allow only the control plane with an ipBlock`,
+		"[{port: 10250}, {port: 9090}]": `medium: spec.ingress[0] has no from: it allows traffic from any source (on 10250, 9090); 10250 serves admission webhook "validate.example.io" (ValidatingWebhookConfiguration policy-webhook) (allow the control plane with an ipBlock), but the rule's other ports are open to everyone too`,
+		"[{port: 8080}]": `medium: spec.ingress[0] has no from: it allows traffic from any source (on 8080)`,
+	} {
+		got := run(t, "network-policy-allow-all", set(t, strings.Replace(base, "PORTS", ports, 1), Options{}))
+		if len(got) != 1 || got[0].Severity.String()+": "+got[0].Message != want {
+			t.Errorf("ports %s: %+v\nwant %s", ports, got, want)
+		}
+	}
+}

@@ -14,6 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubegate/kubegate/gate/manifest"
 )
 
 const networkPolicyDocs = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
@@ -37,7 +41,11 @@ var (
 		Fix:       "Select the peers by label (podSelector, and namespaceSelector for other namespaces) or by a narrow ipBlock.",
 		Doc: "An ingress or egress rule without peers, with an empty peer, with namespaceSelector: {} " +
 			"and no podSelector (every pod of every namespace), or with an ipBlock of 0.0.0.0/0 or ::/0 " +
-			"allows everything in that direction, whatever its ports, and undoes a default deny.",
+			"allows everything in that direction, whatever its ports, and undoes a default deny. An " +
+			"ingress rule open only on the port of an admission webhook configured in the set (its " +
+			"Service selects the policy's pods) is the usual pattern, since the API server matches no " +
+			"pod or namespace selector: it is reported at low severity, with an ipBlock for the control " +
+			"plane as the fix.",
 	}
 )
 
@@ -116,16 +124,99 @@ func checkDefaultDeny(s *Set) []Finding {
 }
 
 func checkAllowAll(s *Set) []Finding {
+	hooks := webhookPorts(s)
 	var out []Finding
 	for _, np := range s.NetworkPolicies {
 		for i, r := range np.V.Spec.Ingress {
-			out = append(out, openPeers(np, fmt.Sprintf("spec.ingress[%d]", i), "from", "source", r.From, r.Ports)...)
+			fs := openPeers(np, fmt.Sprintf("spec.ingress[%d]", i), "from", "source", r.From, r.Ports)
+			hook, port, all := servedWebhook(s, hooks, np, r.Ports)
+			for j := range fs {
+				switch {
+				case hook == "":
+				case all:
+					fs[j].Severity = Low
+					fs[j].Message += fmt.Sprintf("; %s serves admission webhook %s, which the API server calls from addresses no pod or namespace selector matches: allow only the control plane with an ipBlock", port, hook)
+				default:
+					fs[j].Message += fmt.Sprintf("; %s serves admission webhook %s (allow the control plane with an ipBlock), but the rule's other ports are open to everyone too", port, hook)
+				}
+			}
+			out = append(out, fs...)
 		}
 		for i, r := range np.V.Spec.Egress {
 			out = append(out, openPeers(np, fmt.Sprintf("spec.egress[%d]", i), "to", "destination", r.To, r.Ports)...)
 		}
 	}
 	return out
+}
+
+// webhookPort is the port of the pods behind an admission webhook configured in the set.
+type webhookPort struct {
+	namespace string
+	selector  map[string]string // the webhook Service's selector
+	port      intstr.IntOrString
+	name      string // "ValidatingWebhookConfiguration x (webhook y)"
+}
+
+// webhookPorts lists the pod ports that serve the admission webhooks configured in the set.
+func webhookPorts(s *Set) []webhookPort {
+	services := map[string]*corev1.Service{}
+	for _, svc := range s.Services {
+		services[s.NamespaceOf(svc.Object)+"/"+svc.Object.Name] = svc.V
+	}
+	var out []webhookPort
+	for _, o := range s.Objects {
+		if manifest.Group(o.APIVersion) != "admissionregistration.k8s.io" ||
+			o.Kind != "ValidatingWebhookConfiguration" && o.Kind != "MutatingWebhookConfiguration" {
+			continue
+		}
+		hooks, _ := o.Raw["webhooks"].([]any)
+		for _, h := range hooks {
+			hm, _ := h.(map[string]any)
+			ref, _ := manifest.Lookup(hm, "clientConfig", "service").(map[string]any)
+			ns, _ := ref["namespace"].(string)
+			name, _ := ref["name"].(string)
+			port := int64(443)
+			if p, ok := ref["port"].(int64); ok {
+				port = p
+			}
+			svc := services[ns+"/"+name]
+			if svc == nil || len(svc.Spec.Selector) == 0 {
+				continue
+			}
+			for _, sp := range svc.Spec.Ports {
+				if int64(sp.Port) != port {
+					continue
+				}
+				target := sp.TargetPort
+				if target.IntVal == 0 && target.StrVal == "" {
+					target = intstr.FromInt32(sp.Port)
+				}
+				out = append(out, webhookPort{ns, svc.Spec.Selector, target, fmt.Sprintf("%q (%s %s)", hm["name"], o.Kind, o.Name)})
+			}
+		}
+	}
+	return out
+}
+
+// servedWebhook names the webhook a policy's ingress rule opens a port of, behind the pods
+// the policy selects, and that port; all says every port of the rule serves a webhook (a
+// rule without ports opens every port, so it never does).
+func servedWebhook(s *Set, hooks []webhookPort, np Typed[networkingv1.NetworkPolicy], ports []networkingv1.NetworkPolicyPort) (name, port string, all bool) {
+	sel, err := metav1.LabelSelectorAsSelector(&np.V.Spec.PodSelector)
+	if err != nil || len(ports) == 0 {
+		return "", "", false
+	}
+	all = true
+	for _, p := range ports {
+		served := false
+		for _, h := range hooks {
+			if h.namespace == s.NamespaceOf(np.Object) && sel.Matches(labels.Set(h.selector)) && p.Port != nil && p.Port.String() == h.port.String() {
+				name, port, served = h.name, h.port.String(), true
+			}
+		}
+		all = all && served
+	}
+	return name, port, all
 }
 
 // openPeers reports the peers of one rule that match everything.
