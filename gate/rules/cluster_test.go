@@ -201,6 +201,9 @@ spec:
         - {name: TOKEN_TTL, value: "3600"}
         - {name: OAUTH_CLIENT_SECRET, value: "true"}
         - {name: ADMIN_PASSWORD, value: changeme}
+        - {name: DATABASE_URL, value: "postgres://shop:s3cr3t@db.shop.svc:5432/shop"}
+        - {name: CACHE_URL, value: "redis://:$(REDIS_PASSWORD)@redis:6379"}
+        - {name: QUEUE_URL, value: "amqp://guest:****@mq"}
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -211,23 +214,27 @@ data:
     MHcCAQEEIB
     -----END EC PRIVATE KEY-----
   api-token: ""
+  broker: "kafka://user:p4ss@kafka-0.kafka:9092 and more"
+  docs: "https://example.com/path?user=a"
 `
 	s := set(t, pod, Options{})
 	fs := run(t, "secret-hardcoded-credential", s)
 	var got []string
 	for _, f := range fs {
 		got = append(got, f.Field+": "+f.Message)
-		if strings.Contains(f.Message, awsKey) || strings.Contains(f.Message, "changeme") || strings.Contains(f.Message, "MHcCAQEEIB") {
+		if strings.Contains(f.Message, awsKey) || strings.Contains(f.Message, "changeme") || strings.Contains(f.Message, "MHcCAQEEIB") || strings.Contains(f.Message, "s3cr3t") {
 			t.Errorf("a finding repeats the secret: %s", f.Message)
 		}
 	}
 	expect(t, got,
 		`spec.containers[0].env[0].value: container "c" sets env S3_KEY to a literal value, and it looks like an AWS access key ID`,
 		`spec.containers[0].env[4].value: container "c" sets env ADMIN_PASSWORD to a literal value, and its name says it is a secret`,
+		`spec.containers[0].env[5].value: container "c" sets env DATABASE_URL to a literal value, and it looks like a URL with a password`,
+		`data.broker: ConfigMap "cm" key "broker" holds a literal value, and it looks like a URL with a password`,
 		`data["tls.key"]: ConfigMap "cm" key "tls.key" holds a literal value, and it looks like a private key`)
 	// The quoted key finds its line.
-	if f := fs[2]; f.Source.Line != 19 {
-		t.Errorf("tls.key at line %d, want 19", f.Source.Line)
+	if f := fs[4]; f.Source.Line != 22 {
+		t.Errorf("tls.key at line %d, want 22", f.Source.Line)
 	}
 }
 

@@ -40,7 +40,8 @@ var (
 			"PASSPHRASE, SECRET, TOKEN, API_KEY, ACCESS_KEY, PRIVATE_KEY, CREDENTIALS, but not *_FILE, " +
 			"*_PATH, *_NAME, … which name where a secret is) and whose value is a literal, or any " +
 			"value shaped like a well-known credential: AWS access key IDs, PEM private keys, GitHub, " +
-			"GitLab and Slack tokens, Google API keys, Stripe live keys. The value is never printed.",
+			"GitLab and Slack tokens, Google API keys, Stripe live keys, URLs with a password " +
+			"(postgres://user:password@host; not $(VAR), ${VAR} or *** placeholders). The value is never printed.",
 	}
 	legacyTokenSecret = &Rule{
 		ID: "secret-legacy-service-account-token", Title: "Long-lived ServiceAccount token Secret", Severity: Medium,
@@ -123,21 +124,31 @@ var (
 	// credentialShape matches values shaped like well-known credentials, each with its name.
 	credentialShape = sync.OnceValue(func() []namedPattern {
 		return []namedPattern{
-			{"an AWS access key ID", []string{"AKIA", "ASIA"}, regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)},
-			{"a private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY( BLOCK)?-----`)},
-			{"a GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b`)},
-			{"a GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}`)},
-			{"a Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`)},
-			{"a Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`)},
-			{"a Stripe live key", []string{"k_live_"}, regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`)},
+			{"an AWS access key ID", []string{"AKIA", "ASIA"}, regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`), nil},
+			{"a private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY( BLOCK)?-----`), nil},
+			{"a GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b`), nil},
+			{"a GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}`), nil},
+			{"a Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`), nil},
+			{"a Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil},
+			{"a Stripe live key", []string{"k_live_"}, regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`), nil},
+			// scheme://user:password@host — a connection string with its password.
+			{"a URL with a password", []string{"://"}, regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:([^\s/@]+)@[^\s/@]`),
+				func(m []string) bool { return !placeholderPassword(m[1]) }},
 		}
 	})
 )
+
+// placeholderPassword is a URL password that is not one: a variable, a template, a mask.
+func placeholderPassword(pw string) bool {
+	return strings.HasPrefix(pw, "$") || strings.Contains(pw, "{{") || strings.Trim(pw, "*xX") == "" ||
+		strings.HasPrefix(pw, "<") || strings.HasPrefix(pw, "%") || strings.EqualFold(pw, "password")
+}
 
 type namedPattern struct {
 	name     string
 	literals []string // every match contains one of these: a cheap test before the regexp
 	re       *regexp.Regexp
+	accept   func(match []string) bool // nil: every match
 }
 
 // looksSecret says why a literal value named name looks like a secret, or "".
@@ -146,7 +157,10 @@ func looksSecret(name, value string) string {
 		return ""
 	}
 	for _, p := range credentialShape() {
-		if slices.ContainsFunc(p.literals, func(l string) bool { return strings.Contains(value, l) }) && p.re.MatchString(value) {
+		if !slices.ContainsFunc(p.literals, func(l string) bool { return strings.Contains(value, l) }) {
+			continue
+		}
+		if m := p.re.FindStringSubmatch(value); m != nil && (p.accept == nil || p.accept(m)) {
 			return "it looks like " + p.name
 		}
 	}
