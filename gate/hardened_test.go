@@ -75,6 +75,12 @@ type defect struct {
 var deploymentSpec = "    spec:\n      serviceAccountName: web\n"
 
 var defects = []defect{
+	{rule: "network-policy-pod-not-selected", policy: "rules:\n  disable: [network-policy-default-deny]\n",
+		edits: []edit{{"  podSelector: {}\n  policyTypes: [Ingress, Egress]\n", "  podSelector: {}\n  policyTypes: [Egress]\n"},
+			{"      app: web\n  policyTypes: [Ingress]\n", "      app: api\n  policyTypes: [Ingress]\n"}},
+		msg: `no NetworkPolicy of namespace "shop" selects these pods (labels app=web) for Ingress (they accept connections from anywhere)`, at: "      labels:\n        app: web"},
+	{rule: "service-selects-no-pod", edits: []edit{{"  selector:\n    app: web\n  ports:", "  selector:\n    app: wbe\n  ports:"}},
+		msg: `Service "web" selects app=wbe, which no pod template of namespace "shop" carries`, at: "  selector:\n    app: wbe"},
 	// API schema: a typo in a field name drops what is under it; an unknown kind or version
 	// is rejected; a number where a string belongs is rejected.
 	{rule: "schema-unknown-field", edits: []edit{{"  LOG_LEVEL: info\n", "  LOG_LEVEL: info\nmetdata:\n  labels: {app: web}\n"}},

@@ -28,6 +28,18 @@ type PodTemplate struct {
 	Path string
 }
 
+// MetaPath is the field path of the template's metadata: "metadata" for a Pod,
+// "spec.template.metadata" for a Deployment.
+func (t PodTemplate) MetaPath() string {
+	if t.Path == "spec" {
+		return "metadata"
+	}
+	return strings.TrimSuffix(t.Path, ".spec") + ".metadata"
+}
+
+// Labels are the template's labels.
+func (t PodTemplate) Labels() map[string]string { return stringMap(t.Meta["labels"]) }
+
 // PodTemplate returns the pod template of a workload object.
 func (o *Object) PodTemplate() (PodTemplate, bool) {
 	keys, ok := podTemplatePaths[o.Kind]

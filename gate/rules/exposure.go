@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 const servicesDocs = "https://kubernetes.io/docs/concepts/services-networking/service/"
@@ -51,14 +52,48 @@ var (
 	}
 )
 
+var serviceSelectsNothing = &Rule{
+	ID: "service-selects-no-pod", Title: "Service whose selector matches no pod template", Severity: Low,
+	Practices: []string{"002-3"},
+	Refs:      []string{"https://kubernetes.io/docs/concepts/services-networking/service/#defining-a-service"},
+	Fix:       "Make spec.selector match the labels of the pod template it should reach.",
+	Doc: "A Service with a selector that no pod template of its namespace in the set carries reaches " +
+		"nothing: a typo in a label, or a Service left behind (and exposed) after its workload went. " +
+		"Pods created by an operator or another chart are not in the set: judged only in namespaces " +
+		"where the set has workloads.",
+}
+
 func init() {
 	openLoadBalancer.Check = checkOpenLoadBalancers
 	nodePort.Check = checkNodePorts
 	externalIPs.Check = checkExternalIPs
 	ingressTLS.Check = checkIngressTLS
-	for _, r := range []*Rule{openLoadBalancer, nodePort, externalIPs, ingressTLS} {
+	serviceSelectsNothing.Check = checkServiceSelectors
+	for _, r := range []*Rule{openLoadBalancer, nodePort, externalIPs, ingressTLS, serviceSelectsNothing} {
 		Register(r)
 	}
+}
+
+func checkServiceSelectors(s *Set) []Finding {
+	templates := map[string][]labels.Set{} // namespace → the labels of its pod templates
+	for _, p := range s.allPods() {
+		ns := s.NamespaceOf(p.Object)
+		templates[ns] = append(templates[ns], labels.Set(p.Template.Labels()))
+	}
+	var out []Finding
+	for _, svc := range s.Services {
+		sel := svc.V.Spec.Selector
+		ns := s.NamespaceOf(svc.Object)
+		if len(sel) == 0 || svc.V.Spec.Type == corev1.ServiceTypeExternalName || len(templates[ns]) == 0 {
+			continue
+		}
+		selector := labels.SelectorFromSet(sel)
+		if !slices.ContainsFunc(templates[ns], func(l labels.Set) bool { return selector.Matches(l) }) {
+			out = append(out, serviceSelectsNothing.At(svc.Object, "spec.selector", "",
+				fmt.Sprintf("Service %q selects %s, which no pod template of namespace %q carries", svc.Object.Name, labels.Set(sel), ns)))
+		}
+	}
+	return out
 }
 
 // internalLBAnnotations mark a load balancer as private on the clouds that support it.

@@ -9,6 +9,7 @@ package rules
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -49,11 +50,75 @@ var (
 	}
 )
 
+var podNotSelected = &Rule{
+	ID: "network-policy-pod-not-selected", Title: "Pods no NetworkPolicy selects", Severity: Medium,
+	Practices: []string{"000-4"},
+	Refs:      []string{networkPolicyDocs + "#isolated-and-non-isolated-pods"},
+	Fix:       "Select these pods with a NetworkPolicy for the direction named (or add a default deny with podSelector: {}).",
+	Doc: "In a namespace whose NetworkPolicies select some pods for a direction but none selects all " +
+		"of them, the pods of a workload that no policy selects for Ingress (or Egress) are not " +
+		"isolated: they accept (or make) any connection, whatever the other policies say. Namespaces " +
+		"with no policy for a direction are network-policy-default-deny's.",
+}
+
 func init() {
 	defaultDeny.Check = checkDefaultDeny
 	allowAll.Check = checkAllowAll
+	podNotSelected.Check = checkPodNotSelected
 	Register(defaultDeny)
 	Register(allowAll)
+	Register(podNotSelected)
+}
+
+// checkPodNotSelected names the workloads left out by the policies of their namespace.
+func checkPodNotSelected(s *Set) []Finding {
+	type nsPolicies struct {
+		ingress, egress         []labels.Selector
+		denyIngress, denyEgress bool
+	}
+	byNS := map[string]*nsPolicies{}
+	for _, np := range s.NetworkPolicies {
+		ns := s.NamespaceOf(np.Object)
+		if byNS[ns] == nil {
+			byNS[ns] = &nsPolicies{}
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&np.V.Spec.PodSelector)
+		if err != nil {
+			continue
+		}
+		in, eg := policyTypes(np.V)
+		empty := emptySelector(&np.V.Spec.PodSelector)
+		if in {
+			byNS[ns].ingress, byNS[ns].denyIngress = append(byNS[ns].ingress, sel), byNS[ns].denyIngress || empty
+		}
+		if eg {
+			byNS[ns].egress, byNS[ns].denyEgress = append(byNS[ns].egress, sel), byNS[ns].denyEgress || empty
+		}
+	}
+	var out []Finding
+	for _, p := range s.Pods {
+		ns := s.NamespaceOf(p.Object)
+		pols := byNS[ns]
+		if pols == nil || matchesGlob(s.Settings.NetworkPoliciesElsewhere, ns) {
+			continue
+		}
+		podLabels := labels.Set(p.Template.Labels())
+		selected := func(sels []labels.Selector) bool {
+			return slices.ContainsFunc(sels, func(sel labels.Selector) bool { return sel.Matches(podLabels) })
+		}
+		var open []string
+		if len(pols.ingress) > 0 && !pols.denyIngress && !selected(pols.ingress) {
+			open = append(open, "Ingress (they accept connections from anywhere)")
+		}
+		if len(pols.egress) > 0 && !pols.denyEgress && !selected(pols.egress) {
+			open = append(open, "Egress (they can connect anywhere)")
+		}
+		if len(open) > 0 {
+			out = append(out, podNotSelected.At(p.Object, p.Template.MetaPath()+".labels", "",
+				fmt.Sprintf("no NetworkPolicy of namespace %q selects these pods (labels %s) for %s", ns, podLabels, strings.Join(open, " or "))))
+		}
+	}
+	return out
 }
 
 // policyTypes returns the directions a policy isolates, with the API server's default:

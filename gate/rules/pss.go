@@ -196,8 +196,7 @@ func appArmorAnnotation(p *Pod, detail string) (field, msg string, ok bool) {
 	}
 	key, value, _ := strings.Cut(detail[i:], "=")
 	value = strings.Trim(value, `"`)
-	meta := strings.TrimSuffix(p.Template.Path, "spec") + "metadata"
-	return manifest.Field(meta+".annotations", key), fmt.Sprintf("annotation %s sets AppArmor profile %q", key, value), true
+	return manifest.Field(p.Template.MetaPath()+".annotations", key), fmt.Sprintf("annotation %s sets AppArmor profile %q", key, value), true
 }
 
 func pssVersion(minor int) api.Version {

@@ -9,6 +9,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +23,8 @@ var containerResources = &Rule{
 	Doc: "Every init and regular container needs resources.requests.cpu, resources.requests.memory " +
 		"and resources.limits.memory, unless a LimitRange of its namespace in the set gives container " +
 		"defaults for them (defaultRequest, default) or the pod sets pod-level resources. Without " +
-		"them the scheduler overcommits nodes and one container can exhaust a node's memory.",
+		"them the scheduler overcommits nodes and one container can exhaust a node's memory. With " +
+		"rules.settings.requireEphemeralStorageLimit, resources.limits.ephemeral-storage too.",
 }
 
 func init() {
@@ -45,6 +47,10 @@ var resourceNeeds = []resourceNeed{
 
 func checkContainerResources(s *Set) []Finding {
 	defaults := limitRangeDefaults(s)
+	needs := resourceNeeds
+	if s.Settings.RequireEphemeralStorageLimit {
+		needs = append(slices.Clip(needs), resourceNeed{"limits.ephemeral-storage", true, corev1.ResourceEphemeralStorage})
+	}
 	var out []Finding
 	for _, p := range s.Pods {
 		ns := s.NamespaceOf(p.Object)
@@ -53,7 +59,7 @@ func checkContainerResources(s *Set) []Finding {
 				continue // ephemeral containers cannot set resources
 			}
 			var missing []string
-			for _, need := range resourceNeeds {
+			for _, need := range needs {
 				if !has(c.Resources, need) && !has(defaults[ns], need) && (p.Spec.Resources == nil || !has(*p.Spec.Resources, need)) {
 					missing = append(missing, need.name)
 				}

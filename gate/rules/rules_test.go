@@ -263,3 +263,20 @@ func TestWindowsPods(t *testing.T) {
 		t.Errorf("windows pod: %s %s", f.RuleID, f.Message)
 	}
 }
+
+// TestEphemeralStorageLimitSetting: off by default; on, container-resources asks for it.
+func TestEphemeralStorageLimitSetting(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n  - name: c\n    image: c:1\n    resources:\n      requests: {cpu: 10m, memory: 64Mi}\n      limits: {memory: 64Mi}\n"
+	if got := run(t, "container-resources", set(t, pod, Options{})); len(got) != 0 {
+		t.Errorf("default: %+v", got)
+	}
+	on := Options{Settings: Settings{RequireEphemeralStorageLimit: true}}
+	got := run(t, "container-resources", set(t, pod, on))
+	if len(got) != 1 || got[0].Message != `container "c" sets no resources.limits.ephemeral-storage` {
+		t.Errorf("with the setting: %+v", got)
+	}
+	limited := strings.Replace(pod, "limits: {memory: 64Mi}", "limits: {memory: 64Mi, ephemeral-storage: 1Gi}", 1)
+	if got := run(t, "container-resources", set(t, limited, on)); len(got) != 0 {
+		t.Errorf("limited: %+v", got)
+	}
+}

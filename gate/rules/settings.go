@@ -12,6 +12,10 @@ type Settings struct {
 	// TrustedNodePools are node pools reserved for sensitive namespaces: workloads in those
 	// namespaces must select the pool and tolerate only its taints.
 	TrustedNodePools []NodePool `yaml:"trustedNodePools"`
+	// RequireEphemeralStorageLimit makes container-resources ask for
+	// resources.limits.ephemeral-storage too (a container filling the node's disk evicts
+	// its neighbours). Off by default: many clusters cap it with a LimitRange instead.
+	RequireEphemeralStorageLimit bool `yaml:"requireEphemeralStorageLimit"`
 }
 
 // DefaultMaxTokenExpiration is one day: the kubelet refreshes projected tokens long before.
