@@ -77,6 +77,10 @@ func (r *Result) renderHelm(dir string, opts Options) {
 		fail("%v", err)
 		return
 	}
+	// Templates may change .Values as they render (bitnami's charts store the password they
+	// generate there): the second render, which tells generated values apart, starts from
+	// a copy taken now.
+	pristine := cloneRenderValues(top)
 	rendered, err := renderWithTimeout(ch, top, opts)
 	if err != nil {
 		if file, line, ok := templateErrorAt(dir, err.Error()); ok {
@@ -89,7 +93,7 @@ func (r *Result) renderHelm(dir string, opts Options) {
 	via := "helm:" + dir
 	values := &valuesFiles{chartDir: dir, files: opts.ValuesFiles, set: opts.SetValues}
 	first := len(r.Objects)
-	defer func() { r.markGenerated(r.Objects[first:], ch, top, opts) }()
+	defer func() { r.markGenerated(r.Objects[first:], ch, pristine, opts) }()
 	for _, name := range sortedKeys(rendered) {
 		out := rendered[name]
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(out) == "" {
@@ -156,6 +160,41 @@ func (r *Result) markGenerated(objs []*manifest.Object, ch *chartv2.Chart, vals 
 			o.Generated = manifest.Differences(o.Raw, twin.Raw)
 		}
 	}
+}
+
+// cloneRenderValues copies the render values deeply enough that a render cannot change
+// the copy: .Values is copied whole, the rest (Release, Chart, Capabilities) is read-only.
+func cloneRenderValues(v common.Values) common.Values {
+	out := make(common.Values, len(v))
+	for k, e := range v {
+		out[k] = e
+	}
+	if vals, ok := v["Values"].(common.Values); ok {
+		out["Values"] = common.Values(deepCopyValue(map[string]any(vals)).(map[string]any))
+	} else if vals, ok := v["Values"].(map[string]any); ok {
+		out["Values"] = deepCopyValue(vals)
+	}
+	return out
+}
+
+func deepCopyValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = deepCopyValue(e)
+		}
+		return out
+	case common.Values:
+		return common.Values(deepCopyValue(map[string]any(x)).(map[string]any))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = deepCopyValue(e)
+		}
+		return out
+	}
+	return v
 }
 
 func hasSecretValues(o *manifest.Object) bool {
