@@ -400,9 +400,9 @@ spec:
   - ports: PORTS
 `
 	for ports, want := range map[string]string{
-		"[{port: 10250}]": `low: spec.ingress[0] has no from: it allows traffic from any source (on 10250); 10250 serves admission webhook "validate.example.io" (ValidatingWebhookConfiguration policy-webhook), which the API server calls from addresses no pod or namespace selector matches: allow only the control plane with an ipBlock`,
+		"[{port: 10250}]":               `low: spec.ingress[0] has no from: it allows traffic from any source (on 10250); 10250 serves admission webhook "validate.example.io" (ValidatingWebhookConfiguration policy-webhook), which the API server calls from addresses no pod or namespace selector matches: allow only the control plane with an ipBlock`,
 		"[{port: 10250}, {port: 9090}]": `medium: spec.ingress[0] has no from: it allows traffic from any source (on 10250, 9090); 10250 serves admission webhook "validate.example.io" (ValidatingWebhookConfiguration policy-webhook) (allow the control plane with an ipBlock), but the rule's other ports are open to everyone too`,
-		"[{port: 8080}]": `medium: spec.ingress[0] has no from: it allows traffic from any source (on 8080)`,
+		"[{port: 8080}]":                `medium: spec.ingress[0] has no from: it allows traffic from any source (on 8080)`,
 	} {
 		got := run(t, "network-policy-allow-all", set(t, strings.Replace(base, "PORTS", ports, 1), Options{}))
 		if len(got) != 1 || got[0].Severity.String()+": "+got[0].Message != want {
