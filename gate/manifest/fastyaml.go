@@ -19,7 +19,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // posIndex maps hashed field paths to the line where the field is written.

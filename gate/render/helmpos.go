@@ -7,7 +7,7 @@ import (
 	"sync"
 	"unicode"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 	"helm.sh/helm/v4/pkg/strvals"
 
 	"github.com/kubegate/kubegate/gate/manifest"
