@@ -5,9 +5,10 @@ package rules
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/version"
 )
 
 // endOfLife is when each minor stops getting patches (kubernetes.io/releases, as of
@@ -72,17 +73,12 @@ func oldestSupported(now time.Time) int {
 	return endOfLife[len(endOfLife)-1].minor + 1
 }
 
-// KubeMinor reads the minor of "v1.30.2", "1.30", "stable-1.30" or "v1.30.2-eks-1".
+// KubeMinor reads the minor of "v1.30.2", "1.30", "stable-1.30" or "v1.30.2-eks-1", with
+// apimachinery's version parser (the one kubectl and the API server use).
 func KubeMinor(v string) (int, bool) {
-	v = strings.TrimPrefix(strings.TrimPrefix(v, "stable-"), "v")
-	rest, ok := strings.CutPrefix(v, "1.")
-	if !ok {
+	ver, err := version.ParseGeneric(strings.TrimPrefix(v, "stable-"))
+	if err != nil || ver.Major() != 1 || len(ver.Components()) < 2 {
 		return 0, false
 	}
-	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
-	if end < 0 {
-		end = len(rest)
-	}
-	n, err := strconv.Atoi(rest[:end])
-	return n, err == nil
+	return int(ver.Minor()), true
 }
