@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,7 +260,7 @@ func TestHardenedKubeadmDefects(t *testing.T) {
 // mistakes, plus a kubelet drop-in) violate each control-plane check at least once, and
 // every finding names its CIS id (or the rule's reference) through the rule's refs.
 func TestInsecureControlPlane(t *testing.T) {
-	res := Run(Options{Paths: []string{"../testdata/controlplane/insecure"}, Render: render.Options{KubeVersion: "1.37"}})
+	res := Run(context.Background(), Options{Paths: []string{"../testdata/controlplane/insecure"}, Render: render.Options{KubeVersion: "1.37"}})
 	if len(res.Errors) > 0 {
 		t.Fatal(res.Errors)
 	}

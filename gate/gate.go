@@ -28,8 +28,7 @@ type Options struct {
 	Now     time.Time // when exemptions are judged; zero means now
 	// Images checks the images the objects use (registry, signatures, vulnerabilities);
 	// nil or Offline: images are listed as not checked.
-	Images  *scanners.Checker
-	Context context.Context // cancels the image stage; nil: background
+	Images *scanners.Checker
 	// Baseline accepts the findings it lists: they are reported as baselined and do not
 	// fail the gate.
 	Baseline *policy.Baseline
@@ -93,25 +92,18 @@ func (r *Result) ExitCode() int {
 	return 0
 }
 
-// Run renders the inputs and checks them.
-func Run(opts Options) *Result {
+// Run renders the inputs and checks them; ctx cancels the image stage.
+func Run(ctx context.Context, opts Options) *Result {
 	schema.Preload()
 	rendered := render.Render(opts.Paths, opts.Render)
+	set, findings := evaluate(rendered.Objects, opts)
+	images := scanners.Collect(set)
 	var verdicts []*scanners.Verdict
-	var unchecked []*scanners.Image
-	res := check(rendered.Objects, opts, func(set *rules.Set) []rules.Finding {
-		images := scanners.Collect(set)
-		if opts.Offline || opts.Images == nil {
-			unchecked = images
-			return nil
-		}
-		ctx := opts.Context
-		if ctx == nil {
-			ctx = context.Background()
-		}
+	if !opts.Offline && opts.Images != nil {
 		verdicts = opts.Images.Check(ctx, images)
-		return scanners.Findings(verdicts)
-	})
+		findings = append(findings, enabled(opts, scanners.Findings(verdicts))...)
+	}
+	res := judge(rendered.Objects, set, findings, opts)
 	res.Images = verdicts
 	res.Errors = append(rendered.Errors, res.Errors...)
 	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
@@ -119,8 +111,6 @@ func Run(opts Options) *Result {
 	})
 	res.Notes = append(res.Notes, rendered.Notes...)
 	switch {
-	case len(unchecked) > 0:
-		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(unchecked), imageRefs(unchecked)))
 	case verdicts != nil:
 		cached := 0
 		for _, v := range verdicts {
@@ -129,6 +119,8 @@ func Run(opts Options) *Result {
 			}
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached))
+	case len(images) > 0:
+		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(images), imageRefs(images)))
 	}
 	return res
 }
@@ -145,21 +137,16 @@ func imageRefs(images []*scanners.Image) string {
 // static Pod manifests, kubelet config and kubelet flag files found there.
 func RunNode(root string, stat node.Stat, opts Options) *Result {
 	rendered := render.Render(node.Inputs(root), opts.Render)
-	var audit *node.Result
-	var err error
-	res := check(rendered.Objects, opts, func(set *rules.Set) []rules.Finding {
-		// Where this node keeps etcd's data and which CA its kubelet trusts decide which
-		// files the audit checks.
-		dataDir, _ := set.Setting("etcd", "data-dir", "")
-		clientCA, _ := set.Setting("kubelet", "client-ca-file", "authentication.x509.clientCAFile")
-		if audit, err = node.Audit(root, stat, dataDir, clientCA); err != nil {
-			return nil
-		}
-		return audit.Findings
-	})
+	set, findings := evaluate(rendered.Objects, opts)
+	// Where this node keeps etcd's data and which CA its kubelet trusts decide which files
+	// the audit checks.
+	dataDir, _ := set.Setting("etcd", "data-dir", "")
+	clientCA, _ := set.Setting("kubelet", "client-ca-file", "authentication.x509.clientCAFile")
+	audit, err := node.Audit(root, stat, dataDir, clientCA)
 	if err != nil {
-		return &Result{Errors: []*manifest.Error{{File: root, Msg: err.Error()}}, FailOn: res.FailOn}
+		return &Result{Errors: []*manifest.Error{{File: root, Msg: err.Error()}}, FailOn: policyOf(opts).FailOn}
 	}
+	res := judge(rendered.Objects, set, append(findings, enabled(opts, audit.Findings)...), opts)
 	res.Errors = append(rendered.Errors, res.Errors...)
 	res.Notes = append(res.Notes, rendered.Notes...)
 	res.Notes = append(res.Notes, fmt.Sprintf("node: %d files checked for mode and owner under %s", audit.Checked, root))
@@ -168,29 +155,44 @@ func RunNode(root string, stat node.Stat, opts Options) *Result {
 
 // Check runs the rules and the policy over rendered objects; of opts it reads the policy,
 // the time and the namespace objects without one are deployed to.
-func Check(objs []*manifest.Object, opts Options) *Result { return check(objs, opts, nil) }
+func Check(objs []*manifest.Object, opts Options) *Result {
+	set, findings := evaluate(objs, opts)
+	return judge(objs, set, findings, opts)
+}
 
-// check is Check with the findings of another stage that reads the same set (the node
-// audit): the policy applies to them as to the rules' findings.
-func check(objs []*manifest.Object, opts Options, stage func(*rules.Set) []rules.Finding) *Result {
-	p, now := opts.Policy, opts.Now
-	if p == nil {
-		p = policy.Default()
+func policyOf(opts Options) *policy.Policy {
+	if opts.Policy == nil {
+		return policy.Default()
 	}
-	if now.IsZero() {
-		now = time.Now()
+	return opts.Policy
+}
+
+func nowOf(opts Options) time.Time {
+	if opts.Now.IsZero() {
+		return time.Now()
 	}
+	return opts.Now
+}
+
+// evaluate builds the set the rules read and runs the rules the policy enables.
+func evaluate(objs []*manifest.Object, opts Options) (*rules.Set, []rules.Finding) {
+	p := policyOf(opts)
 	ro := p.RuleOptions()
-	ro.Namespace, ro.Now = opts.Render.Namespace, now
+	ro.Namespace, ro.Now = opts.Render.Namespace, nowOf(opts)
 	set := rules.NewSet(objs, ro)
-	findings := rules.Run(set, p.Enabled)
-	if stage != nil {
-		for _, f := range stage(set) {
-			if p.Enabled(f.RuleID) {
-				findings = append(findings, f)
-			}
-		}
-	}
+	return set, rules.Run(set, p.Enabled)
+}
+
+// enabled keeps the findings of another stage (images, the node audit) whose rules the
+// policy enables.
+func enabled(opts Options, fs []rules.Finding) []rules.Finding {
+	p := policyOf(opts)
+	return slices.DeleteFunc(fs, func(f rules.Finding) bool { return !p.Enabled(f.RuleID) })
+}
+
+// judge applies the policy (exemptions, baseline) to the findings and reaches the result.
+func judge(objs []*manifest.Object, set *rules.Set, findings []rules.Finding, opts Options) *Result {
+	p, now := policyOf(opts), nowOf(opts)
 	var notes []string
 	if kinds := set.NotValidated(); len(kinds) > 0 && p.Enabled("schema-unknown-field") {
 		notes = append(notes, fmt.Sprintf("schema: not validated (no schema among the inputs or built in): %s", strings.Join(kinds, ", ")))

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,7 +37,7 @@ func TestHelmFindingPositions(t *testing.T) {
 		if in.values != "" {
 			ro.ValuesFiles = []string{in.values}
 		}
-		r := Run(Options{Paths: []string{in.chart}, Render: ro, Offline: true})
+		r := Run(context.Background(), Options{Paths: []string{in.chart}, Render: ro, Offline: true})
 		if len(r.Errors) > 0 {
 			t.Fatalf("%s %s: %v", in.chart, in.values, r.Errors)
 		}

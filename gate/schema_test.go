@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,7 +56,7 @@ func TestSchemaMatchesKubeconform(t *testing.T) {
 			t.Errorf("%s: no expected verdict", name)
 			continue
 		}
-		r := Run(Options{Paths: []string{f}, Offline: true})
+		r := Run(context.Background(), Options{Paths: []string{f}, Offline: true})
 		if got := schemaVerdict(r); got != w {
 			t.Errorf("%s: %s, kubeconform says %s\nerrors %v\n%s", name, got, w, r.Errors, findingsText(r.Findings))
 		}
@@ -77,7 +78,7 @@ func TestSchemaOfCustomResources(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "cert.yaml"), []byte(cr), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := Run(Options{
+	r := Run(context.Background(), Options{
 		Paths:   []string{"../testdata/upstream/charts/cert-manager", filepath.Join(dir, "cert.yaml")},
 		Render:  render.Options{SetValues: []string{"crds.enabled=true"}},
 		Offline: true,

@@ -263,8 +263,8 @@ func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy
 		return nil, err
 	}
 	defer release()
-	return gate.Run(gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
-		Images: checker, Context: cmd.Context(), Baseline: baseline}), nil
+	return gate.Run(cmd.Context(), gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
+		Images: checker, Baseline: baseline}), nil
 }
 
 func isTerminal(w any) bool {
