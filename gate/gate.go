@@ -16,7 +16,7 @@ import (
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/gate/schema"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // Options for one run of the gate.
@@ -28,7 +28,7 @@ type Options struct {
 	Now     time.Time // when exemptions are judged; zero means now
 	// Images checks the images the objects use (registry, signatures, vulnerabilities);
 	// nil or Offline: images are listed as not checked.
-	Images *scanners.Checker
+	Images *images.Checker
 	// Baseline accepts the findings it lists: they are reported as baselined and do not
 	// fail the gate.
 	Baseline *policy.Baseline
@@ -56,7 +56,7 @@ type Result struct {
 	Notes   []string
 	FailOn  rules.Severity
 	// Images are the verdicts of the image stage, one per distinct image.
-	Images []*scanners.Verdict
+	Images []*images.Verdict
 }
 
 // Checked is one object the rules saw.
@@ -97,11 +97,11 @@ func Run(ctx context.Context, opts Options) *Result {
 	schema.Preload()
 	rendered := render.Render(opts.Paths, opts.Render)
 	set, findings := evaluate(rendered.Objects, opts)
-	images := scanners.Collect(set)
-	var verdicts []*scanners.Verdict
+	used := images.Collect(set)
+	var verdicts []*images.Verdict
 	if !opts.Offline && opts.Images != nil {
-		verdicts = opts.Images.Check(ctx, images)
-		findings = append(findings, enabled(opts, scanners.Findings(verdicts))...)
+		verdicts = opts.Images.Check(ctx, used)
+		findings = append(findings, enabled(opts, images.Findings(verdicts))...)
 	}
 	res := judge(rendered.Objects, set, findings, opts)
 	res.Images = verdicts
@@ -119,15 +119,15 @@ func Run(ctx context.Context, opts Options) *Result {
 			}
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached))
-	case len(images) > 0:
-		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(images), imageRefs(images)))
+	case len(used) > 0:
+		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(used), imageRefs(used)))
 	}
 	return res
 }
 
-func imageRefs(images []*scanners.Image) string {
-	refs := make([]string, len(images))
-	for i, im := range images {
+func imageRefs(ims []*images.Image) string {
+	refs := make([]string, len(ims))
+	for i, im := range ims {
 		refs[i] = im.Ref
 	}
 	return strings.Join(refs, ", ")

@@ -10,7 +10,7 @@ import (
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // The hardened application of testdata/hardened passes every rule; injecting one defect
@@ -240,7 +240,7 @@ func TestEveryRuleHasADefect(t *testing.T) {
 	all := slices.Concat(defects, controlPlaneDefects, kubeadmDefects, generatedDefects)
 	for _, r := range rules.All() {
 		if strings.HasPrefix(r.ID, "pss-") || strings.HasPrefix(r.ID, "exemption-") || strings.HasPrefix(r.ID, "node-file-") ||
-			slices.Contains(scanners.Rules, r) { // the image stage's, tested against a registry in scanners
+			slices.Contains(images.Rules, r) { // the image stage's, tested against a registry in images
 			continue
 		}
 		if !slices.ContainsFunc(all, func(d defect) bool { return d.rule == r.ID }) {

@@ -24,9 +24,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubegate/kubegate/scanners/cosign"
-	"github.com/kubegate/kubegate/scanners/imagetest"
-	"github.com/kubegate/kubegate/scanners/trivy"
+	"github.com/kubegate/kubegate/images/cosign"
+	"github.com/kubegate/kubegate/images/imagetest"
+	"github.com/kubegate/kubegate/images/trivy"
 )
 
 func main() {

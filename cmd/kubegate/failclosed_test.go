@@ -20,9 +20,9 @@ import (
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/gate/webhook"
-	"github.com/kubegate/kubegate/scanners/cosign"
-	"github.com/kubegate/kubegate/scanners/imagetest"
-	"github.com/kubegate/kubegate/scanners/trivy"
+	"github.com/kubegate/kubegate/images/cosign"
+	"github.com/kubegate/kubegate/images/imagetest"
+	"github.com/kubegate/kubegate/images/trivy"
 )
 
 // failWorld is a loopback registry with two clean images, both signed and with signed

@@ -14,10 +14,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/scanners"
-	"github.com/kubegate/kubegate/scanners/cosign"
-	"github.com/kubegate/kubegate/scanners/registry"
-	"github.com/kubegate/kubegate/scanners/trivy"
+	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/images/cosign"
+	"github.com/kubegate/kubegate/images/registry"
+	"github.com/kubegate/kubegate/images/trivy"
 )
 
 // imageFlags configure the image stage of check and images.
@@ -36,12 +36,12 @@ type imageFlags struct {
 
 func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "use no network at all (image checks are skipped and the report says which)")
-	fs.IntVar(&f.parallel, "parallel", scanners.DefaultParallel(), "images checked at once")
+	fs.IntVar(&f.parallel, "parallel", images.DefaultParallel(), "images checked at once")
 	fs.DurationVar(&f.regTimeout, "registry-timeout", 30*time.Second, "give up one registry request after this long (it is retried; an image not resolved in the end fails the gate)")
 	fs.BoolVar(&f.skipDBUpdate, "skip-db-update", false, "use the vulnerability DB in the Trivy cache as it is (it must exist)")
 	fs.StringArrayVar(&f.dbRepos, "db-repository", nil, "OCI repository of the vulnerability DB, tried in order (repeatable; default: "+strings.Join(trivy.DefaultDBRepositories, ", ")+")")
 	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB and analysed layers, shared with the trivy CLI")
-	fs.StringVar(&f.cacheDir, "cache-dir", scanners.DefaultCacheDir(), "where image verdicts are cached by digest")
+	fs.StringVar(&f.cacheDir, "cache-dir", images.DefaultCacheDir(), "where image verdicts are cached by digest")
 	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures and transparency-log checks (default: the public-good root, through TUF)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
@@ -50,7 +50,7 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 // checker builds the image stage under the policy, and what releases it; the Trivy DB is
 // opened when the first image is scanned, so runs without images touch no network. The
 // policy's env://VAR keys are read now: a missing one is a policy error.
-func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func(), error) {
+func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) {
 	if f.offline {
 		return nil, func() {}, nil
 	}
@@ -72,7 +72,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func(), error
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
 			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})
 	}}
-	c := &scanners.Checker{
+	c := &images.Checker{
 		Resolver: res,
 		Verifier: cosign.New(vopts),
 		Scanner:  scanner,
@@ -80,7 +80,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*scanners.Checker, func(), error
 		Parallel: f.parallel,
 	}
 	if !f.noCache {
-		c.Cache, c.DigestOf = &scanners.Cache{Dir: f.cacheDir}, res.Digest
+		c.Cache, c.DigestOf = &images.Cache{Dir: f.cacheDir}, res.Digest
 	}
 	if !f.quiet && term.IsTerminal(int(os.Stderr.Fd())) {
 		c.Progress = os.Stderr
@@ -116,21 +116,21 @@ func (l *lazyScanner) ready() error {
 }
 
 // info is the DB in use without waiting for it to open: ok is false until it is open.
-func (l *lazyScanner) info() (scanners.DBInfo, bool) {
+func (l *lazyScanner) info() (images.DBInfo, bool) {
 	if !l.opened.Load() || l.err != nil {
-		return scanners.DBInfo{}, false
+		return images.DBInfo{}, false
 	}
 	return l.s.DB(), true
 }
 
-func (l *lazyScanner) DB() scanners.DBInfo {
+func (l *lazyScanner) DB() images.DBInfo {
 	if s, err := l.get(); err == nil {
 		return s.DB()
 	}
-	return scanners.DBInfo{}
+	return images.DBInfo{}
 }
 
-func (l *lazyScanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+func (l *lazyScanner) Scan(ctx context.Context, ref string, pi images.PlatformImage) (*images.ScanReport, error) {
 	s, err := l.get()
 	if err != nil {
 		return nil, err

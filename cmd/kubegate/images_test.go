@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubegate/kubegate/scanners/cosign"
-	"github.com/kubegate/kubegate/scanners/imagetest"
-	"github.com/kubegate/kubegate/scanners/trivy"
+	"github.com/kubegate/kubegate/images/cosign"
+	"github.com/kubegate/kubegate/images/imagetest"
+	"github.com/kubegate/kubegate/images/trivy"
 )
 
 // imageWorld is a loopback registry with two images, a DB marking one vulnerable, a key,

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/webhook"
-	"github.com/kubegate/kubegate/scanners/trivy"
+	"github.com/kubegate/kubegate/images/trivy"
 )
 
 func newWebhookCmd() *cobra.Command {

@@ -29,8 +29,8 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/webhook"
+	"github.com/kubegate/kubegate/images/imagetest"
 	"github.com/kubegate/kubegate/internal/testpki"
-	"github.com/kubegate/kubegate/scanners/imagetest"
 )
 
 // pki is a CA, a serving certificate for 127.0.0.1 and a client certificate (the API

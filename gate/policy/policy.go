@@ -18,7 +18,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 const (
@@ -63,8 +63,8 @@ type Images struct {
 	RequireDigest      bool     `yaml:"requireDigest"`
 	// Rules: the first whose match globs match the image's repository applies; unmatched
 	// images use DefaultRule.
-	Rules       []scanners.Rule `yaml:"rules"`
-	DefaultRule *scanners.Rule  `yaml:"defaultRule"`
+	Rules       []images.Rule `yaml:"rules"`
+	DefaultRule *images.Rule  `yaml:"defaultRule"`
 	// Platforms of multi-arch images to check ("linux/amd64"); default linux/amd64 and
 	// linux/arm64, those the index has.
 	Platforms    []string `yaml:"platforms"`
@@ -72,8 +72,8 @@ type Images struct {
 }
 
 // ImagePolicy is the image stage's part of the policy.
-func (p *Policy) ImagePolicy() scanners.Policy {
-	out := scanners.Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
+func (p *Policy) ImagePolicy() images.Policy {
+	out := images.Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
 	for _, s := range p.Images.Platforms {
 		if pl, err := v1.ParsePlatform(s); err == nil { // validated when loaded
 			out.Platforms = append(out.Platforms, *pl)
@@ -212,17 +212,17 @@ func friendlyType(t string) string {
 		return "a trusted node pool"
 	case "rules.Taint":
 		return "a taint"
-	case "scanners.Rule":
+	case "images.Rule":
 		return "an image rule"
-	case "scanners.SignatureRule":
+	case "images.SignatureRule":
 		return "signature"
-	case "scanners.KeylessIdentity":
+	case "images.KeylessIdentity":
 		return "a keyless identity"
-	case "scanners.AttestationRule":
+	case "images.AttestationRule":
 		return "an attestation"
-	case "scanners.VulnerabilityRule":
+	case "images.VulnerabilityRule":
 		return "vulnerabilities"
-	case "scanners.VulnIgnore":
+	case "images.VulnIgnore":
 		return "an ignored vulnerability"
 	case "Baseline":
 		return "the baseline"

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // JSONImage is one image in the JSON report (and `kubegate images --format json`).
@@ -29,7 +29,7 @@ type JSONImage struct {
 }
 
 // NewJSONImages is the JSON view of the image verdicts.
-func NewJSONImages(verdicts []*scanners.Verdict) []JSONImage {
+func NewJSONImages(verdicts []*images.Verdict) []JSONImage {
 	out := []JSONImage{}
 	for _, v := range verdicts {
 		ji := JSONImage{Image: v.Image.Ref, Digest: v.Digest, Users: v.Users, OS: v.OS, SignedBy: v.SignedBy,

@@ -10,7 +10,7 @@ import (
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 func result() *gate.Result {
@@ -38,13 +38,13 @@ func result() *gate.Result {
 		Errors: []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
 		Notes:  []string{"images: 1 checked (0 from cache)"},
 		FailOn: rules.Medium, // with the input error: verdict "error"
-		Images: []*scanners.Verdict{{
-			Image: &scanners.Image{Ref: "ghcr.io/acme/web:1", Uses: []scanners.Use{{
+		Images: []*images.Verdict{{
+			Image: &images.Image{Ref: "ghcr.io/acme/web:1", Uses: []images.Use{{
 				Object: &manifest.Object{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"}, Container: "app"}}},
-			Digest: "sha256:f902", Platforms: []scanners.Platform{{OS: "linux", Architecture: "amd64"}}, Users: []string{""},
+			Digest: "sha256:f902", Platforms: []images.Platform{{OS: "linux", Architecture: "amd64"}}, Users: []string{""},
 			OS: "debian 12.7", SignedBy: []string{"key cosign.pub"}, Attested: []string{"slsaprovenance"},
 			Counts:   map[string]int{"HIGH": 1},
-			Problems: []scanners.Problem{{RuleID: "image-runs-as-root", RootUser: true}, {RuleID: "image-vulnerable"}},
+			Problems: []images.Problem{{RuleID: "image-runs-as-root", RootUser: true}, {RuleID: "image-vulnerable"}},
 		}},
 	}
 }

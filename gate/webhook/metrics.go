@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // Metrics are the webhook's Prometheus metrics, on a registry of their own.
@@ -51,7 +51,7 @@ func NewMetrics() *Metrics {
 
 // WatchDB reports the age of the vulnerability DB in use (-1 while none is open): an alert
 // on it catches a refresh that keeps failing before reviews are denied as stale.
-func (m *Metrics) WatchDB(db func() (scanners.DBInfo, bool)) {
+func (m *Metrics) WatchDB(db func() (images.DBInfo, bool)) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "kubegate_vulnerability_db_age_seconds", Help: "Age of the vulnerability DB in use (since it was built); -1 when none is open.",
 	}, func() float64 {

@@ -20,8 +20,8 @@ import (
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/internal/parallel"
-	"github.com/kubegate/kubegate/scanners"
 )
 
 // DefaultTimeout answers well inside the API server's 30-second webhook client timeout.
@@ -45,8 +45,8 @@ const ruleTooMany = "webhook-too-many-images"
 // Reviewer decides image reviews under the policy.
 type Reviewer struct {
 	Policy  *policy.Policy
-	Checker *scanners.Checker // its Parallel also bounds the images of one review checked at once
-	Timeout time.Duration     // per review; DefaultTimeout when 0
+	Checker *images.Checker // its Parallel also bounds the images of one review checked at once
+	Timeout time.Duration   // per review; DefaultTimeout when 0
 	// MaxImages denies, unchecked, a review naming more distinct images; DefaultMaxImages when 0.
 	MaxImages int
 	Now       func() time.Time
@@ -87,13 +87,13 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		return d
 	}
 	var denied []string
-	var problems []scanners.Problem
+	var problems []images.Problem
 	var toCheck []string
 	refPolicy := r.Policy.RuleOptions().Images
 	for _, ref := range refs {
 		var refDenied bool
 		for _, p := range refPolicy.RefProblems(ref) {
-			problems = append(problems, scanners.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity, Message: p.Message})
+			problems = append(problems, images.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity, Message: p.Message})
 			f, ok := r.judge(p.Rule.ID, p.Rule.Severity, spec.Namespace, now)
 			refDenied = refDenied || (ok && rules.Fails(f.RuleID, f.Severity, r.Policy.FailOn))
 		}
@@ -103,7 +103,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 	}
 	// The images of a pod are checked side by side (as many at once as --parallel): the
 	// review has one deadline.
-	found := make([][]scanners.Problem, len(toCheck))
+	found := make([][]images.Problem, len(toCheck))
 	errs := make([]error, len(toCheck))
 	parallel.ForN(r.Checker.Concurrency(), len(toCheck), func(i int) { found[i], errs[i] = r.check(ctx, toCheck[i]) })
 	for i := range toCheck {
@@ -161,8 +161,8 @@ func summarize(reasons []string) string {
 // check runs the image stage on one reference, sharing a running check of the same
 // reference. The check goes on when the review gives up, so its verdict is cached for
 // the API server's next review; the review answers by its deadline.
-func (r *Reviewer) check(ctx context.Context, ref string) ([]scanners.Problem, error) {
-	im, err := scanners.NewImage(ref)
+func (r *Reviewer) check(ctx context.Context, ref string) ([]images.Problem, error) {
+	im, err := images.NewImage(ref)
 	if err != nil {
 		return nil, nil // reported by the reference checks (image-not-pinned)
 	}
@@ -174,14 +174,14 @@ func (r *Reviewer) check(ctx context.Context, ref string) ([]scanners.Problem, e
 		}()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
 		defer cancel()
-		return r.Checker.Check(cctx, []*scanners.Image{im})[0].Problems, nil
+		return r.Checker.Check(cctx, []*images.Image{im})[0].Problems, nil
 	})
 	select {
 	case res := <-ch:
 		if res.Err != nil {
 			return nil, res.Err
 		}
-		return res.Val.([]scanners.Problem), nil
+		return res.Val.([]images.Problem), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("image %s: not checked within %s; the check goes on and the next review uses its result", ref, r.timeout())
 	}

@@ -18,7 +18,7 @@ import (
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // MaxRequestBytes bounds a review: a pod's image list is a few kilobytes.
@@ -35,7 +35,7 @@ type Server struct {
 	// Ready says whether reviews can be answered (the vulnerability DB is open); nil: always.
 	Ready func() error
 	// DB is the vulnerability DB in use, for /readyz; ok is false while none is open.
-	DB func() (info scanners.DBInfo, ok bool)
+	DB func() (info images.DBInfo, ok bool)
 	// ClientCAs, when set, is who may ask for reviews: /imagereview requires a client
 	// certificate they signed (the API server's, from the kubeconfig's user). Health and
 	// metrics stay open for probes and scrapers.

@@ -16,8 +16,8 @@ import (
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/internal/testpki"
-	"github.com/kubegate/kubegate/scanners"
 )
 
 func writeCert(t *testing.T, dir, cn string) {
@@ -61,7 +61,7 @@ func TestCertificateReload(t *testing.T) {
 // stuckResolver never answers, like a registry that accepts the connection and stalls.
 type stuckResolver struct{ release chan struct{} }
 
-func (s stuckResolver) Resolve(ctx context.Context, ref string, _ []scanners.Platform) (*scanners.Resolved, error) {
+func (s stuckResolver) Resolve(ctx context.Context, ref string, _ []images.Platform) (*images.Resolved, error) {
 	<-s.release
 	return nil, context.Canceled
 }
@@ -69,23 +69,23 @@ func (s stuckResolver) Resolve(ctx context.Context, ref string, _ []scanners.Pla
 // panickyResolver is a bug in the image stage.
 type panickyResolver struct{}
 
-func (panickyResolver) Resolve(context.Context, string, []scanners.Platform) (*scanners.Resolved, error) {
+func (panickyResolver) Resolve(context.Context, string, []images.Platform) (*images.Resolved, error) {
 	var m map[string]*v1.Hash
-	return &scanners.Resolved{Digest: *m["boom"]}, nil
+	return &images.Resolved{Digest: *m["boom"]}, nil
 }
 
 func TestReviewFailsClosed(t *testing.T) {
 	spec := imagepolicy.ImageReviewSpec{Namespace: "shop", Containers: []imagepolicy.ImageReviewContainerSpec{{Image: "ghcr.io/acme/web:1"}}}
 	release := make(chan struct{})
 	defer close(release)
-	r := &Reviewer{Policy: policy.Default(), Checker: &scanners.Checker{Resolver: stuckResolver{release}}, Timeout: 50 * time.Millisecond}
+	r := &Reviewer{Policy: policy.Default(), Checker: &images.Checker{Resolver: stuckResolver{release}}, Timeout: 50 * time.Millisecond}
 	d := r.Review(context.Background(), spec)
 	want := "kubegate: image ghcr.io/acme/web:1: not checked within 50ms; the check goes on and the next review uses its result"
 	if d.Allowed || d.Reason != want || strings.Join(d.Rules, ",") != ruleError {
 		t.Errorf("stalled registry: %+v\nwant denied: %s", d, want)
 	}
 
-	r = &Reviewer{Policy: policy.Default(), Checker: &scanners.Checker{Resolver: panickyResolver{}}}
+	r = &Reviewer{Policy: policy.Default(), Checker: &images.Checker{Resolver: panickyResolver{}}}
 	d = r.Review(context.Background(), spec)
 	if d.Allowed || !strings.HasPrefix(d.Reason, "kubegate: internal error checking image ghcr.io/acme/web:1: runtime error") {
 		t.Errorf("a panic in the image stage: %+v, want denied", d)
@@ -110,7 +110,7 @@ exemptions:
 	if err != nil {
 		t.Fatal(err)
 	}
-	unreachable := &scanners.Checker{Resolver: panickyResolver{}} // reference problems deny before the registry is asked
+	unreachable := &images.Checker{Resolver: panickyResolver{}} // reference problems deny before the registry is asked
 	r := &Reviewer{Policy: p, Checker: unreachable, Now: func() time.Time { return time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC) }}
 	review := func(ns string, images ...string) Decision {
 		spec := imagepolicy.ImageReviewSpec{Namespace: ns}
@@ -139,7 +139,7 @@ type countingResolver struct {
 	calls     int
 }
 
-func (c *countingResolver) Resolve(ctx context.Context, ref string, _ []scanners.Platform) (*scanners.Resolved, error) {
+func (c *countingResolver) Resolve(ctx context.Context, ref string, _ []images.Platform) (*images.Resolved, error) {
 	c.mu.Lock()
 	c.now++
 	c.calls++
@@ -163,7 +163,7 @@ func TestReviewIsBounded(t *testing.T) {
 		return s
 	}
 	res := &countingResolver{}
-	r := &Reviewer{Policy: policy.Default(), Checker: &scanners.Checker{Resolver: res, Parallel: 3}}
+	r := &Reviewer{Policy: policy.Default(), Checker: &images.Checker{Resolver: res, Parallel: 3}}
 	if d := r.Review(context.Background(), spec(40)); d.Allowed || res.calls != 40 || res.peak > 3 {
 		t.Errorf("40 images: allowed %v, %d resolutions, %d at once (want at most 3)", d.Allowed, res.calls, res.peak)
 	}

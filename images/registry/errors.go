@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // describe turns go-containerregistry's errors into a sentence naming the cause: the
@@ -28,7 +28,7 @@ func describe(err error) error {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("the registry refused access (%s%s); log in with docker login or set the CI's registry credentials", status, detail)
 		case http.StatusNotFound:
-			return fmt.Errorf("the registry does not serve it (%s%s): %w", status, detail, scanners.ErrNotFound)
+			return fmt.Errorf("the registry does not serve it (%s%s): %w", status, detail, images.ErrNotFound)
 		}
 		return fmt.Errorf("the registry failed (%s%s), retries included", status, detail)
 	case errors.Is(err, context.DeadlineExceeded):

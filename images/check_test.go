@@ -1,4 +1,4 @@
-package scanners_test
+package images_test
 
 import (
 	"context"
@@ -22,21 +22,21 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/scanners"
-	"github.com/kubegate/kubegate/scanners/cosign"
-	"github.com/kubegate/kubegate/scanners/imagetest"
-	"github.com/kubegate/kubegate/scanners/registry"
+	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/images/cosign"
+	"github.com/kubegate/kubegate/images/imagetest"
+	"github.com/kubegate/kubegate/images/registry"
 )
 
-// fakeScanner stands in for Trivy (tested in scanners/trivy): reports by platform digest.
+// fakeScanner stands in for Trivy (tested in images/trivy): reports by platform digest.
 type fakeScanner struct {
-	reports map[string]*scanners.ScanReport
+	reports map[string]*images.ScanReport
 	err     error
-	db      scanners.DBInfo
+	db      images.DBInfo
 	calls   atomic.Int32
 }
 
-func (f *fakeScanner) Scan(_ context.Context, _ string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+func (f *fakeScanner) Scan(_ context.Context, _ string, pi images.PlatformImage) (*images.ScanReport, error) {
 	f.calls.Add(1)
 	if f.err != nil {
 		return nil, f.err
@@ -44,10 +44,10 @@ func (f *fakeScanner) Scan(_ context.Context, _ string, pi scanners.PlatformImag
 	if r, ok := f.reports[pi.Digest.String()]; ok {
 		return r, nil
 	}
-	return &scanners.ScanReport{OS: "alpine 3.19.1"}, nil
+	return &images.ScanReport{OS: "alpine 3.19.1"}, nil
 }
 
-func (f *fakeScanner) DB() scanners.DBInfo { return f.db }
+func (f *fakeScanner) DB() images.DBInfo { return f.db }
 
 type world struct {
 	reg     *imagetest.Registry
@@ -79,8 +79,8 @@ func newWorld(t *testing.T) *world {
 	if err := w.signer.SignClassic(w.reg, w.digests["signed"]); err != nil {
 		t.Fatal(err)
 	}
-	w.scanner = &fakeScanner{db: scanners.DBInfo{Version: "v2-test", UpdatedAt: time.Now()}, reports: map[string]*scanners.ScanReport{
-		w.digests["vuln"].DigestStr(): {OS: "alpine 3.19.1", Vulnerabilities: []scanners.Vulnerability{
+	w.scanner = &fakeScanner{db: images.DBInfo{Version: "v2-test", UpdatedAt: time.Now()}, reports: map[string]*images.ScanReport{
+		w.digests["vuln"].DigestStr(): {OS: "alpine 3.19.1", Vulnerabilities: []images.Vulnerability{
 			{ID: "CVE-2026-0001", Package: "musl", Installed: "1.2.4-r2", Fixed: "1.2.4-r3", Severity: "CRITICAL", Title: "musl: heap overflow"},
 			{ID: "CVE-2026-0002", Package: "busybox", Installed: "1.36.1-r15", Severity: "HIGH", Title: "no fix yet"},
 			{ID: "CVE-2026-0003", Package: "zlib", Installed: "1.3.1-r0", Fixed: "1.3.1-r1", Severity: "HIGH", Title: "ignored"},
@@ -92,9 +92,9 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) ref(repo string) string { return w.reg.Host() + "/app/" + repo + ":1" }
 
-func (w *world) checker(p scanners.Policy) *scanners.Checker {
+func (w *world) checker(p images.Policy) *images.Checker {
 	res := registry.New(registry.Options{Insecure: []string{w.reg.Host()}, Timeout: 300 * time.Millisecond, Retries: 1})
-	return &scanners.Checker{
+	return &images.Checker{
 		Resolver: res,
 		Verifier: cosign.New(cosign.Options{Remote: res.Remote, Parse: res.Parse,
 			TrustedRoot: func() (root.TrustedMaterial, error) { return nil, errors.New("offline test") }}),
@@ -120,11 +120,11 @@ func workloads(t *testing.T, nonRoot bool, refs ...string) *rules.Set {
 	return rules.NewSet(objs, rules.Options{})
 }
 
-func check(t *testing.T, c *scanners.Checker, set *rules.Set) ([]*scanners.Verdict, []string) {
+func check(t *testing.T, c *images.Checker, set *rules.Set) ([]*images.Verdict, []string) {
 	t.Helper()
-	verdicts := c.Check(context.Background(), scanners.Collect(set))
+	verdicts := c.Check(context.Background(), images.Collect(set))
 	var out []string
-	for _, f := range scanners.Findings(verdicts) {
+	for _, f := range images.Findings(verdicts) {
 		out = append(out, fmt.Sprintf("%s %s %s: %s", f.Source, f.RuleID, f.Severity, f.Message))
 	}
 	return verdicts, out
@@ -132,8 +132,8 @@ func check(t *testing.T, c *scanners.Checker, set *rules.Set) ([]*scanners.Verdi
 
 func TestCleanImagePasses(t *testing.T) {
 	w := newWorld(t)
-	key := &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
-	c := w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
+	key := &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	c := w.checker(images.Policy{Rules: []images.Rule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
 	verdicts, findings := check(t, c, workloads(t, false, w.ref("signed")))
 	if len(findings) != 0 {
 		t.Fatalf("findings for a signed non-root image:\n%s", strings.Join(findings, "\n"))
@@ -147,88 +147,88 @@ func TestCleanImagePasses(t *testing.T) {
 // TestFaultMatrix: every way the registry, the signature or the scanner can fail becomes a
 // finding on the image naming the cause. No case may pass.
 func TestFaultMatrix(t *testing.T) {
-	key := func(w *world) *scanners.SignatureRule {
-		return &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	key := func(w *world) *images.SignatureRule {
+		return &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
 	}
 	for _, tc := range []struct {
 		name  string
-		setup func(w *world) (ref string, c *scanners.Checker)
+		setup func(w *world) (ref string, c *images.Checker)
 		want  string // rule: message part
 	}{
-		{"auth refused", func(w *world) (string, *scanners.Checker) {
+		{"auth refused", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 401})
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (401 Unauthorized: injected fault 401)"},
-		{"forbidden", func(w *world) (string, *scanners.Checker) {
+		{"forbidden", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 403})
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (403 Forbidden"},
-		{"tag not found", func(w *world) (string, *scanners.Checker) {
-			return w.reg.Host() + "/app/signed:2", w.checker(scanners.Policy{})
+		{"tag not found", func(w *world) (string, *images.Checker) {
+			return w.reg.Host() + "/app/signed:2", w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed:2 could not be resolved: the registry does not serve it (404 Not Found"},
-		{"pinned digest gone", func(w *world) (string, *scanners.Checker) {
-			return w.reg.Host() + "/app/signed@sha256:" + strings.Repeat("ab", 32), w.checker(scanners.Policy{})
+		{"pinned digest gone", func(w *world) (string, *images.Checker) {
+			return w.reg.Host() + "/app/signed@sha256:" + strings.Repeat("ab", 32), w.checker(images.Policy{})
 		}, "image-digest-gone: image HOST/app/signed@sha256:abab"},
-		{"server error after retries", func(w *world) (string, *scanners.Checker) {
+		{"server error after retries", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 500})
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry failed (500 Internal Server Error: injected fault 500), retries included"},
-		{"timeout", func(w *world) (string, *scanners.Checker) {
+		{"timeout", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Delay: 3 * time.Second})
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry did not answer in time"},
-		{"manifest does not match its digest", func(w *world) (string, *scanners.Checker) {
+		{"manifest does not match its digest", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/sha256:", imagetest.Fault{Corrupt: true})
-			return w.digests["signed"].String(), w.checker(scanners.Policy{})
+			return w.digests["signed"].String(), w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/signed@sha256:"},
-		{"config blob corrupted", func(w *world) (string, *scanners.Checker) {
+		{"config blob corrupted", func(w *world) (string, *images.Checker) {
 			img, _ := imagetest.Alpine("3.19.1", nil, "1000", "linux/amd64")
 			cfg, _ := img.ConfigName()
 			w.reg.Push("app/corrupt:1", img)
 			w.reg.Inject("/blobs/"+cfg.String(), imagetest.Fault{Corrupt: true})
-			return w.reg.Host() + "/app/corrupt:1", w.checker(scanners.Policy{})
+			return w.reg.Host() + "/app/corrupt:1", w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/corrupt:1 could not be resolved: reading the config of sha256:"},
-		{"no signature, pinned by digest", func(w *world) (string, *scanners.Checker) {
-			return w.digests["vuln"].String(), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		{"no signature, pinned by digest", func(w *world) (string, *images.Checker) {
+			return w.digests["vuln"].String(), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/vuln@sha256:"},
-		{"no signature", func(w *world) (string, *scanners.Checker) {
-			return w.ref("vuln"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+		{"no signature", func(w *world) (string, *images.Checker) {
+			return w.ref("vuln"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/vuln:1@sha256:"},
-		{"wrong key", func(w *world) (string, *scanners.Checker) {
+		{"wrong key", func(w *world) (string, *images.Checker) {
 			other, _ := imagetest.NewSigner()
 			pem, _ := other.PublicKeyPEM()
 			f := filepath.Join(filepath.Dir(w.keyFile), "other.pub")
 			os.WriteFile(f, pem, 0o644)
-			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
-		{"tampered signature", func(w *world) (string, *scanners.Checker) {
+		{"tampered signature", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
-			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
-		{"signature store failing", func(w *world) (string, *scanners.Checker) {
+		{"signature store failing", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Status: 502})
-			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
-		{"keyless without a trusted root", func(w *world) (string, *scanners.Checker) {
-			return w.ref("signed"), w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{
-				Keyless: []scanners.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
+		{"keyless without a trusted root", func(w *world) (string, *images.Checker) {
+			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{
+				Keyless: []images.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
 		}, "image-unverified: keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root: offline test"},
-		{"scan fails", func(w *world) (string, *scanners.Checker) {
+		{"scan fails", func(w *world) (string, *images.Checker) {
 			w.scanner.err = errors.New("analysing the image's layers: unexpected EOF")
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-not-scanned: image HOST/app/signed:1 (sha256:"},
-		{"no DB", func(w *world) (string, *scanners.Checker) {
+		{"no DB", func(w *world) (string, *images.Checker) {
 			w.scanner.err = errors.New("vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run")
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-not-scanned: could not be scanned: vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run"},
-		{"no scanner", func(w *world) (string, *scanners.Checker) {
-			c := w.checker(scanners.Policy{})
+		{"no scanner", func(w *world) (string, *images.Checker) {
+			c := w.checker(images.Policy{})
 			c.Scanner = nil
 			return w.ref("signed"), c
 		}, "image-not-scanned: was not scanned: no vulnerability scanner is configured"},
-		{"stale DB", func(w *world) (string, *scanners.Checker) {
+		{"stale DB", func(w *world) (string, *images.Checker) {
 			w.scanner.db.UpdatedAt = time.Now().Add(-30 * 24 * time.Hour)
-			return w.ref("signed"), w.checker(scanners.Policy{})
+			return w.ref("signed"), w.checker(images.Policy{})
 		}, "image-vulnerability-db-stale: image HOST/app/signed:1@sha256:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,7 +257,7 @@ var twice = regexp.MustCompile(`@sha256:[0-9a-f]{64}@sha256:`)
 func TestRetriesTransientErrors(t *testing.T) {
 	w := newWorld(t)
 	w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 503, Count: 1})
-	_, findings := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed")))
+	_, findings := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed")))
 	if len(findings) != 0 {
 		t.Fatalf("one 503 was not retried:\n%s", strings.Join(findings, "\n"))
 	}
@@ -265,7 +265,7 @@ func TestRetriesTransientErrors(t *testing.T) {
 
 func TestRunsAsRoot(t *testing.T) {
 	w := newWorld(t)
-	c := w.checker(scanners.Policy{})
+	c := w.checker(images.Policy{})
 	_, findings := check(t, c, workloads(t, false, w.ref("unsigned"), w.ref("signed")))
 	want := fmt.Sprintf(`w.yaml:10 image-runs-as-root high: container "c": image %s (%s, linux/amd64) runs as root (config User "") and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser`,
 		w.ref("unsigned"), w.digests["unsigned"].DigestStr())
@@ -306,24 +306,24 @@ func TestVulnerabilityPolicy(t *testing.T) {
 	d := w.digests["vuln"].DigestStr()
 	for _, tc := range []struct {
 		name string
-		rule scanners.VulnerabilityRule
+		rule images.VulnerabilityRule
 		want []string
 	}{
-		{"default: critical only", scanners.VulnerabilityRule{FailOn: "critical"}, []string{
+		{"default: critical only", images.VulnerabilityRule{FailOn: "critical"}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
-		{"high, ignore unfixed, one ignored until 2099", scanners.VulnerabilityRule{FailOn: "high", IgnoreUnfixed: true,
-			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0003", Package: "zlib", Reason: "not reachable", Expires: "2099-01-31"}}}, []string{
+		{"high, ignore unfixed, one ignored until 2099", images.VulnerabilityRule{FailOn: "high", IgnoreUnfixed: true,
+			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0003", Package: "zlib", Reason: "not reachable", Expires: "2099-01-31"}}}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
-		{"high, expired ignore", scanners.VulnerabilityRule{FailOn: "high",
-			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0003", Reason: "was not reachable", Expires: "2020-01-31"}}}, []string{
+		{"high, expired ignore", images.VulnerabilityRule{FailOn: "high",
+			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0003", Reason: "was not reachable", Expires: "2020-01-31"}}}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow",
 			"high: image REF@" + d + ": CVE-2026-0002 (high) in busybox 1.36.1-r15, no fix released: no fix yet",
 			"high: image REF@" + d + ": CVE-2026-0003 (high) in zlib 1.3.1-r0, fixed in 1.3.1-r1: ignored"}},
-		{"off", scanners.VulnerabilityRule{FailOn: "off"}, nil},
+		{"off", images.VulnerabilityRule{FailOn: "off"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w.scanner.calls.Store(0)
-			c := w.checker(scanners.Policy{Rules: []scanners.Rule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
+			c := w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
 			verdicts, findings := check(t, c, workloads(t, true, w.ref("vuln")))
 			var got []string
 			for _, f := range findings {
@@ -348,8 +348,8 @@ func TestVulnerabilityPolicy(t *testing.T) {
 
 func TestEndOfLife(t *testing.T) {
 	w := newWorld(t)
-	w.scanner.reports[w.digests["signed"].DigestStr()] = &scanners.ScanReport{OS: "alpine 3.10.9", EndOfLife: true}
-	_, findings := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed")))
+	w.scanner.reports[w.digests["signed"].DigestStr()] = &images.ScanReport{OS: "alpine 3.10.9", EndOfLife: true}
+	_, findings := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed")))
 	want := fmt.Sprintf("w.yaml:11 image-os-end-of-life high: image %s (%s, linux/amd64) is based on alpine 3.10.9, which is end of life: no more security fixes", w.ref("signed"), w.digests["signed"].DigestStr())
 	if strings.Join(findings, "\n") != want {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
@@ -367,15 +367,15 @@ func TestMultiArchPlatforms(t *testing.T) {
 	}
 	ref := w.reg.Host() + "/app/multi:1"
 	for _, tc := range []struct {
-		platforms []scanners.Platform
+		platforms []images.Platform
 		want      string
 	}{
 		{nil, "linux/amd64 linux/arm64"},
-		{[]scanners.Platform{{OS: "linux", Architecture: "s390x"}}, "linux/s390x"},
-		{[]scanners.Platform{{OS: "windows", Architecture: "amd64"}}, "image-unresolved"},
+		{[]images.Platform{{OS: "linux", Architecture: "s390x"}}, "linux/s390x"},
+		{[]images.Platform{{OS: "windows", Architecture: "amd64"}}, "image-unresolved"},
 	} {
 		w.scanner.calls.Store(0)
-		verdicts, findings := check(t, w.checker(scanners.Policy{Platforms: tc.platforms}), workloads(t, true, ref))
+		verdicts, findings := check(t, w.checker(images.Policy{Platforms: tc.platforms}), workloads(t, true, ref))
 		var got []string
 		for _, p := range verdicts[0].Platforms {
 			got = append(got, p.String())
@@ -395,9 +395,9 @@ func TestMultiArchPlatforms(t *testing.T) {
 
 func TestCacheSkipsUnchangedDigests(t *testing.T) {
 	w := newWorld(t)
-	c := w.checker(scanners.Policy{})
+	c := w.checker(images.Policy{})
 	res := c.Resolver.(*registry.Resolver)
-	c.Cache = &scanners.Cache{Dir: t.TempDir()}
+	c.Cache = &images.Cache{Dir: t.TempDir()}
 	c.DigestOf = res.Digest
 	set := workloads(t, false, w.ref("unsigned"), w.ref("vuln"))
 	first, f1 := check(t, c, set)
@@ -426,9 +426,9 @@ func TestCacheSkipsUnchangedDigests(t *testing.T) {
 }
 
 // cachingChecker is w.checker with a verdict cache in dir.
-func (w *world) cachingChecker(p scanners.Policy, dir string) *scanners.Checker {
+func (w *world) cachingChecker(p images.Policy, dir string) *images.Checker {
 	c := w.checker(p)
-	c.Cache, c.DigestOf = &scanners.Cache{Dir: dir}, c.Resolver.(*registry.Resolver).Digest
+	c.Cache, c.DigestOf = &images.Cache{Dir: dir}, c.Resolver.(*registry.Resolver).Digest
 	return c
 }
 
@@ -439,7 +439,7 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("key swapped under the same path", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Signature: &scanners.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
+		p := images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
 		if _, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("signed image: %v", f)
 		}
@@ -459,8 +459,8 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("ignore expired", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := scanners.Policy{Rules: []scanners.Rule{{Match: []string{"**"}, Vulnerabilities: &scanners.VulnerabilityRule{FailOn: "critical",
-			Ignore: []scanners.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
+		p := images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Vulnerabilities: &images.VulnerabilityRule{FailOn: "critical",
+			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
 		c := w.cachingChecker(p, dir)
 		c.Now = time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
 		w.scanner.db.UpdatedAt = c.Now
@@ -477,10 +477,10 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
 		w.scanner.db.UpdatedAt = time.Now().Add(-6 * 24 * time.Hour)
-		if _, f := check(t, w.cachingChecker(scanners.Policy{}, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+		if _, f := check(t, w.cachingChecker(images.Policy{}, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("fresh DB: %v", f)
 		}
-		c := w.cachingChecker(scanners.Policy{}, dir)
+		c := w.cachingChecker(images.Policy{}, dir)
 		c.Now = time.Now().Add(2 * 24 * time.Hour)
 		verdicts, f := check(t, c, workloads(t, true, w.ref("signed")))
 		if !verdicts[0].Cached || len(f) != 1 || !strings.Contains(f[0], " image-vulnerability-db-stale high: image "+w.ref("signed")+"@sha256:") {
@@ -504,9 +504,9 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 	}}
 	_, port, _ := net.SplitHostPort(w.reg.Host())
 	ref := "10.1.2.3:" + port + "/app/signed:1"
-	c := w.checker(scanners.Policy{})
+	c := w.checker(images.Policy{})
 	res := registry.New(registry.Options{Transport: transport, Timeout: 2 * time.Second, Retries: 1})
-	c.Resolver, c.Cache, c.DigestOf = res, &scanners.Cache{Dir: t.TempDir()}, res.Digest
+	c.Resolver, c.Cache, c.DigestOf = res, &images.Cache{Dir: t.TempDir()}, res.Digest
 	for i := range 2 { // the second time from cache: still reported
 		verdicts, f := check(t, c, workloads(t, true, ref))
 		if len(f) != 1 || !strings.Contains(f[0], " image-registry-insecure high: image "+ref+" was fetched over plain HTTP from 10.1.2.3:"+port+" (not a loopback address)") {
@@ -515,27 +515,27 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 	}
 	// Listed as insecure: the reference rule reports it (once, from the policy), not the stage.
 	listed := registry.New(registry.Options{Transport: transport, Insecure: []string{"10.1.2.3:" + port}, Timeout: 2 * time.Second, Retries: 1})
-	c = w.checker(scanners.Policy{})
+	c = w.checker(images.Policy{})
 	c.Resolver = listed
 	if _, f := check(t, c, workloads(t, true, ref)); len(f) != 0 {
 		t.Fatalf("listed insecure registry reported twice: %v", f)
 	}
 	// Loopback over plain HTTP is fine.
-	if _, f := check(t, w.checker(scanners.Policy{}), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+	if _, f := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 		t.Fatalf("loopback: %v", f)
 	}
 }
 
 func TestPolicyScans(t *testing.T) {
-	off := &scanners.VulnerabilityRule{FailOn: "off"}
+	off := &images.VulnerabilityRule{FailOn: "off"}
 	for _, tc := range []struct {
-		p    scanners.Policy
+		p    images.Policy
 		want bool
 	}{
-		{scanners.Policy{}, true}, // the built-in default rule fails on critical
-		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}}, false},
-		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}, Rules: []scanners.Rule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
-		{scanners.Policy{DefaultRule: &scanners.Rule{Vulnerabilities: off}, Rules: []scanners.Rule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
+		{images.Policy{}, true}, // the built-in default rule fails on critical
+		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}}, false},
+		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}, Rules: []images.Rule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
+		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}, Rules: []images.Rule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
 	} {
 		if got := tc.p.Scans(); got != tc.want {
 			t.Errorf("%+v: Scans() = %v, want %v", tc.p, got, tc.want)

@@ -13,9 +13,9 @@ import (
 	"github.com/aquasecurity/trivy/pkg/clock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubegate/kubegate/scanners"
-	"github.com/kubegate/kubegate/scanners/imagetest"
-	"github.com/kubegate/kubegate/scanners/registry"
+	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/images/imagetest"
+	"github.com/kubegate/kubegate/images/registry"
 )
 
 var testAdvisories = []Advisory{
@@ -25,7 +25,7 @@ var testAdvisories = []Advisory{
 	{Source: "debian 12", Package: "openssl", ID: "CVE-2026-0004", Fixed: "3.0.15-1~deb12u1", Severity: "HIGH", Title: "openssl: bad thing"},
 }
 
-func resolve(t *testing.T, reg *imagetest.Registry, repoTag string) *scanners.Resolved {
+func resolve(t *testing.T, reg *imagetest.Registry, repoTag string) *images.Resolved {
 	t.Helper()
 	r := registry.New(registry.Options{Insecure: []string{reg.Host()}})
 	res, err := r.Resolve(context.Background(), reg.Host()+"/"+repoTag, nil)

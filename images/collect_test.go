@@ -1,4 +1,4 @@
-package scanners_test
+package images_test
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 func TestCollectEveryContainerOnce(t *testing.T) {
@@ -32,7 +32,7 @@ spec:
 	for _, d := range manifest.Decode([]byte(yaml), manifest.Source{File: "p.yaml"}) {
 		objs = append(objs, d.Objects...)
 	}
-	images := scanners.Collect(rules.NewSet(objs, rules.Options{}))
+	images := images.Collect(rules.NewSet(objs, rules.Options{}))
 	var got []string
 	for _, im := range images {
 		var uses []string

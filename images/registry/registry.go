@@ -18,7 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // Options configure the resolver. The zero value is ready for CI.
@@ -30,7 +30,7 @@ type Options struct {
 	Transport http.RoundTripper // default: http.DefaultTransport
 }
 
-// Resolver is a scanners.Resolver over the registries' HTTP API.
+// Resolver is an images.Resolver over the registries' HTTP API.
 type Resolver struct {
 	base   []remote.Option
 	puller *remote.Puller // shares each repository's ping and token between requests
@@ -93,11 +93,11 @@ func (r *Resolver) listedInsecure(ref name.Reference) bool {
 }
 
 // DefaultPlatforms are checked in a multi-arch index when the policy names none.
-var DefaultPlatforms = []scanners.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
+var DefaultPlatforms = []images.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}
 
 // Resolve reads the reference's manifest and, for an index, the images of the platforms
 // asked for that the index has; then each image's config.
-func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners.Platform) (*scanners.Resolved, error) {
+func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []images.Platform) (*images.Resolved, error) {
 	parsed, err := r.Parse(ref)
 	if err != nil {
 		return nil, fmt.Errorf("not a valid image reference: %v", err)
@@ -112,7 +112,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners
 	if err != nil {
 		return nil, describe(err)
 	}
-	res := &scanners.Resolved{Ref: ref, Digest: desc.Digest}
+	res := &images.Resolved{Ref: ref, Digest: desc.Digest}
 	defer func() {
 		// Registries listed as insecure are reported from the policy, by reference.
 		if host := plain.seen(); host != "" && !r.listedInsecure(parsed) {
@@ -134,7 +134,7 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners
 				continue
 			}
 			have = append(have, m.Platform.String())
-			if !slices.ContainsFunc(platforms, func(p scanners.Platform) bool { return m.Platform.Satisfies(p) }) {
+			if !slices.ContainsFunc(platforms, func(p images.Platform) bool { return m.Platform.Satisfies(p) }) {
 				continue
 			}
 			img, err := idx.Image(m.Digest)
@@ -161,20 +161,20 @@ func (r *Resolver) Resolve(ctx context.Context, ref string, platforms []scanners
 	if err != nil {
 		return nil, err
 	}
-	res.Platforms = []scanners.PlatformImage{pi}
+	res.Platforms = []images.PlatformImage{pi}
 	return res, nil
 }
 
-func platformImage(img v1.Image, digest v1.Hash) (scanners.PlatformImage, error) {
+func platformImage(img v1.Image, digest v1.Hash) (images.PlatformImage, error) {
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return scanners.PlatformImage{}, fmt.Errorf("reading the config of %s: %w", digest, describe(err))
+		return images.PlatformImage{}, fmt.Errorf("reading the config of %s: %w", digest, describe(err))
 	}
-	p := scanners.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-	return scanners.PlatformImage{Platform: p, Digest: digest, Config: cfg, Image: img}, nil
+	p := images.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+	return images.PlatformImage{Platform: p, Digest: digest, Config: cfg, Image: img}, nil
 }
 
-func platformList(ps []scanners.Platform) string {
+func platformList(ps []images.Platform) string {
 	var s []string
 	for _, p := range ps {
 		s = append(s, p.String())

@@ -51,7 +51,7 @@ import (
 	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/dpkg"
 	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/rpm"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // DefaultDBRepositories are Trivy's own defaults: the mirror first, then GHCR.
@@ -74,7 +74,7 @@ type Options struct {
 // DefaultCacheDir is Trivy's own default, so kubegate and trivy share one DB download.
 func DefaultCacheDir() string { return cache.DefaultDir() }
 
-// Scanner is a scanners.Scanner over Trivy's DB. Trivy's DB handle is process-global:
+// Scanner is an images.Scanner over Trivy's DB. Trivy's DB handle is process-global:
 // open one Scanner per process.
 type Scanner struct {
 	cache cache.Cache
@@ -85,7 +85,7 @@ type Scanner struct {
 	// process-global DB, so that scans in flight finish on the DB they started with and
 	// later ones wait for the new one.
 	mu   sync.RWMutex
-	info atomic.Pointer[scanners.DBInfo] // read without mu: cached verdicts never wait
+	info atomic.Pointer[images.DBInfo] // read without mu: cached verdicts never wait
 }
 
 var logOnce sync.Once
@@ -150,7 +150,7 @@ func (s *Scanner) open(dbDir string) error {
 		db.Close()
 		return fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
 	}
-	s.info.Store(&scanners.DBInfo{
+	s.info.Store(&images.DBInfo{
 		Version:   fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
 		UpdatedAt: meta.UpdatedAt,
 	})
@@ -209,12 +209,12 @@ func (s *Scanner) Close() {
 }
 
 // DB describes the DB in use.
-func (s *Scanner) DB() scanners.DBInfo { return *s.info.Load() }
+func (s *Scanner) DB() images.DBInfo { return *s.info.Load() }
 
 // Scan analyses the image's layers (once per layer digest: Trivy's cache keeps the result)
 // and matches its packages against the DB. It is the vulnerability part of Trivy's
 // local.Service.Scan, which itself links every analyzer and the misconfiguration engine.
-func (s *Scanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImage) (*scanners.ScanReport, error) {
+func (s *Scanner) Scan(ctx context.Context, ref string, pi images.PlatformImage) (*images.ScanReport, error) {
 	s.mu.RLock() // the DB stays the same for the whole scan: Refresh waits for it
 	defer s.mu.RUnlock()
 	art, err := artimage.NewArtifact(image{Image: pi.Image, pi: pi, name: ref}, s.cache, artifact.Option{
@@ -248,7 +248,7 @@ func (s *Scanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImag
 		PkgTypes:         []string{types.PkgTypeOS, types.PkgTypeLibrary},
 		PkgRelationships: ftypes.Relationships,
 	}
-	report := &scanners.ScanReport{}
+	report := &images.ScanReport{}
 	if detail.OS.Detected() && detail.OS.Family != "none" {
 		report.OS = fmt.Sprintf("%s %s", detail.OS.Family, detail.OS.Name)
 	}
@@ -270,13 +270,13 @@ func (s *Scanner) Scan(ctx context.Context, ref string, pi scanners.PlatformImag
 	for _, r := range results {
 		s.vuln.FillInfo(r.Vulnerabilities, []dbtypes.SourceID{"auto"}) // Trivy's --vuln-severity-source default
 		for _, v := range r.Vulnerabilities {
-			report.Vulnerabilities = append(report.Vulnerabilities, scanners.Vulnerability{
+			report.Vulnerabilities = append(report.Vulnerabilities, images.Vulnerability{
 				ID: v.VulnerabilityID, Package: v.PkgName, Installed: v.InstalledVersion,
 				Fixed: v.FixedVersion, Severity: v.Severity, Title: v.Title,
 			})
 		}
 	}
-	slices.SortFunc(report.Vulnerabilities, func(a, b scanners.Vulnerability) int {
+	slices.SortFunc(report.Vulnerabilities, func(a, b images.Vulnerability) int {
 		return strings.Compare(a.ID+"\x00"+a.Package, b.ID+"\x00"+b.Package)
 	})
 	return report, nil

@@ -1,9 +1,9 @@
-// Package scanners is the image side of the gate: it collects every image the manifests
+// Package images is the image side of the gate: it collects every image the manifests
 // use, checks each distinct image once — resolve (registry), verify (cosign), scan (Trivy),
 // look inside (the image's user) — concurrently and with a bound, and turns what it
 // learns into findings at the image: line of every container that uses the image. It
 // fails closed: an image it could not check is a finding, never a pass.
-package scanners
+package images
 
 import (
 	"cmp"

@@ -26,7 +26,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // SignPredicate is the predicate type of a cosign v3 signature stored as a bundle.
@@ -53,7 +53,7 @@ type Options struct {
 	ignoreSCT bool
 }
 
-// Verifier is a scanners.Verifier. Keys and the trusted root file are read at every use,
+// Verifier is an images.Verifier. Keys and the trusted root file are read at every use,
 // so that a long-running process (the admission webhook) follows a rotated or revoked key;
 // what they parse to is kept by content.
 type Verifier struct {
@@ -79,10 +79,10 @@ func New(opts Options) *Verifier {
 
 // Trust is the SHA-256 of the content of every key of the rule and, when the rule needs
 // it, of the trusted root file (the public-good root is named: TUF updates it).
-func (v *Verifier) Trust(rule *scanners.SignatureRule) (string, error) {
+func (v *Verifier) Trust(rule *images.SignatureRule) (string, error) {
 	h := sha256.New()
 	for _, k := range rule.Keys {
-		pem, err := scanners.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
+		pem, err := images.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
 		if err != nil {
 			return "", err
 		}
@@ -107,7 +107,7 @@ func (v *Verifier) Trust(rule *scanners.SignatureRule) (string, error) {
 }
 
 // needsRoot: keyless identities, and keys whose signatures are checked in the transparency log.
-func needsRoot(rule *scanners.SignatureRule) bool { return len(rule.Keyless) > 0 || !rule.IgnoreTlog }
+func needsRoot(rule *images.SignatureRule) bool { return len(rule.Keyless) > 0 || !rule.IgnoreTlog }
 
 // root is the trust material: the trusted root file as it is now, else TrustedRoot's.
 func (v *Verifier) root() (root.TrustedMaterial, error) {
@@ -149,7 +149,7 @@ func parseOnce[T any](v *Verifier, content []byte, parse func() (T, error)) (T, 
 
 // Verify requires a signature by one of the rule's keys or keyless identities on the image
 // digest, and a signed attestation of every type asked for, by the same signers.
-func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule *scanners.SignatureRule, atts []scanners.AttestationRule) (*scanners.Verification, error) {
+func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule *images.SignatureRule, atts []images.AttestationRule) (*images.Verification, error) {
 	if rule == nil || (len(rule.Keys) == 0 && len(rule.Keyless) == 0) {
 		return nil, errors.New("the policy asks for attestations but names no key or keyless identity to verify them with")
 	}
@@ -190,11 +190,11 @@ func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule 
 
 type authority struct {
 	name     string
-	key      string                    // a key reference, when identity is nil
-	identity *scanners.KeylessIdentity // a keyless identity
+	key      string                  // a key reference, when identity is nil
+	identity *images.KeylessIdentity // a keyless identity
 }
 
-func (v *Verifier) authorities(rule *scanners.SignatureRule) []authority {
+func (v *Verifier) authorities(rule *images.SignatureRule) []authority {
 	var out []authority
 	for _, k := range rule.Keys {
 		out = append(out, authority{name: "key " + k, key: k})
@@ -206,7 +206,7 @@ func (v *Verifier) authorities(rule *scanners.SignatureRule) []authority {
 	return out
 }
 
-func (v *Verifier) checkOpts(a authority, rule *scanners.SignatureRule, regOpts []ociremote.Option, newFormat bool) (*cosign.CheckOpts, error) {
+func (v *Verifier) checkOpts(a authority, rule *images.SignatureRule, regOpts []ociremote.Option, newFormat bool) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{RegistryClientOpts: regOpts, IgnoreTlog: rule.IgnoreTlog, NewBundleFormat: newFormat}
 	if a.identity == nil {
 		sv, err := v.loadKey(a.key)
@@ -238,7 +238,7 @@ func (v *Verifier) checkOpts(a authority, rule *scanners.SignatureRule, regOpts 
 	return co, nil
 }
 
-func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts, newFormat bool, atts []scanners.AttestationRule) (*scanners.Verification, error) {
+func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts, newFormat bool, atts []images.AttestationRule) (*images.Verification, error) {
 	var verified []oci.Signature
 	if newFormat {
 		all, _, err := cosign.VerifyImageAttestations(ctx, digestRef, co)
@@ -265,7 +265,7 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 			verified = classic
 		}
 	}
-	res := &scanners.Verification{}
+	res := &images.Verification{}
 	for _, want := range atts {
 		found := false
 		for _, s := range verified {
@@ -290,7 +290,7 @@ func predicateType(ctx context.Context, s oci.Signature) string {
 
 // loadKey reads a public key (a file relative to the policy, or env://VAR) as it is now.
 func (v *Verifier) loadKey(ref string) (signature.Verifier, error) {
-	pem, pub, err := scanners.ReadKey(ref, v.opts.BaseDir)
+	pem, pub, err := images.ReadKey(ref, v.opts.BaseDir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package scanners
+package images
 
 import "github.com/kubegate/kubegate/gate/rules"
 

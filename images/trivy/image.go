@@ -3,14 +3,14 @@ package trivy
 import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubegate/kubegate/scanners"
+	"github.com/kubegate/kubegate/images"
 )
 
 // image is the resolved platform image as Trivy's image type: the image is read from the
 // registry the resolver already reached, so it is neither resolved nor authenticated twice.
 type image struct {
 	v1.Image
-	pi   scanners.PlatformImage
+	pi   images.PlatformImage
 	name string
 }
 
