@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kubegate/kubegate/internal/fastyaml"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
@@ -32,7 +32,7 @@ func (e *Error) Error() string {
 var errNotKubernetes = errors.New("not a Kubernetes object: no apiVersion and kind")
 
 // maxDepth bounds nesting; real manifests stay far below it.
-const maxDepth = 1000
+const maxDepth = fastyaml.MaxDepth
 
 // Document is the result of decoding one YAML document of a stream.
 type Document struct {
@@ -95,16 +95,7 @@ func splitDocuments(data []byte) []chunk {
 }
 
 func isDocMarker(l []byte) bool {
-	return isMarker(l, "---") || len(l) > 3 && string(l[:4]) == "---#"
-}
-
-// isMarker says whether line l is the document marker m ("---" or "...") followed by
-// nothing or white space.
-func isMarker[L ~string | ~[]byte](l L, m string) bool {
-	if len(l) < 3 || string(l[:3]) != m {
-		return false
-	}
-	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
+	return fastyaml.IsMarker(l, "---") || len(l) > 3 && string(l[:4]) == "---#"
 }
 
 // yamlLineRe is compiled on first use: start-up time is budgeted (DESIGN.md).
@@ -150,14 +141,14 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	off := c.line - 1
 	// locate returns the field-position function for the object at prefix in the document.
 	var locate func(prefix []pathStep) func([]pathStep) int
-	v, idx, rootLine, fast := parseFast(c.data)
+	v, idx, rootLine, fast := fastyaml.Parse(c.data)
 	if fast && v == nil {
 		return doc // a document that is just null
 	}
 	if fast {
 		locate = func(prefix []pathStep) func([]pathStep) int {
 			return func(p []pathStep) int {
-				return idx.lineOf(rootLine, append(prefix[:len(prefix):len(prefix)], p...)) + off
+				return idx.Line(rootLine, append(prefix[:len(prefix):len(prefix)], p...)) + off
 			}
 		}
 	} else {
@@ -195,7 +186,7 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	obj, err := NewObject(m, objSrc)
 	if err != nil {
 		if key, msg := misspelledIdentity(m); key != "" {
-			line := locate(nil)([]pathStep{{key: key}})
+			line := locate(nil)([]pathStep{{Key: key}})
 			return fail(line, "%s", msg)
 		}
 		doc.NotKubernetes = true
@@ -206,7 +197,7 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 	if strings.HasSuffix(obj.Kind, "List") && (isList || m["items"] == nil) {
 		doc.EmptyList = len(items) == 0
 		for i, it := range items {
-			itemPath := []pathStep{{key: "items"}, {index: i}}
+			itemPath := []pathStep{{Key: "items"}, {Index: i}}
 			itemLocate := locate(itemPath)
 			line := itemLocate(nil)
 			im, ok := it.(map[string]any)
@@ -360,7 +351,11 @@ func (c *converter) value(n *yaml.Node, depth int) (any, error) {
 		}
 		return out, nil
 	case yaml.ScalarNode:
-		return scalar(n)
+		v, err := fastyaml.Scalar(n)
+		if err != nil {
+			return nil, &posError{n.Line, err.Error()}
+		}
+		return v, nil
 	}
 	return nil, &posError{n.Line, "unsupported YAML node"}
 }
@@ -398,43 +393,4 @@ func firstKeyLine(n *yaml.Node, key string) int {
 		}
 	}
 	return n.Line
-}
-
-func scalar(n *yaml.Node) (any, error) {
-	switch n.ShortTag() {
-	case "!!null":
-		return nil, nil
-	case "!!bool":
-		switch strings.ToLower(n.Value) {
-		case "true", "yes", "on", "y":
-			return true, nil
-		}
-		return false, nil
-	case "!!int":
-		s := strings.ReplaceAll(n.Value, "_", "")
-		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-			return i, nil
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, &posError{n.Line, err.Error()}
-		}
-		if f, ok := v.(float64); ok {
-			return f, nil
-		}
-		return n.Value, nil
-	case "!!float":
-		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
-			return f, nil
-		}
-		switch strings.ToLower(n.Value) {
-		case ".inf", "+.inf":
-			return math.Inf(1), nil
-		case "-.inf":
-			return math.Inf(-1), nil
-		}
-		return math.NaN(), nil
-	}
-	// !!str, !!timestamp (kept as written, like JSON would), !!binary and custom tags.
-	return n.Value, nil
 }

@@ -231,7 +231,7 @@ func TestFieldPathsWithDottedKeys(t *testing.T) {
 		t.Errorf("Field = %s", got)
 	}
 	got := parsePath(`spec.containers[2].env[0]` + `.x["a.b[c]"].y`)
-	want := []pathStep{{key: "spec"}, {key: "containers"}, {index: 2}, {key: "env"}, {index: 0}, {key: "x"}, {key: "a.b[c]"}, {key: "y"}}
+	want := []pathStep{{Key: "spec"}, {Key: "containers"}, {Index: 2}, {Key: "env"}, {Index: 0}, {Key: "x"}, {Key: "a.b[c]"}, {Key: "y"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("parsePath = %v, want %v", got, want)
 	}

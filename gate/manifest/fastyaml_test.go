@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kubegate/kubegate/internal/fastyaml"
 )
 
 // slowDecode is the reference: the yaml.v3 path of Decode.
@@ -22,7 +24,7 @@ func slowDecode(data []byte) (any, *yaml.Node, bool) {
 // yaml.v3 does: the same value and the same line for every key and item.
 func agree(t *testing.T, name string, data []byte) (accepted bool) {
 	t.Helper()
-	fv, idx, rootLine, ok := parseFast(data)
+	fv, idx, rootLine, ok := fastyaml.Parse(data)
 	if !ok {
 		return false
 	}
@@ -39,7 +41,7 @@ func agree(t *testing.T, name string, data []byte) (accepted bool) {
 		t.Errorf("%s: root line %d, yaml.v3 %d", name, rootLine, root.Line)
 	}
 	walkPaths(root, nil, func(path []pathStep) {
-		if got, want := idx.lineOf(rootLine, path), lineOfPath(root, path); got != want {
+		if got, want := idx.Line(rootLine, path), lineOfPath(root, path); got != want {
 			t.Errorf("%s: line of %v = %d, yaml.v3 %d", name, path, got, want)
 		}
 	})
@@ -85,13 +87,13 @@ func walkPaths(n *yaml.Node, path []pathStep, f func([]pathStep)) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := append(path[:len(path):len(path)], pathStep{key: n.Content[i].Value})
+			p := append(path[:len(path):len(path)], pathStep{Key: n.Content[i].Value})
 			f(p)
 			walkPaths(n.Content[i+1], p, f)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			p := append(path[:len(path):len(path)], pathStep{index: i})
+			p := append(path[:len(path):len(path)], pathStep{Index: i})
 			f(p)
 			walkPaths(c, p, f)
 		}
@@ -258,7 +260,7 @@ func TestFastPathBlockScalars(t *testing.T) {
 			t.Fatalf("%q: %+v", doc, docs)
 		}
 		// Decode wants objects; read the value through the fast path and yaml.v3 both.
-		v, _, _, _ := parseFast([]byte(doc))
+		v, _, _, _ := fastyaml.Parse([]byte(doc))
 		sv, _, _ := slowDecode([]byte(doc))
 		for _, got := range []any{v, sv} {
 			if m, ok := got.(map[string]any); ok && m["r"] != want {
@@ -275,7 +277,7 @@ func TestFastPathDepth(t *testing.T) {
 	for i := range 1200 {
 		b.WriteString(strings.Repeat("  ", i) + "- k:\n")
 	}
-	if _, _, _, ok := parseFast([]byte("root:\n" + b.String())); ok {
+	if _, _, _, ok := fastyaml.Parse([]byte("root:\n" + b.String())); ok {
 		t.Error("fast path accepted 1,200 levels of nesting")
 	}
 	docs := Decode([]byte("root:\n"+b.String()), Source{File: "deep.yaml"})

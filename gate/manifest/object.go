@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kubegate/kubegate/internal/fastyaml"
 )
 
 // Source says where an object (or a field of it) is written.
@@ -165,14 +167,8 @@ func Differences(a, b map[string]any) map[string]bool {
 	return out
 }
 
-// PathStep is one step of a field path, for Relocate.
-type PathStep = pathStep
-
-// Key is the map key of the step ("" for a list index).
-func (s pathStep) Key() string { return s.key }
-
-// Index is the list index of the step (when Key is "").
-func (s pathStep) Index() int { return s.index }
+// PathStep is one step of a field path, for Relocate: a map Key, or (Key "") a list Index.
+type PathStep = fastyaml.Step
 
 // Relocate makes field lookups of o go through f: for Helm templates, which are not YAML
 // until rendered, and for fields a Kustomize patch sets. f gets the field path and
@@ -205,8 +201,8 @@ func (o *Object) DecodedLine(path string) int {
 // files that are not YAML, such as kubelet flag files).
 func (o *Object) LocateList(key string, lines []int) {
 	o.locate = func(p []pathStep) int {
-		if len(p) >= 2 && p[0].key == key && p[1].key == "" && p[1].index < len(lines) {
-			return lines[p[1].index]
+		if len(p) >= 2 && p[0].Key == key && p[1].Key == "" && p[1].Index < len(lines) {
+			return lines[p[1].Index]
 		}
 		return 0
 	}
@@ -248,10 +244,7 @@ func stringMap(v any) map[string]string {
 }
 
 // pathStep is one step of a field path: a map key or a list index.
-type pathStep struct {
-	key   string
-	index int
-}
+type pathStep = fastyaml.Step
 
 // parsePath reads "spec.containers[0].securityContext" (and `data["tls.crt"]` for keys with
 // dots) into steps.
@@ -267,7 +260,7 @@ func parsePath(path string) []pathStep {
 				if end < 0 {
 					return steps
 				}
-				steps = append(steps, pathStep{key: p[2 : 2+end]})
+				steps = append(steps, pathStep{Key: p[2 : 2+end]})
 				p = p[2+end+2:]
 				continue
 			}
@@ -276,14 +269,14 @@ func parsePath(path string) []pathStep {
 				return steps
 			}
 			idx, _ := strconv.Atoi(p[1:end])
-			steps = append(steps, pathStep{index: idx})
+			steps = append(steps, pathStep{Index: idx})
 			p = p[end+1:]
 		default:
 			end := strings.IndexAny(p, ".[")
 			if end < 0 {
 				end = len(p)
 			}
-			steps = append(steps, pathStep{key: p[:end]})
+			steps = append(steps, pathStep{Key: p[:end]})
 			p = p[end:]
 		}
 	}
@@ -322,18 +315,18 @@ func lineOfPath(doc *yaml.Node, path []pathStep) int {
 		}
 		var next *yaml.Node
 		switch {
-		case st.key != "" && n.Kind == yaml.MappingNode:
+		case st.Key != "" && n.Kind == yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == st.key {
+				if n.Content[i].Value == st.Key {
 					// The key's line: for a nested block it is where the field is written.
 					line = n.Content[i].Line
 					next = n.Content[i+1]
 					break
 				}
 			}
-		case st.key == "" && n.Kind == yaml.SequenceNode:
-			if st.index < len(n.Content) {
-				next = n.Content[st.index]
+		case st.Key == "" && n.Kind == yaml.SequenceNode:
+			if st.Index < len(n.Content) {
+				next = n.Content[st.Index]
 				line = next.Line
 			}
 		}

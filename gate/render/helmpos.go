@@ -319,7 +319,7 @@ func (v *valuesFiles) lookup(t *template, region [2]int, line int, rest []manife
 		return nil
 	}
 	for _, s := range rest {
-		if k := s.Key(); k != "" {
+		if k := s.Key; k != "" {
 			vpath += "." + k
 		} else {
 			break // list items of values: the list's line

@@ -151,26 +151,26 @@ func (p *patch) line(raw map[string]any, path []manifest.PathStep) int {
 	n, line := p.smp, 0
 	var cur any = raw
 	for _, st := range path {
-		if st.Key() != "" {
-			v := mapValue(n, st.Key())
+		if st.Key != "" {
+			v := mapValue(n, st.Key)
 			if v == nil {
 				return 0
 			}
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == st.Key() {
+				if n.Content[i].Value == st.Key {
 					line = n.Content[i].Line
 				}
 			}
 			n = v
 			m, _ := cur.(map[string]any)
-			cur = m[st.Key()]
+			cur = m[st.Key]
 			continue
 		}
 		list, _ := cur.([]any)
-		if n.Kind != yaml.SequenceNode || st.Index() >= len(list) {
+		if n.Kind != yaml.SequenceNode || st.Index >= len(list) {
 			return 0
 		}
-		item := list[st.Index()]
+		item := list[st.Index]
 		var match *yaml.Node
 		if m, ok := item.(map[string]any); ok && m["name"] != nil {
 			for _, e := range n.Content {
@@ -178,8 +178,8 @@ func (p *patch) line(raw map[string]any, path []manifest.PathStep) int {
 					match = e
 				}
 			}
-		} else if st.Index() < len(n.Content) {
-			match = n.Content[st.Index()]
+		} else if st.Index < len(n.Content) {
+			match = n.Content[st.Index]
 		}
 		if match == nil {
 			return 0
@@ -196,10 +196,10 @@ func (p *patch) line(raw map[string]any, path []manifest.PathStep) int {
 func (p *patch) opLine(path []manifest.PathStep) int {
 	steps := make([]string, len(path))
 	for i, st := range path {
-		if st.Key() != "" {
-			steps[i] = st.Key()
+		if st.Key != "" {
+			steps[i] = st.Key
 		} else {
-			steps[i] = strconv.Itoa(st.Index())
+			steps[i] = strconv.Itoa(st.Index)
 		}
 	}
 	line := 0

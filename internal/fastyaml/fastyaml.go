@@ -1,6 +1,4 @@
-package manifest
-
-// A fast path for decoding the block-style YAML that rendered manifests are written in
+// Package fastyaml is a fast path for decoding the block-style YAML that rendered manifests are written in
 // (kubectl, Helm and Kustomize output, hand-written manifests). yaml.v3 builds a full node
 // tree — about a hundred bytes per value — before anything can be read from it, and on a
 // 2-core CI runner that tree, not the rules, is most of a gate run. This parser builds the
@@ -10,11 +8,16 @@ package manifest
 // aliases, tags, flow collections with content, multi-line plain or quoted scalars,
 // folded scalars, complex or merge keys, duplicate keys, tabs in indentation, directives,
 // unusual escapes or characters. The caller then decodes the document with yaml.v3, which
-// stays the reference: a differential test over the benchmark corpus and a fuzz target
-// check that whenever this parser accepts a document, its value and lines equal yaml.v3's.
+// stays the reference: a differential test over the vendored charts' output and a fuzz
+// target (gate/manifest/fastyaml_test.go, where the yaml.v3 path is) check that whenever
+// this parser accepts a document, its value and lines equal yaml.v3's.
+//
+// Its API is narrow: Parse, Index.Line, Scalar (shared with the yaml.v3 path), IsMarker.
+package fastyaml
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -22,8 +25,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// posIndex maps hashed field paths to the line where the field is written.
-type posIndex []posEntry
+// Index maps hashed field paths to the line where the field is written.
+type Index []posEntry
 
 type posEntry struct {
 	hash uint64
@@ -48,7 +51,7 @@ func hashIndex(h uint64, i int) uint64 {
 	return (h ^ uint64(i)) * hashPrime
 }
 
-func (x posIndex) lookup(h uint64) int {
+func (x Index) lookup(h uint64) int {
 	for _, e := range x {
 		if e.hash == h {
 			return int(e.line)
@@ -57,15 +60,15 @@ func (x posIndex) lookup(h uint64) int {
 	return 0
 }
 
-// lineOf returns the line of the deepest step of path that the index has, starting from
+// Line returns the line of the deepest step of path that the index has, starting from
 // the document root's line.
-func (x posIndex) lineOf(rootLine int, path []pathStep) int {
+func (x Index) Line(rootLine int, path []Step) int {
 	h, line := uint64(hashSeed), rootLine
 	for _, st := range path {
-		if st.key != "" {
-			h = hashKey(h, st.key)
+		if st.Key != "" {
+			h = hashKey(h, st.Key)
 		} else {
-			h = hashIndex(h, st.index)
+			h = hashIndex(h, st.Index)
 		}
 		l := x.lookup(h)
 		if l == 0 {
@@ -86,7 +89,7 @@ type fline struct {
 type fastParser struct {
 	lines []fline
 	pos   int
-	index posIndex
+	index Index
 	ok    bool
 	depth int
 	// noFinalNewline: the last line has no line break, which changes the value of a
@@ -94,15 +97,18 @@ type fastParser struct {
 	noFinalNewline bool
 }
 
-// parseFast decodes one document. rootLine is the line of its first value.
-func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
+// Parse decodes one document of block-style YAML, the subset rendered manifests are
+// written in, into plain Go values as yaml.v3 would, with the line of every key and item.
+// rootLine is the line of its first value. ok is false when the document is outside the
+// subset (anchors, tags, folded scalars, …): decode it with yaml.v3 then.
+func Parse(data []byte) (v any, idx Index, rootLine int, ok bool) {
 	if !plainText(data) {
 		return nil, nil, 0, false
 	}
 	p := &fastParser{ok: true, noFinalNewline: len(data) > 0 && data[len(data)-1] != '\n'}
 	n := bytes.Count(data, []byte{'\n'}) + 1
 	p.lines = make([]fline, 0, n)
-	p.index = make(posIndex, 0, n)
+	p.index = make(Index, 0, n)
 	text := string(data)
 	for num := 1; len(text) > 0; num++ {
 		l, rest, _ := strings.Cut(text, "\n")
@@ -120,11 +126,11 @@ func parseFast(data []byte) (v any, idx posIndex, rootLine int, ok bool) {
 	p.skipBlank()
 	for i, l := range p.lines {
 		// Document markers: only a leading "---" is ours (splitDocuments cut there).
-		if isMarker(l.raw, "...") || isMarker(l.raw, "---") && i != p.pos {
+		if IsMarker(l.raw, "...") || IsMarker(l.raw, "---") && i != p.pos {
 			return nil, nil, 0, false
 		}
 	}
-	if p.pos < len(p.lines) && isMarker(p.lines[p.pos].raw, "---") {
+	if p.pos < len(p.lines) && IsMarker(p.lines[p.pos].raw, "---") {
 		if rest := strings.Trim(p.lines[p.pos].raw[3:], " \t"); rest != "" && rest[0] != '#' {
 			return nil, nil, 0, false
 		}
@@ -172,6 +178,24 @@ func plainText(data []byte) bool {
 }
 
 func (p *fastParser) fail() any { p.ok = false; return nil }
+
+// Step is one step of a field path: a map key, or (Key "") a list index.
+type Step struct {
+	Key   string
+	Index int
+}
+
+// MaxDepth bounds nesting; real manifests stay far below it.
+const MaxDepth = 1000
+
+// IsMarker says whether line l is the document marker m ("---" or "...") followed by
+// nothing or white space.
+func IsMarker[L ~string | ~[]byte](l L, m string) bool {
+	if len(l) < 3 || string(l[:3]) != m {
+		return false
+	}
+	return len(l) == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\n' || l[3] == '\r'
+}
 
 // skipBlank moves past empty and comment-only lines.
 func (p *fastParser) skipBlank() {
@@ -227,11 +251,11 @@ func (p *fastParser) node(indent int, h uint64) any {
 	return p.value(l.text, indent-1, h, false)
 }
 
-// enter counts one level of nesting; far below maxDepth the document is left to yaml.v3,
+// enter counts one level of nesting; far below MaxDepth the document is left to yaml.v3,
 // whose path reports the depth error.
 func (p *fastParser) enter() bool {
 	p.depth++
-	return p.depth <= maxDepth/2
+	return p.depth <= MaxDepth/2
 }
 
 func (p *fastParser) mapping(indent int, h uint64) any {
@@ -701,7 +725,7 @@ func resolvePlain(s string) any {
 		n, _ := strconv.ParseInt(s, 10, 64)
 		return n
 	}
-	v, err := scalar(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
+	v, err := Scalar(&yaml.Node{Kind: yaml.ScalarNode, Value: s})
 	if err != nil {
 		return s
 	}
@@ -715,4 +739,46 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// Scalar is the value of a yaml.v3 scalar node as JSON decoding of the same document would
+// give it (nil, bool, int64, float64 or string): the fast path and yaml.v3's path resolve
+// scalars with this one function, so they cannot disagree.
+func Scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		switch strings.ToLower(n.Value) {
+		case "true", "yes", "on", "y":
+			return true, nil
+		}
+		return false, nil
+	case "!!int":
+		s := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return i, nil
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			return nil, err
+		}
+		if f, ok := v.(float64); ok {
+			return f, nil
+		}
+		return n.Value, nil
+	case "!!float":
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64); err == nil {
+			return f, nil
+		}
+		switch strings.ToLower(n.Value) {
+		case ".inf", "+.inf":
+			return math.Inf(1), nil
+		case "-.inf":
+			return math.Inf(-1), nil
+		}
+		return math.NaN(), nil
+	}
+	// !!str, !!timestamp (kept as written, like JSON would), !!binary and custom tags.
+	return n.Value, nil
 }
