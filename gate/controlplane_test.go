@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/render"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The hardened control plane of testdata/controlplane/hardened (kubeadm's static Pods, a
@@ -239,10 +239,10 @@ func TestOddStaticPodCommands(t *testing.T) {
 		pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: odd\n  namespace: kube-system\nspec:\n  containers:\n" +
 			"  - name: c\n    image: registry.k8s.io/pause:3.10\n    command: " + command + "\n"
 		res := checkText(t, pod, "")
-		if slices.ContainsFunc(res.Findings, func(f rules.Finding) bool { return strings.HasPrefix(f.RuleID, "apiserver-") }) {
+		if slices.ContainsFunc(res.Findings, func(f finding.Finding) bool { return strings.HasPrefix(f.RuleID, "apiserver-") }) {
 			t.Errorf("command %s read as the API server:\n%s", command, findingsText(res.Findings))
 		}
-		if !slices.ContainsFunc(res.Findings, func(f rules.Finding) bool { return strings.HasPrefix(f.RuleID, "pss-") }) {
+		if !slices.ContainsFunc(res.Findings, func(f finding.Finding) bool { return strings.HasPrefix(f.RuleID, "pss-") }) {
 			t.Errorf("command %s: not judged as a workload:\n%s", command, findingsText(res.Findings))
 		}
 	}
@@ -267,7 +267,7 @@ func TestInsecureControlPlane(t *testing.T) {
 	var got []string
 	for _, f := range res.Findings {
 		got = append(got, filepath.Base(f.Source.File)+" "+f.RuleID)
-		r, _ := rules.Get(f.RuleID)
+		r, _ := finding.Get(f.RuleID)
 		if !slices.ContainsFunc(r.Refs, func(ref string) bool { return strings.HasPrefix(ref, "CIS ") }) &&
 			!slices.Contains(nonCIS, f.RuleID) {
 			t.Errorf("%s: no CIS id in refs %v", f.RuleID, r.Refs)

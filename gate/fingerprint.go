@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"strconv"
 
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // setFingerprints gives each finding of a sorted list its fingerprint: a hash of its Key.
 // An input may hold the same object twice (two documents, one name); their findings share
 // a key, so the n-th of them also hashes n. Sorting keeps that order when lines move.
-func setFingerprints(fs []rules.Finding) {
+func setFingerprints(fs []finding.Finding) {
 	seen := make(map[string]int, len(fs))
 	for i := range fs {
 		key := fs[i].Key()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/node"
 	"github.com/kubegate/kubegate/gate/policy"
@@ -46,15 +47,15 @@ const (
 // Result is what reports show.
 type Result struct {
 	Objects  int
-	Findings []rules.Finding
-	Exempted []rules.Finding
+	Findings []finding.Finding
+	Exempted []finding.Finding
 	// Baselined are the findings the baseline accepted.
-	Baselined []rules.Finding
+	Baselined []finding.Finding
 	// Checked are the objects checked, in input order (reports that list passing objects).
 	Checked []Checked
 	Errors  []*manifest.Error
 	Notes   []string
-	FailOn  rules.Severity
+	FailOn  finding.Severity
 	// Images are the verdicts of the image stage, one per distinct image.
 	Images []*images.Verdict
 }
@@ -79,7 +80,7 @@ func (r *Result) Verdict() Verdict {
 
 // Fails says whether a finding fails the gate: at or above failOn, or a check that could
 // not be done (an image not resolved, verified or scanned), whatever its severity.
-func (r *Result) Fails(f rules.Finding) bool { return rules.Fails(f.RuleID, f.Severity, r.FailOn) }
+func (r *Result) Fails(f finding.Finding) bool { return finding.Fails(f.RuleID, f.Severity, r.FailOn) }
 
 // ExitCode is the process exit code for the verdict.
 func (r *Result) ExitCode() int {
@@ -175,7 +176,7 @@ func nowOf(opts Options) time.Time {
 }
 
 // evaluate builds the set the rules read and runs the rules the policy enables.
-func evaluate(objs []*manifest.Object, opts Options) (*rules.Set, []rules.Finding) {
+func evaluate(objs []*manifest.Object, opts Options) (*rules.Set, []finding.Finding) {
 	p := policyOf(opts)
 	ro := p.RuleOptions()
 	ro.Namespace, ro.Now = opts.Render.Namespace, nowOf(opts)
@@ -185,13 +186,13 @@ func evaluate(objs []*manifest.Object, opts Options) (*rules.Set, []rules.Findin
 
 // enabled keeps the findings of another stage (images, the node audit) whose rules the
 // policy enables.
-func enabled(opts Options, fs []rules.Finding) []rules.Finding {
+func enabled(opts Options, fs []finding.Finding) []finding.Finding {
 	p := policyOf(opts)
-	return slices.DeleteFunc(fs, func(f rules.Finding) bool { return !p.Enabled(f.RuleID) })
+	return slices.DeleteFunc(fs, func(f finding.Finding) bool { return !p.Enabled(f.RuleID) })
 }
 
 // judge applies the policy (exemptions, baseline) to the findings and reaches the result.
-func judge(objs []*manifest.Object, set *rules.Set, findings []rules.Finding, opts Options) *Result {
+func judge(objs []*manifest.Object, set *rules.Set, findings []finding.Finding, opts Options) *Result {
 	p, now := policyOf(opts), nowOf(opts)
 	var notes []string
 	if kinds := set.NotValidated(); len(kinds) > 0 && p.Enabled("schema-unknown-field") {
@@ -220,8 +221,8 @@ func judge(objs []*manifest.Object, set *rules.Set, findings []rules.Finding, op
 }
 
 // sortFindings orders findings by file, line, rule, object, message: reports diff cleanly.
-func sortFindings(fs []rules.Finding) {
-	slices.SortStableFunc(fs, func(a, b rules.Finding) int {
+func sortFindings(fs []finding.Finding) {
+	slices.SortStableFunc(fs, func(a, b finding.Finding) int {
 		return cmp.Or(
 			cmp.Compare(a.Source.File, b.Source.File), cmp.Compare(a.Source.Line, b.Source.Line),
 			cmp.Compare(a.RuleID, b.RuleID), cmp.Compare(a.Object.String(), b.Object.String()),

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
@@ -133,7 +134,7 @@ func TestCheckCorpusVerdict(t *testing.T) {
 	}
 	// Raising failOn above every finding turns the verdict into a pass.
 	p := policy.Default()
-	p.FailOn = rules.Critical
+	p.FailOn = finding.Critical
 	p.Rules.Disable = []string{"pss-privileged"}
 	if res := Check(objs, Options{Policy: p}); res.Verdict() != Pass {
 		t.Errorf("verdict %s with failOn critical and pss-privileged off", res.Verdict())
@@ -143,21 +144,21 @@ func TestCheckCorpusVerdict(t *testing.T) {
 // TestFingerprints: the same object twice in one input gets distinct fingerprints, and
 // fingerprints do not depend on lines.
 func TestFingerprints(t *testing.T) {
-	f := rules.Finding{RuleID: "r", Object: manifest.Ref{Kind: "Pod", Name: "p"}, Source: manifest.Source{File: "a.yaml", Line: 3}}
+	f := finding.Finding{RuleID: "r", Object: manifest.Ref{Kind: "Pod", Name: "p"}, Source: manifest.Source{File: "a.yaml", Line: 3}}
 	g := f
 	g.Source.Line = 40
-	fs := []rules.Finding{f, g}
+	fs := []finding.Finding{f, g}
 	setFingerprints(fs)
 	if fs[0].Fingerprint == fs[1].Fingerprint || len(fs[0].Fingerprint) != 32 {
 		t.Errorf("duplicates share %q", fs[0].Fingerprint)
 	}
-	moved := []rules.Finding{f}
+	moved := []finding.Finding{f}
 	moved[0].Source.Line = 99
 	setFingerprints(moved)
 	if moved[0].Fingerprint != fs[0].Fingerprint {
 		t.Error("the line changed the fingerprint")
 	}
-	other := []rules.Finding{f}
+	other := []finding.Finding{f}
 	other[0].Source.Via = "kustomize:deploy/dev"
 	setFingerprints(other)
 	if other[0].Fingerprint == fs[0].Fingerprint {
@@ -169,28 +170,28 @@ func TestFingerprints(t *testing.T) {
 // checked fails the gate at any failOn and any severity; no baseline accepts it. A
 // finding a check made (a vulnerability) still follows failOn.
 func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
-	f := func(rule string, sev rules.Severity) rules.Finding {
-		return rules.Finding{RuleID: rule, Severity: sev, Fingerprint: rule,
+	f := func(rule string, sev finding.Severity) finding.Finding {
+		return finding.Finding{RuleID: rule, Severity: sev, Fingerprint: rule,
 			Object: manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}}
 	}
 	for _, tc := range []struct {
-		finding rules.Finding
+		finding finding.Finding
 		want    Verdict
 	}{
-		{f("image-unresolved", rules.High), Fail},
-		{f("image-digest-gone", rules.High), Fail},
-		{f("image-unverified", rules.Low), Fail},
-		{f("image-not-scanned", rules.Info), Fail},
-		{f("image-vulnerability-db-stale", rules.High), Fail},
-		{f("image-vulnerable", rules.High), Pass},
-		{f("image-runs-as-root", rules.High), Pass},
+		{f("image-unresolved", finding.High), Fail},
+		{f("image-digest-gone", finding.High), Fail},
+		{f("image-unverified", finding.Low), Fail},
+		{f("image-not-scanned", finding.Info), Fail},
+		{f("image-vulnerability-db-stale", finding.High), Fail},
+		{f("image-vulnerable", finding.High), Pass},
+		{f("image-runs-as-root", finding.High), Pass},
 	} {
-		r := &Result{FailOn: rules.Critical, Findings: []rules.Finding{tc.finding}}
+		r := &Result{FailOn: finding.Critical, Findings: []finding.Finding{tc.finding}}
 		if got := r.Verdict(); got != tc.want {
 			t.Errorf("%s (%s) under failOn critical: %s, want %s", tc.finding.RuleID, tc.finding.Severity, got, tc.want)
 		}
 	}
-	all := []rules.Finding{f("image-unverified", rules.High), f("image-vulnerable", rules.High)}
+	all := []finding.Finding{f("image-unverified", finding.High), f("image-vulnerable", finding.High)}
 	b := policy.NewBaseline(all)
 	if len(b.Findings) != 1 || b.Findings[0].Rule != "image-vulnerable" {
 		t.Errorf("baseline recorded %+v; an unchecked image must never be recorded", b.Findings)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 )
 
@@ -225,7 +225,7 @@ func testDefects(t *testing.T, base string, table []defect) {
 			if want := strings.Count(text[:i], "\n") + 1; f.Source.Line != want {
 				t.Errorf("finding at line %d, want %d (%q)", f.Source.Line, want, d.at)
 			}
-			if res.ExitCode() != 1 && f.Severity >= rules.Medium {
+			if res.ExitCode() != 1 && f.Severity >= finding.Medium {
 				t.Errorf("exit %d for a %s finding", res.ExitCode(), f.Severity)
 			}
 		})
@@ -238,7 +238,7 @@ func testDefects(t *testing.T, base string, table []defect) {
 // hardened-app or the hardened-control-plane table.
 func TestEveryRuleHasADefect(t *testing.T) {
 	all := slices.Concat(defects, controlPlaneDefects, kubeadmDefects, generatedDefects)
-	for _, r := range rules.All() {
+	for _, r := range finding.All() {
 		if strings.HasPrefix(r.ID, "pss-") || strings.HasPrefix(r.ID, "exemption-") || strings.HasPrefix(r.ID, "node-file-") ||
 			slices.Contains(images.Rules, r) { // the image stage's, tested against a registry in images
 			continue
@@ -249,7 +249,7 @@ func TestEveryRuleHasADefect(t *testing.T) {
 	}
 }
 
-func findingsText(fs []rules.Finding) string {
+func findingsText(fs []finding.Finding) string {
 	var b strings.Builder
 	for _, f := range fs {
 		b.WriteString("  " + f.Source.String() + " " + f.RuleID + " " + f.Object.String() + ": " + f.Message + "\n")

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/render"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // TestHelmFindingPositions measures where findings on the vendored upstream charts point:
@@ -68,7 +68,7 @@ func TestHelmFindingPositions(t *testing.T) {
 
 var templateCache = map[string][]string{}
 
-func placedWell(t *testing.T, f rules.Finding, objLine int) bool {
+func placedWell(t *testing.T, f finding.Finding, objLine int) bool {
 	lines, ok := templateCache[f.Source.File]
 	if !ok {
 		data, err := os.ReadFile(f.Source.File)

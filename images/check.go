@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
@@ -79,9 +79,9 @@ type Verdict struct {
 
 // Problem is one reason an image fails, before it is attached to the containers using it.
 type Problem struct {
-	RuleID   string         `json:"rule"`
-	Severity rules.Severity `json:"severity"`
-	Message  string         `json:"message"`
+	RuleID   string           `json:"rule"`
+	Severity finding.Severity `json:"severity"`
+	Message  string           `json:"message"`
 	// RootUser problems apply only to containers that do not force a non-root user.
 	RootUser bool `json:"rootUser,omitempty"`
 }
@@ -316,7 +316,7 @@ func (p PlatformImage) describe() string {
 // nor to a Windows pod (its image user is not a Linux UID).
 func (p Problem) AppliesTo(u Use) bool { return !p.RootUser || !u.NonRootUser && !u.Windows }
 
-func (v *Verdict) problem(r *rules.Rule, format string, args ...any) {
+func (v *Verdict) problem(r *finding.Rule, format string, args ...any) {
 	v.Problems = append(v.Problems, Problem{RuleID: r.ID, Severity: r.Severity, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -327,33 +327,33 @@ func cacheable(v *Verdict) bool { return !slices.ContainsFunc(v.Problems, Proble
 // Unchecked says the problem is a check that could not be done or did not pass (not
 // resolved, digest gone, not verified, not scanned, scanned with a stale DB) rather than
 // something a check found: the image is unknown, and the gate fails closed on it.
-func (p Problem) Unchecked() bool { return rules.FailsClosed(p.RuleID) }
+func (p Problem) Unchecked() bool { return finding.FailsClosed(p.RuleID) }
 
 func runsAsRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
 	return u == "" || u == "0" || u == "root"
 }
 
-func thresholdOf(failOn string) (rules.Severity, bool) {
+func thresholdOf(failOn string) (finding.Severity, bool) {
 	if strings.EqualFold(failOn, "off") {
 		return 0, true
 	}
 	if failOn == "" {
-		return rules.Critical, false
+		return finding.Critical, false
 	}
-	s, err := rules.ParseSeverity(failOn)
+	s, err := finding.ParseSeverity(failOn)
 	if err != nil {
-		return rules.Critical, false // validated with the policy
+		return finding.Critical, false // validated with the policy
 	}
 	return s, false
 }
 
 // severityOf maps Trivy's severities; UNKNOWN counts as low.
-func severityOf(s string) rules.Severity {
-	if sev, err := rules.ParseSeverity(s); err == nil && sev != rules.Info {
+func severityOf(s string) finding.Severity {
+	if sev, err := finding.ParseSeverity(s); err == nil && sev != finding.Info {
 		return sev
 	}
-	return rules.Low
+	return finding.Low
 }
 
 func ignored(list []VulnIgnore, vu Vulnerability, now time.Time) bool {
@@ -381,8 +381,8 @@ func rootUserConsequence(u Use) string {
 
 // Findings attaches each verdict's problems to every container using the image, at its
 // image: line. Root-user problems skip containers with a non-zero runAsUser and Windows pods.
-func Findings(verdicts []*Verdict) []rules.Finding {
-	var out []rules.Finding
+func Findings(verdicts []*Verdict) []finding.Finding {
+	var out []finding.Finding
 	for _, v := range verdicts {
 		for _, p := range v.Problems {
 			for _, u := range v.Image.Uses {
@@ -393,7 +393,7 @@ func Findings(verdicts []*Verdict) []rules.Finding {
 				if p.RootUser {
 					msg = fmt.Sprintf("container %q: %s%s", u.Container, msg, rootUserConsequence(u))
 				}
-				out = append(out, rules.Finding{
+				out = append(out, finding.Finding{
 					RuleID: p.RuleID, Severity: p.Severity, Object: u.Object.Ref(), Field: u.Field,
 					Container: u.Container, Message: msg, Source: u.Object.SourceOf(u.Field),
 					Subject: v.Image.Ref,

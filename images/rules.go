@@ -1,13 +1,13 @@
 package images
 
-import "github.com/kubegate/kubegate/gate/rules"
+import "github.com/kubegate/kubegate/gate/finding"
 
 // The image stage's rules. They are in the catalogue (kubegate rules, policy severity and
 // disable, exemptions) like every other rule; their findings come from the registry, the
-// signatures and the scanner, so they have no Check of their own.
+// signatures and the scanner, so they have no check of their own.
 var (
-	ruleUnresolved = &rules.Rule{
-		ID: "image-unresolved", FailClosed: true, Title: "Image could not be resolved", Severity: rules.High,
+	ruleUnresolved = &finding.Rule{
+		ID: "image-unresolved", FailClosed: true, Title: "Image could not be resolved", Severity: finding.High,
 		Practices: []string{"000-5"},
 		Fix:       "Make the image reachable with the CI's credentials (docker login, CI_REGISTRY_*), or fix the reference.",
 		Doc: "Every image is resolved to a digest in its registry before anything else is checked. " +
@@ -15,16 +15,16 @@ var (
 			"digest that does not match the content — the image cannot be verified or scanned, so " +
 			"the gate fails closed on it, naming the cause.",
 	}
-	ruleDigestGone = &rules.Rule{
-		ID: "image-digest-gone", FailClosed: true, Title: "Pinned digest no longer served", Severity: rules.High,
+	ruleDigestGone = &finding.Rule{
+		ID: "image-digest-gone", FailClosed: true, Title: "Pinned digest no longer served", Severity: finding.High,
 		Practices: []string{"000-5"},
 		Fix:       "Pin the digest the registry serves now (after reviewing it), or restore the image.",
 		Doc: "The manifest pins an image by digest, and the registry answers 404 for that digest: " +
 			"the image was deleted or garbage-collected, so nodes that do not have it cached cannot " +
 			"start the workload, and what was reviewed can no longer be inspected.",
 	}
-	ruleUnverified = &rules.Rule{
-		ID: "image-unverified", FailClosed: true, Title: "Image signature or attestation not verified", Severity: rules.High,
+	ruleUnverified = &finding.Rule{
+		ID: "image-unverified", FailClosed: true, Title: "Image signature or attestation not verified", Severity: finding.High,
 		Practices: []string{"000-5"},
 		Refs:      []string{"https://docs.sigstore.dev/cosign/verifying/verify/"},
 		Fix:       "Sign the image (cosign sign) with a key or identity images.rules accepts, and attach the attestations it asks for.",
@@ -35,16 +35,16 @@ var (
 			"one), including the transparency-log entry; ignoreTlog skips Rekor for private keys only. " +
 			"Every attestation type the rule lists must be signed by the same signer.",
 	}
-	ruleNotScanned = &rules.Rule{
-		ID: "image-not-scanned", FailClosed: true, Title: "Image could not be scanned", Severity: rules.High,
+	ruleNotScanned = &finding.Rule{
+		ID: "image-not-scanned", FailClosed: true, Title: "Image could not be scanned", Severity: finding.High,
 		Practices: []string{"000-5"},
 		Fix:       "Make the vulnerability DB available (network to the DB repository, --db-repository mirror, or a cached DB with --skip-db-update).",
 		Doc: "Every image is scanned for vulnerabilities with Trivy. When the DB cannot be " +
 			"downloaded or opened, or the image's layers cannot be read, the image is unscanned: " +
 			"the gate fails closed on it.",
 	}
-	ruleStaleDB = &rules.Rule{
-		ID: "image-vulnerability-db-stale", FailClosed: true, Title: "Vulnerability DB out of date", Severity: rules.High,
+	ruleStaleDB = &finding.Rule{
+		ID: "image-vulnerability-db-stale", FailClosed: true, Title: "Vulnerability DB out of date", Severity: finding.High,
 		Practices: []string{"000-5"},
 		Fix:       "Update the DB (drop --skip-db-update, or refresh the mirror), or set images.allowStaleDB: true for air-gapped runs.",
 		Doc: "A scan against a DB built more than 7 days ago misses every vulnerability published " +
@@ -52,8 +52,8 @@ var (
 			"finding per image scanned with it, unless images.allowStaleDB is true (air-gapped runs " +
 			"that update their DB by hand).",
 	}
-	ruleVulnerable = &rules.Rule{
-		ID: "image-vulnerable", Title: "Image has known vulnerabilities", Severity: rules.High,
+	ruleVulnerable = &finding.Rule{
+		ID: "image-vulnerable", Title: "Image has known vulnerabilities", Severity: finding.High,
 		Practices: []string{"002-5"},
 		Refs:      []string{"https://trivy.dev/latest/docs/scanner/vulnerability/"},
 		Fix:       "Rebuild the image on updated packages (the fixed version is in the message), or ignore the CVE in images.rules with a reason and an expiry.",
@@ -62,16 +62,16 @@ var (
 			"vulnerabilities.failOn (default: critical), at the finding's own severity; ignoreUnfixed " +
 			"drops those with no fix released, and ignore entries drop one CVE until their expiry.",
 	}
-	ruleRunsAsRoot = &rules.Rule{
-		ID: "image-runs-as-root", Title: "Image runs as root and the pod does not prevent it", Severity: rules.High,
+	ruleRunsAsRoot = &finding.Rule{
+		ID: "image-runs-as-root", Title: "Image runs as root and the pod does not prevent it", Severity: finding.High,
 		Practices: []string{"002-5"},
 		Fix:       "Set securityContext.runAsNonRoot: true and a non-zero runAsUser, or build the image with USER <non-zero uid>.",
 		Doc: "The image config's User is read from the registry: empty, 0 or root means the " +
 			"container runs as root unless the pod or container sets runAsNonRoot: true or a non-zero " +
 			"runAsUser. A manifest can look clean and still run as root; only the image says so.",
 	}
-	ruleEndOfLife = &rules.Rule{
-		ID: "image-os-end-of-life", Title: "Image OS is end of life", Severity: rules.High,
+	ruleEndOfLife = &finding.Rule{
+		ID: "image-os-end-of-life", Title: "Image OS is end of life", Severity: finding.High,
 		Practices: []string{"002-5"},
 		Fix:       "Rebuild the image on a supported release of its base OS.",
 		Doc: "The image's OS release no longer gets security fixes (per Trivy's end-of-life dates): " +
@@ -81,13 +81,13 @@ var (
 
 // ruleInsecure is the reference rule, also reported when the registry turned out to be
 // reached over plain HTTP without being listed as insecure.
-var ruleInsecure, _ = rules.Get("image-registry-insecure")
+var ruleInsecure, _ = finding.Get("image-registry-insecure")
 
 // Rules are the image stage's rules, in the order their findings are most useful.
-var Rules = []*rules.Rule{ruleUnresolved, ruleDigestGone, ruleUnverified, ruleNotScanned, ruleStaleDB, ruleVulnerable, ruleRunsAsRoot, ruleEndOfLife}
+var Rules = []*finding.Rule{ruleUnresolved, ruleDigestGone, ruleUnverified, ruleNotScanned, ruleStaleDB, ruleVulnerable, ruleRunsAsRoot, ruleEndOfLife}
 
 func init() {
 	for _, r := range Rules {
-		rules.Register(r)
+		finding.Register(r)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/report"
@@ -81,7 +82,7 @@ func (f *reportFlags) register(fs *pflag.FlagSet) {
 // apply validates the flags and sets the policy's failOn.
 func (f *reportFlags) apply(p *policy.Policy) error {
 	if f.failOn != "" {
-		s, err := rules.ParseSeverity(f.failOn)
+		s, err := finding.ParseSeverity(f.failOn)
 		if err != nil {
 			return fmt.Errorf("--fail-on: %v", err)
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/gate/webhook"
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
@@ -125,7 +125,7 @@ func (w *failWorld) review(t *testing.T, image string) (bool, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.FailOn = rules.Critical // as check runs
+	p.FailOn = finding.Critical // as check runs
 	images := imageFlags{skipDBUpdate: true, trivyCacheDir: w.trivyDir, cacheDir: filepath.Join(w.dir, "cache"), parallel: 4, regTimeout: 500 * time.Millisecond}
 	srv, _, closeScanner, err := webhookServer(p, &images, 20*time.Second, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -14,13 +14,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 var (
-	permissions = rules.Register(&rules.Rule{
-		ID: "node-file-permissions", Title: "Node file permissions too open", Severity: rules.High,
+	permissions = finding.Register(&finding.Rule{
+		ID: "node-file-permissions", Title: "Node file permissions too open", Severity: finding.High,
 		Practices: []string{"000-11", "000-12"},
 		Refs: []string{"CIS 1.1.1", "CIS 1.1.3", "CIS 1.1.5", "CIS 1.1.7", "CIS 1.1.11", "CIS 1.1.13", "CIS 1.1.15",
 			"CIS 1.1.17", "CIS 1.1.20", "CIS 1.1.21", "CIS 4.1.1", "CIS 4.1.5", "CIS 4.1.7", "CIS 4.1.9",
@@ -31,8 +31,8 @@ var (
 			"keys (600) and certificates (644), the kubelet's client CA file (644) and the etcd data " +
 			"directory (700) are no more open than the CIS benchmark allows. The message names the CIS id.",
 	})
-	ownership = rules.Register(&rules.Rule{
-		ID: "node-file-ownership", Title: "Node file not owned as required", Severity: rules.High,
+	ownership = finding.Register(&finding.Rule{
+		ID: "node-file-ownership", Title: "Node file not owned as required", Severity: finding.High,
 		Practices: []string{"000-11", "000-12"},
 		Refs: []string{"CIS 1.1.2", "CIS 1.1.4", "CIS 1.1.6", "CIS 1.1.8", "CIS 1.1.12", "CIS 1.1.14", "CIS 1.1.16",
 			"CIS 1.1.18", "CIS 1.1.19", "CIS 4.1.2", "CIS 4.1.6", "CIS 4.1.8", "CIS 4.1.10",
@@ -67,7 +67,7 @@ type fileCheck struct {
 
 // Result is what the audit found.
 type Result struct {
-	Findings []rules.Finding
+	Findings []finding.Finding
 	// Checked counts the files whose mode and owner were checked.
 	Checked int
 }
@@ -152,21 +152,21 @@ func expand(root, file string, c fileCheck) []string {
 	return out
 }
 
-func judge(root, p string, info Info, c fileCheck, names *names) []rules.Finding {
+func judge(root, p string, info Info, c fileCheck, names *names) []finding.Finding {
 	rel, _ := filepath.Rel(root, p) // p is under root
 	shown := "/" + filepath.ToSlash(rel)
 	obj := manifest.Ref{Kind: "File", Name: shown}
 	src := manifest.Source{File: p}
-	var out []rules.Finding
+	var out []finding.Finding
 	if c.cisMode != "" && info.Mode&fs.ModeSymlink == 0 { // a link's own mode is always 0777
 		if mode := info.Mode.Perm(); mode&^c.maxMode != 0 {
-			out = append(out, rules.Finding{RuleID: permissions.ID, Severity: permissions.Severity, Object: obj, Source: src,
+			out = append(out, finding.Finding{RuleID: permissions.ID, Severity: permissions.Severity, Object: obj, Source: src,
 				Message: fmt.Sprintf("mode %04o, want %04o or stricter (CIS %s)", mode, c.maxMode, c.cisMode)})
 		}
 	}
 	if c.cisOwner != "" {
 		if got := names.user(info.UID) + ":" + names.group(info.GID); got != c.owner {
-			out = append(out, rules.Finding{RuleID: ownership.ID, Severity: ownership.Severity, Object: obj, Source: src,
+			out = append(out, finding.Finding{RuleID: ownership.ID, Severity: ownership.Severity, Object: obj, Source: src,
 				Message: fmt.Sprintf("owned by %s, want %s (CIS %s)", got, c.owner, c.cisOwner)})
 		}
 	}

@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // BaselineKind is the kind of a baseline file.
@@ -34,10 +34,10 @@ type BaselineEntry struct {
 }
 
 // NewBaseline records findings (sorted, fingerprinted by the gate).
-func NewBaseline(findings []rules.Finding) *Baseline {
+func NewBaseline(findings []finding.Finding) *Baseline {
 	b := &Baseline{APIVersion: APIVersion, Kind: BaselineKind, Findings: []BaselineEntry{}}
 	for _, f := range findings {
-		if rules.FailsClosed(f.RuleID) { // an image that could not be checked is never accepted
+		if finding.FailsClosed(f.RuleID) { // an image that could not be checked is never accepted
 			continue
 		}
 		b.Findings = append(b.Findings, BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.RuleID,
@@ -92,13 +92,13 @@ func (b *Baseline) Write(path string) error {
 // Split separates the findings the baseline accepts from the new ones, and returns the
 // entries that matched nothing (fixed since the baseline was written). An entry accepts
 // one finding.
-func (b *Baseline) Split(findings []rules.Finding) (fresh, accepted []rules.Finding, unmatched []BaselineEntry) {
+func (b *Baseline) Split(findings []finding.Finding) (fresh, accepted []finding.Finding, unmatched []BaselineEntry) {
 	left := make(map[string]int, len(b.Findings))
 	for _, e := range b.Findings {
 		left[e.Fingerprint]++
 	}
 	for _, f := range findings {
-		if left[f.Fingerprint] > 0 && !rules.FailsClosed(f.RuleID) {
+		if left[f.Fingerprint] > 0 && !finding.FailsClosed(f.RuleID) {
 			left[f.Fingerprint]--
 			accepted = append(accepted, f)
 			continue

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // Object annotations that exempt one object from rules, for a reason.
@@ -18,19 +18,19 @@ const (
 
 // The bookkeeping rules: their findings come from applying the policy, not from objects.
 var (
-	ruleExpired = rules.Register(&rules.Rule{
-		ID: "exemption-expired", Title: "Exemption has expired", Severity: rules.Low,
+	ruleExpired = finding.Register(&finding.Rule{
+		ID: "exemption-expired", Title: "Exemption has expired", Severity: finding.Low,
 		Fix: "Fix the findings it covered, or renew the exemption with a new expiry date and reason.",
 		Doc: "An exemption in kubegate.yaml whose expires date has passed no longer exempts anything: " +
 			"the findings it covered are reported again, and this finding says which exemption lapsed.",
 	})
-	ruleUnused = rules.Register(&rules.Rule{
-		ID: "exemption-unused", Title: "Exemption matched no finding", Severity: rules.Info,
+	ruleUnused = finding.Register(&finding.Rule{
+		ID: "exemption-unused", Title: "Exemption matched no finding", Severity: finding.Info,
 		Fix: "Remove the exemption, or correct its rule and object selectors.",
 		Doc: "An exemption in kubegate.yaml that matched no finding in this run is stale or mistyped.",
 	})
-	ruleInvalid = rules.Register(&rules.Rule{
-		ID: "exemption-invalid", Title: "Exemption annotation without a reason", Severity: rules.Low,
+	ruleInvalid = finding.Register(&finding.Rule{
+		ID: "exemption-invalid", Title: "Exemption annotation without a reason", Severity: finding.Low,
 		Fix: "Add the kubegate.dev/exempt-reason annotation saying why the object is exempt.",
 		Doc: "The kubegate.dev/exempt annotation only exempts an object when kubegate.dev/exempt-reason " +
 			"says why; without it the findings are reported.",
@@ -39,8 +39,8 @@ var (
 
 // Outcome is the policy applied to the rule findings.
 type Outcome struct {
-	Findings []rules.Finding // what is reported, with the policy's severities
-	Exempted []rules.Finding // what exemptions accepted
+	Findings []finding.Finding // what is reported, with the policy's severities
+	Exempted []finding.Finding // what exemptions accepted
 }
 
 // Enabled says whether a rule runs.
@@ -54,7 +54,7 @@ func (p *Policy) Enabled(id string) bool {
 }
 
 // Apply applies exemptions and severity overrides. now decides which exemptions expired.
-func (p *Policy) Apply(findings []rules.Finding, objects []*manifest.Object, now time.Time) Outcome {
+func (p *Policy) Apply(findings []finding.Finding, objects []*manifest.Object, now time.Time) Outcome {
 	byRef := make(map[manifest.Ref]*manifest.Object, len(objects))
 	for _, o := range objects {
 		byRef[o.Ref()] = o
@@ -90,11 +90,11 @@ func (p *Policy) Apply(findings []rules.Finding, objects []*manifest.Object, now
 		ref := manifest.Ref{APIVersion: APIVersion, Kind: Kind, Name: filepath.Base(p.File)}
 		switch {
 		case expired[i]:
-			out.Findings = append(out.Findings, rules.Finding{RuleID: ruleExpired.ID, Severity: ruleExpired.Severity,
+			out.Findings = append(out.Findings, finding.Finding{RuleID: ruleExpired.ID, Severity: ruleExpired.Severity,
 				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
 				Message: fmt.Sprintf("exemption for %s (owner %s) expired on %s; its findings are reported again", e.Rule, e.Owner, e.Expires)})
 		case !used[i]:
-			out.Findings = append(out.Findings, rules.Finding{RuleID: ruleUnused.ID, Severity: ruleUnused.Severity,
+			out.Findings = append(out.Findings, finding.Finding{RuleID: ruleUnused.ID, Severity: ruleUnused.Severity,
 				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
 				Message: fmt.Sprintf("exemption for %s (owner %s) matched no finding", e.Rule, e.Owner)})
 		}
@@ -110,7 +110,7 @@ func (p *Policy) Apply(findings []rules.Finding, objects []*manifest.Object, now
 }
 
 // adjust drops the findings of disabled rules and applies severity overrides.
-func (p *Policy) adjust(f rules.Finding) (rules.Finding, bool) {
+func (p *Policy) adjust(f finding.Finding) (finding.Finding, bool) {
 	if !p.Enabled(f.RuleID) {
 		return f, false
 	}
@@ -123,7 +123,7 @@ func (p *Policy) adjust(f rules.Finding) (rules.Finding, bool) {
 // Judge applies the policy to one finding outside a rendered set (an admission review):
 // disabled rules and live exemptions drop it, severity overrides apply. Exemption
 // annotations are not read: at admission they would come from whoever creates the pod.
-func (p *Policy) Judge(f rules.Finding, now time.Time) (rules.Finding, bool) {
+func (p *Policy) Judge(f finding.Finding, now time.Time) (finding.Finding, bool) {
 	if p.exemptionFor(f, now, make([]bool, len(p.Exemptions))) >= 0 {
 		return f, false
 	}
@@ -132,7 +132,7 @@ func (p *Policy) Judge(f rules.Finding, now time.Time) (rules.Finding, bool) {
 
 // exemptionFor returns the index of the first live exemption that covers f, or -1. An
 // exemption that would cover f but has expired is marked in expired.
-func (p *Policy) exemptionFor(f rules.Finding, now time.Time, expired []bool) int {
+func (p *Policy) exemptionFor(f finding.Finding, now time.Time, expired []bool) int {
 	for i, e := range p.Exemptions {
 		if !e.covers(f) {
 			continue
@@ -146,7 +146,7 @@ func (p *Policy) exemptionFor(f rules.Finding, now time.Time, expired []bool) in
 	return -1
 }
 
-func (e Exemption) covers(f rules.Finding) bool {
+func (e Exemption) covers(f finding.Finding) bool {
 	return glob(e.Rule, f.RuleID) && glob(e.Kind, f.Object.Kind) && glob(e.Namespace, f.Object.Namespace) &&
 		glob(e.Name, f.Object.Name) && glob(e.Container, f.Container)
 }
@@ -171,7 +171,7 @@ const (
 func annotationExempts(o *manifest.Object, ruleID string) exemptState {
 	ann := o.Annotations()
 	list, ok := ann[AnnotationExempt]
-	if !ok || rules.FailsClosed(ruleID) { // an unchecked image: only the policy's owners may admit it
+	if !ok || finding.FailsClosed(ruleID) { // an unchecked image: only the policy's owners may admit it
 		return notExempt
 	}
 	for _, pat := range strings.Split(list, ",") {

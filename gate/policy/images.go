@@ -8,7 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/images"
 )
 
@@ -95,7 +95,7 @@ func (p *Policy) validateImageRule(r *images.Rule, at string, line func(string) 
 	}
 	if v := r.Vulnerabilities; v != nil {
 		if v.FailOn != "" && !strings.EqualFold(v.FailOn, "off") {
-			if sev, err := rules.ParseSeverity(v.FailOn); err != nil || sev == rules.Info {
+			if sev, err := finding.ParseSeverity(v.FailOn); err != nil || sev == finding.Info {
 				return errAt(at+".vulnerabilities.failOn", "failOn must be critical, high, medium, low or off, got %q", v.FailOn)
 			}
 		}

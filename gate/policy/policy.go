@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
@@ -31,14 +32,14 @@ var DefaultFiles = []string{"kubegate.yaml", "kubegate.yml"}
 
 // Policy is kubegate.yaml. Every field has a secure default: no file is needed to start.
 type Policy struct {
-	APIVersion        string         `yaml:"apiVersion"`
-	Kind              string         `yaml:"kind"`
-	KubernetesVersion string         `yaml:"kubernetesVersion"`
-	FailOn            rules.Severity `yaml:"failOn"`
-	Profile           rules.Profile  `yaml:"profile"`
-	Rules             RuleSettings   `yaml:"rules"`
-	Images            Images         `yaml:"images"`
-	Exemptions        []Exemption    `yaml:"exemptions"`
+	APIVersion        string           `yaml:"apiVersion"`
+	Kind              string           `yaml:"kind"`
+	KubernetesVersion string           `yaml:"kubernetesVersion"`
+	FailOn            finding.Severity `yaml:"failOn"`
+	Profile           rules.Profile    `yaml:"profile"`
+	Rules             RuleSettings     `yaml:"rules"`
+	Images            Images           `yaml:"images"`
+	Exemptions        []Exemption      `yaml:"exemptions"`
 
 	// File is where the policy was read from ("" for the built-in default).
 	File string `yaml:"-"`
@@ -50,9 +51,9 @@ type Policy struct {
 
 // RuleSettings turns rules off, changes their severity and sets what rules read.
 type RuleSettings struct {
-	Disable  []string                  `yaml:"disable"`
-	Severity map[string]rules.Severity `yaml:"severity"`
-	Settings rules.Settings            `yaml:"settings"`
+	Disable  []string                    `yaml:"disable"`
+	Severity map[string]finding.Severity `yaml:"severity"`
+	Settings rules.Settings              `yaml:"settings"`
 }
 
 // Images is the images section: where images may come from, how they are referenced, and
@@ -126,7 +127,7 @@ func (d Date) String() string { return d.Format(time.DateOnly) }
 
 // Default returns the policy used when there is no file.
 func Default() *Policy {
-	return &Policy{APIVersion: APIVersion, Kind: Kind, FailOn: rules.Medium, Profile: rules.Restricted}
+	return &Policy{APIVersion: APIVersion, Kind: Kind, FailOn: finding.Medium, Profile: rules.Restricted}
 }
 
 // Error is a problem with the policy file, at a line.
@@ -256,7 +257,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 		}
 	}
 	for i, id := range p.Rules.Disable {
-		r, ok := rules.Get(id)
+		r, ok := finding.Get(id)
 		switch {
 		case !ok:
 			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q (see `kubegate rules`)", id)
@@ -267,7 +268,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 		}
 	}
 	for id := range p.Rules.Severity {
-		r, ok := rules.Get(id)
+		r, ok := finding.Get(id)
 		switch {
 		case !ok:
 			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
@@ -352,7 +353,7 @@ func (p *Policy) validateSettings(line func(string) int) error {
 }
 
 func matchesAnyRule(glob string) bool {
-	for _, r := range rules.All() {
+	for _, r := range finding.All() {
 		if ok, _ := filepath.Match(glob, r.ID); ok {
 			return true
 		}

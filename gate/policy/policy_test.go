@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
 )
@@ -37,9 +38,9 @@ exemptions:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.FailOn != rules.High || p.Profile != rules.Baseline || p.KubernetesVersion != "1.36" ||
+	if p.FailOn != finding.High || p.Profile != rules.Baseline || p.KubernetesVersion != "1.36" ||
 		p.Enabled("read-only-root-filesystem") || !p.Enabled("pss-privileged") ||
-		p.Rules.Severity["pss-host-ports"] != rules.Critical || p.Exemptions[0].Expires.String() != "2027-03-31" ||
+		p.Rules.Severity["pss-host-ports"] != finding.Critical || p.Exemptions[0].Expires.String() != "2027-03-31" ||
 		p.exemptionLines[0] != 11 {
 		t.Errorf("parsed %+v", p)
 	}
@@ -112,7 +113,7 @@ rules:
 
 func TestDefaults(t *testing.T) {
 	p := Default()
-	if p.FailOn != rules.Medium || p.Profile != rules.Restricted {
+	if p.FailOn != finding.Medium || p.Profile != rules.Restricted {
 		t.Errorf("default %+v", p)
 	}
 	dir := t.TempDir()
@@ -120,7 +121,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("no file: %v %+v", err, p)
 	}
 	os.WriteFile(filepath.Join(dir, "kubegate.yaml"), []byte(header+"failOn: low\n"), 0o644)
-	if p, err := Discover(dir); err != nil || p.FailOn != rules.Low {
+	if p, err := Discover(dir); err != nil || p.FailOn != finding.Low {
 		t.Errorf("discovered: %v %+v", err, p)
 	}
 }
@@ -206,9 +207,9 @@ func obj(kind, ns, name string, annotations map[string]any) *manifest.Object {
 	return o
 }
 
-func finding(rule string, o *manifest.Object, container string) rules.Finding {
-	r, _ := rules.Get(rule)
-	return rules.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source}
+func findingOf(rule string, o *manifest.Object, container string) finding.Finding {
+	r, _ := finding.Get(rule)
+	return finding.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source}
 }
 
 func TestApplyExemptions(t *testing.T) {
@@ -238,20 +239,20 @@ exemptions:
 	web := obj("Deployment", "apps", "web", nil)
 	annotated := obj("Deployment", "apps", "cni", map[string]any{AnnotationExempt: "pss-run-as-*", AnnotationExemptReason: "vendor image"})
 	noReason := obj("Deployment", "apps", "bad", map[string]any{AnnotationExempt: "pss-run-as-non-root"})
-	in := []rules.Finding{
-		finding("pss-host-namespaces", exporter, ""), // exempted by #0
-		finding("pss-host-ports", web, ""),           // not a DaemonSet: kept, severity low
-		finding("pss-privileged", web, "app"),        // #1 expired: kept
-		finding("read-only-root-filesystem", web, "app"),
-		finding("pss-run-as-non-root", annotated, "c"), // annotation with reason
-		finding("pss-run-as-non-root", noReason, "c"),  // annotation without reason: kept + invalid
+	in := []finding.Finding{
+		findingOf("pss-host-namespaces", exporter, ""), // exempted by #0
+		findingOf("pss-host-ports", web, ""),           // not a DaemonSet: kept, severity low
+		findingOf("pss-privileged", web, "app"),        // #1 expired: kept
+		findingOf("read-only-root-filesystem", web, "app"),
+		findingOf("pss-run-as-non-root", annotated, "c"), // annotation with reason
+		findingOf("pss-run-as-non-root", noReason, "c"),  // annotation without reason: kept + invalid
 	}
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	out := p.Apply(in, []*manifest.Object{exporter, web, annotated, noReason}, now)
 	if len(out.Exempted) != 2 {
 		t.Errorf("exempted %d, want 2: %+v", len(out.Exempted), out.Exempted)
 	}
-	got := map[string]rules.Finding{}
+	got := map[string]finding.Finding{}
 	for _, f := range out.Findings {
 		got[f.RuleID+"/"+f.Object.Name] = f
 	}
@@ -260,7 +261,7 @@ exemptions:
 			t.Errorf("missing kept finding %s", key)
 		}
 	}
-	if got["pss-host-ports/web"].Severity != rules.Low {
+	if got["pss-host-ports/web"].Severity != finding.Low {
 		t.Errorf("severity override not applied: %s", got["pss-host-ports/web"].Severity)
 	}
 	checks := map[string]struct {
@@ -286,7 +287,7 @@ exemptions:
 	}
 
 	// Before its expiry day ends, the exemption still holds.
-	live := p.Apply([]rules.Finding{finding("pss-privileged", web, "app")}, []*manifest.Object{web},
+	live := p.Apply([]finding.Finding{findingOf("pss-privileged", web, "app")}, []*manifest.Object{web},
 		time.Date(2026, 1, 1, 23, 0, 0, 0, time.UTC))
 	if len(live.Exempted) != 1 {
 		t.Errorf("exemption expired early: %+v", live)
@@ -324,9 +325,9 @@ func FuzzParse(f *testing.F) {
 }
 
 func TestBaselineSplit(t *testing.T) {
-	f := func(fp string) rules.Finding { return rules.Finding{RuleID: "r", Fingerprint: fp} }
-	b := NewBaseline([]rules.Finding{f("a"), f("b"), f("b"), f("gone")})
-	fresh, accepted, unmatched := b.Split([]rules.Finding{f("a"), f("b"), f("b"), f("b"), f("new")})
+	f := func(fp string) finding.Finding { return finding.Finding{RuleID: "r", Fingerprint: fp} }
+	b := NewBaseline([]finding.Finding{f("a"), f("b"), f("b"), f("gone")})
+	fresh, accepted, unmatched := b.Split([]finding.Finding{f("a"), f("b"), f("b"), f("b"), f("new")})
 	if len(accepted) != 3 || len(fresh) != 2 || fresh[0].Fingerprint != "b" || fresh[1].Fingerprint != "new" ||
 		len(unmatched) != 1 || unmatched[0].Fingerprint != "gone" {
 		t.Errorf("fresh %v accepted %v unmatched %v", fresh, accepted, unmatched)
@@ -357,7 +358,7 @@ func TestLoadBaselineErrors(t *testing.T) {
 func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
 	p := Default()
 	o := obj("Deployment", "shop", "web", map[string]any{AnnotationExempt: "image-*", AnnotationExemptReason: "trust me"})
-	out := p.Apply([]rules.Finding{finding("image-unverified", o, "c"), finding("image-vulnerable", o, "c")}, []*manifest.Object{o}, time.Now())
+	out := p.Apply([]finding.Finding{findingOf("image-unverified", o, "c"), findingOf("image-vulnerable", o, "c")}, []*manifest.Object{o}, time.Now())
 	if len(out.Findings) != 1 || out.Findings[0].RuleID != "image-unverified" || len(out.Exempted) != 1 || out.Exempted[0].RuleID != "image-vulnerable" {
 		t.Errorf("findings %v, exempted %v", out.Findings, out.Exempted)
 	}
@@ -365,7 +366,7 @@ func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := p.Apply([]rules.Finding{finding("image-unverified", o, "c")}, []*manifest.Object{o}, time.Now()); len(out.Findings) != 0 || len(out.Exempted) != 1 {
+	if out := p.Apply([]finding.Finding{findingOf("image-unverified", o, "c")}, []*manifest.Object{o}, time.Now()); len(out.Findings) != 0 || len(out.Exempted) != 1 {
 		t.Errorf("policy exemption: findings %v, exempted %v", out.Findings, out.Exempted)
 	}
 }

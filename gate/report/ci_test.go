@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/internal/schematest"
 )
 
@@ -138,11 +138,11 @@ func jsonString(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // TestSARIFLevels: below failOn is a warning, info a note; an empty run is still valid.
 func TestSARIFLevels(t *testing.T) {
-	if level(false, rules.Medium) != "warning" || level(false, rules.Info) != "note" ||
-		level(true, rules.High) != "error" || level(true, rules.Info) != "error" {
+	if level(false, finding.Medium) != "warning" || level(false, finding.Info) != "note" ||
+		level(true, finding.High) != "error" || level(true, finding.Info) != "error" {
 		t.Error("levels")
 	}
-	out := write(t, "sarif", &gate.Result{FailOn: rules.Medium}, Options{Version: "dev"})
+	out := write(t, "sarif", &gate.Result{FailOn: finding.Medium}, Options{Version: "dev"})
 	schematest.Validate(t, "sarif-schema-2.1.0.json", out, false)
 	if !bytes.Contains(out, []byte(`"results": []`)) {
 		t.Errorf("an empty run must say it has no results:\n%s", out)
@@ -151,7 +151,7 @@ func TestSARIFLevels(t *testing.T) {
 
 func TestJUnit(t *testing.T) {
 	r := result()
-	r.Findings[1].Severity = rules.Low // below failOn: reported, passing
+	r.Findings[1].Severity = finding.Low // below failOn: reported, passing
 	out := write(t, "junit", r, Options{Version: "v1"})
 	var doc junitSuites
 	if err := xml.Unmarshal(out, &doc); err != nil {
@@ -211,7 +211,7 @@ func TestGitLabCodeQuality(t *testing.T) {
 
 func TestGitHubAnnotations(t *testing.T) {
 	r := result()
-	r.Findings = append(r.Findings, rules.Finding{RuleID: "exemption-unused", Severity: rules.Info,
+	r.Findings = append(r.Findings, finding.Finding{RuleID: "exemption-unused", Severity: finding.Info,
 		Object: manifest.Ref{Kind: "Policy", Name: "kubegate.yaml"}, Message: "50%, done: x\nnext",
 		Source: manifest.Source{File: "dir,with:odd%chars/kubegate.yaml"}})
 	got := string(write(t, "github", r, Options{}))

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // GitHubAnnotations writes GitHub Actions workflow commands (`::error file=…,line=…::…`):
@@ -24,7 +24,7 @@ func GitHubAnnotations(w io.Writer, r *gate.Result, o Options) error {
 			cmd = "notice"
 		}
 		msg := f.Object.String() + ": " + f.Message
-		if rule, ok := rules.Get(f.RuleID); ok {
+		if rule, ok := finding.Get(f.RuleID); ok {
 			msg += "\nFix: " + rule.Fix
 		}
 		workflowCommand(&b, cmd, o.path(f.Source.File), f.Source.Line, fmt.Sprintf("kubegate %s (%s)", f.RuleID, f.Severity), msg)
@@ -65,7 +65,7 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 	b.WriteString("| objects | findings |")
 	sep := "|---:|---:|"
 	vals := fmt.Sprintf("| %d | %d |", r.Objects, len(r.Findings))
-	for s := rules.Critical; s >= rules.Info; s-- {
+	for s := finding.Critical; s >= finding.Info; s-- {
 		fmt.Fprintf(&b, " %s |", s)
 		sep += "---:|"
 		vals += fmt.Sprintf(" %d |", counts[s.String()])

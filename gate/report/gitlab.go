@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // gitlabIssue is one entry of a GitLab Code Quality report (a subset of the Code Climate
@@ -26,8 +26,8 @@ type gitlabLocation struct {
 }
 
 // gitlabSeverity maps kubegate's severities onto GitLab's five.
-var gitlabSeverity = map[rules.Severity]string{
-	rules.Info: "info", rules.Low: "minor", rules.Medium: "major", rules.High: "critical", rules.Critical: "blocker",
+var gitlabSeverity = map[finding.Severity]string{
+	finding.Info: "info", finding.Low: "minor", finding.Medium: "major", finding.High: "critical", finding.Critical: "blocker",
 }
 
 // GitLabCodeQuality writes a GitLab Code Quality report (artifacts:reports:codequality):

@@ -6,23 +6,23 @@ import (
 	"io"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // JSONFinding is one finding in the JSON report. The key names are a contract: later
 // formats and users' scripts build on them.
 type JSONFinding struct {
-	Rule      string          `json:"rule"`
-	Severity  rules.Severity  `json:"severity"`
-	Practices []string        `json:"practices"`
-	Refs      []string        `json:"refs"`
-	Object    manifest.Ref    `json:"object"`
-	Field     string          `json:"field,omitempty"`
-	Container string          `json:"container,omitempty"`
-	Message   string          `json:"message"`
-	Fix       string          `json:"fix"`
-	Source    manifest.Source `json:"source"`
+	Rule      string           `json:"rule"`
+	Severity  finding.Severity `json:"severity"`
+	Practices []string         `json:"practices"`
+	Refs      []string         `json:"refs"`
+	Object    manifest.Ref     `json:"object"`
+	Field     string           `json:"field,omitempty"`
+	Container string           `json:"container,omitempty"`
+	Message   string           `json:"message"`
+	Fix       string           `json:"fix"`
+	Source    manifest.Source  `json:"source"`
 	// Fingerprint identifies the finding across runs (rule, object, field, container,
 	// image; not the line): what baselines, SARIF and GitLab match on.
 	Fingerprint string `json:"fingerprint"`
@@ -30,14 +30,14 @@ type JSONFinding struct {
 
 // JSONSummary counts the run.
 type JSONSummary struct {
-	Objects    int            `json:"objects"`
-	Findings   int            `json:"findings"`
-	BySeverity map[string]int `json:"bySeverity"`
-	Exempted   int            `json:"exempted"`
-	Baselined  int            `json:"baselined"`
-	Errors     int            `json:"errors"`
-	FailOn     rules.Severity `json:"failOn"`
-	Verdict    gate.Verdict   `json:"verdict"`
+	Objects    int              `json:"objects"`
+	Findings   int              `json:"findings"`
+	BySeverity map[string]int   `json:"bySeverity"`
+	Exempted   int              `json:"exempted"`
+	Baselined  int              `json:"baselined"`
+	Errors     int              `json:"errors"`
+	FailOn     finding.Severity `json:"failOn"`
+	Verdict    gate.Verdict     `json:"verdict"`
 }
 
 // JSONReport is the whole JSON document.
@@ -64,7 +64,7 @@ func NewJSONReport(r *gate.Result) JSONReport {
 			Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
 			Fingerprint: f.Fingerprint,
 		}
-		if rule, ok := rules.Get(f.RuleID); ok {
+		if rule, ok := finding.Get(f.RuleID); ok {
 			jf.Practices = append(jf.Practices, rule.Practices...)
 			jf.Refs = append(jf.Refs, rule.Refs...)
 			jf.Fix = rule.Fix
@@ -78,9 +78,9 @@ func NewJSONReport(r *gate.Result) JSONReport {
 	return out
 }
 
-func countBySeverity(fs []rules.Finding) map[string]int {
+func countBySeverity(fs []finding.Finding) map[string]int {
 	m := map[string]int{}
-	for s := rules.Info; s <= rules.Critical; s++ {
+	for s := finding.Info; s <= finding.Critical; s++ {
 		m[s.String()] = 0
 	}
 	for _, f := range fs {

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The JUnit XML elements GitLab and Jenkins read.
@@ -137,11 +137,11 @@ func inputOf(o Options, s manifest.Source) string {
 }
 
 // findingText is a finding in a few plain lines: where, what, and the fix.
-func findingText(o Options, f rules.Finding) string {
+func findingText(o Options, f finding.Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n%s %s: %s: %s\n", o.at(f.Source.File, f.Source.Line),
 		strings.ToUpper(f.Severity.String()), f.RuleID, f.Object, f.Message)
-	if rule, ok := rules.Get(f.RuleID); ok {
+	if rule, ok := finding.Get(f.RuleID); ok {
 		fmt.Fprintf(&b, "Fix: %s\n", rule.Fix)
 	}
 	return b.String()

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // Options apply to every format.
@@ -86,18 +86,18 @@ const RuleDocs = "https://github.com/kubegate/kubegate/blob/main/docs/rules.md"
 func ruleURL(id string) string { return RuleDocs + "#" + id }
 
 // firedRules are the rules of the findings, in order of first appearance.
-func firedRules(fs []rules.Finding) []*rules.Rule {
-	var out []*rules.Rule
+func firedRules(fs []finding.Finding) []*finding.Rule {
+	var out []*finding.Rule
 	seen := map[string]bool{}
 	for _, f := range fs {
 		if seen[f.RuleID] {
 			continue
 		}
 		seen[f.RuleID] = true
-		if r, ok := rules.Get(f.RuleID); ok {
+		if r, ok := finding.Get(f.RuleID); ok {
 			out = append(out, r)
 		} else {
-			out = append(out, &rules.Rule{ID: f.RuleID, Title: f.RuleID, Severity: f.Severity})
+			out = append(out, &finding.Rule{ID: f.RuleID, Title: f.RuleID, Severity: f.Severity})
 		}
 	}
 	return out

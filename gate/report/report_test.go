@@ -8,16 +8,16 @@ import (
 	"testing"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 )
 
 func result() *gate.Result {
 	return &gate.Result{
 		Objects: 2,
-		Findings: []rules.Finding{{
-			RuleID: "pss-privileged", Severity: rules.Critical,
+		Findings: []finding.Finding{{
+			RuleID: "pss-privileged", Severity: finding.Critical,
 			Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"},
 			Field:  "spec.containers[0].securityContext.privileged", Container: "app",
 			Message: `privileged (container "app" must not set securityContext.privileged=true)`,
@@ -25,7 +25,7 @@ func result() *gate.Result {
 				Values: &manifest.ValuesRef{File: "values.yaml", Line: 4, Path: "securityContext.privileged"}},
 			Fingerprint: "fp-privileged",
 		}, {
-			RuleID: "read-only-root-filesystem", Severity: rules.Medium,
+			RuleID: "read-only-root-filesystem", Severity: finding.Medium,
 			Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
 			Message: "m", Source: manifest.Source{File: "base/d.yaml", Line: 3, Via: "kustomize:overlay"},
 			Fingerprint: "fp-rorf",
@@ -37,7 +37,7 @@ func result() *gate.Result {
 		},
 		Errors: []*manifest.Error{{File: "bad.yaml", Line: 2, Msg: "invalid YAML: x"}},
 		Notes:  []string{"images: 1 checked (0 from cache)"},
-		FailOn: rules.Medium, // with the input error: verdict "error"
+		FailOn: finding.Medium, // with the input error: verdict "error"
 		Images: []*images.Verdict{{
 			Image: &images.Image{Ref: "ghcr.io/acme/web:1", Uses: []images.Use{{
 				Object: &manifest.Object{APIVersion: "v1", Kind: "Pod", Namespace: "apps", Name: "p"}, Container: "app"}}},

@@ -9,7 +9,7 @@ import (
 	"github.com/owenrumney/go-sarif/v2/sarif"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // srcRoot names the repository root in SARIF locations; the upload resolves it to the
@@ -21,8 +21,8 @@ const fingerprintKey = "kubegate/v1"
 
 // securitySeverity is the CVSS-like score GitHub code scanning ranks security alerts by:
 // ≥9 critical, 7–8.9 high, 4–6.9 medium, 0.1–3.9 low. Info findings get none (a note).
-var securitySeverity = map[rules.Severity]string{
-	rules.Critical: "9.5", rules.High: "8.0", rules.Medium: "5.5", rules.Low: "3.0",
+var securitySeverity = map[finding.Severity]string{
+	finding.Critical: "9.5", finding.High: "8.0", finding.Medium: "5.5", finding.Low: "3.0",
 }
 
 // SARIF writes a SARIF 2.1.0 log for GitHub code scanning and other SARIF viewers: one
@@ -51,7 +51,7 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 			WithFullDescription(sarif.NewMultiformatMessageString(orTitle(rule))).
 			WithHelpURI(ruleURL(rule.ID)).
 			WithHelp(&sarif.MultiformatMessageString{Text: ptr(ruleHelp(rule, false)), Markdown: ptr(ruleHelp(rule, true))}).
-			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rules.Fails(rule.ID, rule.Severity, r.FailOn), rule.Severity))).
+			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(finding.Fails(rule.ID, rule.Severity, r.FailOn), rule.Severity))).
 			WithProperties(ruleProperties(rule))
 	}
 	for _, f := range r.Findings {
@@ -92,17 +92,17 @@ func (o Options) physical(file string, line int) *sarif.PhysicalLocation {
 
 // level is the SARIF level: error when the finding fails the gate, note for info, else
 // warning.
-func level(fails bool, s rules.Severity) string {
+func level(fails bool, s finding.Severity) string {
 	switch {
 	case fails:
 		return "error"
-	case s == rules.Info:
+	case s == finding.Info:
 		return "note"
 	}
 	return "warning"
 }
 
-func ruleProperties(rule *rules.Rule) sarif.Properties {
+func ruleProperties(rule *finding.Rule) sarif.Properties {
 	tags := []string{"security", "kubernetes"}
 	for _, p := range rule.Practices {
 		tags = append(tags, "practice-"+p)
@@ -120,7 +120,7 @@ func ruleProperties(rule *rules.Rule) sarif.Properties {
 }
 
 // ruleHelp is the rule's documentation: what it checks, the fix, the references.
-func ruleHelp(rule *rules.Rule, markdown bool) string {
+func ruleHelp(rule *finding.Rule, markdown bool) string {
 	var b strings.Builder
 	bold := func(s string) string {
 		if markdown {
@@ -141,7 +141,7 @@ func ruleHelp(rule *rules.Rule, markdown bool) string {
 	return b.String()
 }
 
-func orTitle(rule *rules.Rule) string {
+func orTitle(rule *finding.Rule) string {
 	if rule.Doc != "" {
 		return rule.Doc
 	}

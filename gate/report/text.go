@@ -6,12 +6,12 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
-var severityColor = map[rules.Severity]string{
-	rules.Critical: "\x1b[1;31m", rules.High: "\x1b[31m", rules.Medium: "\x1b[33m",
-	rules.Low: "\x1b[36m", rules.Info: "\x1b[2m",
+var severityColor = map[finding.Severity]string{
+	finding.Critical: "\x1b[1;31m", finding.High: "\x1b[31m", finding.Medium: "\x1b[33m",
+	finding.Low: "\x1b[36m", finding.Info: "\x1b[2m",
 }
 
 const reset = "\x1b[0m"
@@ -83,7 +83,7 @@ func location(file string, line int) string {
 func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	counts := countBySeverity(r.Findings)
 	var parts []string
-	for s := rules.Critical; s >= rules.Info; s-- {
+	for s := finding.Critical; s >= finding.Info; s-- {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s.String()], s))
 	}
 	line := fmt.Sprintf("%d objects, %d findings (%s)", r.Objects, len(r.Findings), strings.Join(parts, ", "))
@@ -99,7 +99,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	// Say why a run fails when no finding reaches failOn: images that could not be checked.
 	unchecked := 0
 	for _, f := range r.Findings {
-		if f.Severity < r.FailOn && rules.FailsClosed(f.RuleID) {
+		if f.Severity < r.FailOn && finding.FailsClosed(f.RuleID) {
 			unchecked++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -38,10 +39,10 @@ var (
 )
 
 func init() {
-	apiRemoved.Check = checkRemovedAPIs
-	apiDeprecated.Check = checkDeprecatedAPIs
-	Register(apiRemoved)
-	Register(apiDeprecated)
+	checks[apiRemoved.ID] = checkRemovedAPIs
+	checks[apiDeprecated.ID] = checkDeprecatedAPIs
+	finding.Register(apiRemoved)
+	finding.Register(apiDeprecated)
 }
 
 // apiLifecycle is when Kubernetes 1.x deprecates and stops serving a kind in a version.

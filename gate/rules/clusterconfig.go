@@ -12,6 +12,7 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -54,12 +55,12 @@ var (
 )
 
 func init() {
-	encryptionPlaintext.Check = checkEncryptionPlaintext
-	encryptionWeak.Check = checkEncryptionWeak
-	imagePolicyFailOpen.Check = checkImagePolicyFailOpen
-	auditSecretBodies.Check = checkAuditSecretBodies
+	checks[encryptionPlaintext.ID] = checkEncryptionPlaintext
+	checks[encryptionWeak.ID] = checkEncryptionWeak
+	checks[imagePolicyFailOpen.ID] = checkImagePolicyFailOpen
+	checks[auditSecretBodies.ID] = checkAuditSecretBodies
 	for _, r := range []*Rule{encryptionPlaintext, encryptionWeak, imagePolicyFailOpen, auditSecretBodies} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -288,8 +289,8 @@ var etcdDistinctCA = &Rule{
 }
 
 func init() {
-	etcdDistinctCA.Check = checkEtcdCA
-	Register(etcdDistinctCA)
+	checks[etcdDistinctCA.ID] = checkEtcdCA
+	finding.Register(etcdDistinctCA)
 }
 
 func checkEtcdCA(s *Set) []Finding {
@@ -337,8 +338,8 @@ func init() {
 		refs = append(refs, cisLink)
 		r := &Rule{ID: fc.id, Title: fc.title, Severity: fc.severity, Practices: fc.practices,
 			Refs: refs, Fix: fc.fix, Doc: fc.describe()}
-		r.Check = func(s *Set) []Finding { return checkFlag(r, fc, s) }
-		Register(r)
+		checks[r.ID] = func(s *Set) []Finding { return checkFlag(r, fc, s) }
+		finding.Register(r)
 	}
 }
 
@@ -583,8 +584,8 @@ var kubeconfigPublic = &Rule{
 }
 
 func init() {
-	kubeconfigPublic.Check = checkKubeconfigs
-	Register(kubeconfigPublic)
+	checks[kubeconfigPublic.ID] = checkKubeconfigs
+	finding.Register(kubeconfigPublic)
 }
 
 func checkKubeconfigs(s *Set) []Finding {

@@ -11,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const servicesDocs = "https://kubernetes.io/docs/concepts/services-networking/service/"
@@ -64,13 +66,13 @@ var serviceSelectsNothing = &Rule{
 }
 
 func init() {
-	openLoadBalancer.Check = checkOpenLoadBalancers
-	nodePort.Check = checkNodePorts
-	externalIPs.Check = checkExternalIPs
-	ingressTLS.Check = checkIngressTLS
-	serviceSelectsNothing.Check = checkServiceSelectors
+	checks[openLoadBalancer.ID] = checkOpenLoadBalancers
+	checks[nodePort.ID] = checkNodePorts
+	checks[externalIPs.ID] = checkExternalIPs
+	checks[ingressTLS.ID] = checkIngressTLS
+	checks[serviceSelectsNothing.ID] = checkServiceSelectors
 	for _, r := range []*Rule{openLoadBalancer, nodePort, externalIPs, ingressTLS, serviceSelectsNothing} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

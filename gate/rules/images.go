@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const imagesDocs = "https://kubernetes.io/docs/concepts/containers/images/"
@@ -58,12 +60,12 @@ var (
 )
 
 func init() {
-	imageNotPinned.Check = refFindings(imageNotPinned)
-	registryNotAllowed.Check = refFindings(registryNotAllowed)
-	insecureRegistry.Check = refFindings(insecureRegistry)
-	pullPolicy.Check = checkPullPolicy
+	checks[imageNotPinned.ID] = refFindings(imageNotPinned)
+	checks[registryNotAllowed.ID] = refFindings(registryNotAllowed)
+	checks[insecureRegistry.ID] = refFindings(insecureRegistry)
+	checks[pullPolicy.ID] = checkPullPolicy
 	for _, r := range []*Rule{imageNotPinned, registryNotAllowed, insecureRegistry, pullPolicy} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

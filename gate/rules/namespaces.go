@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"k8s.io/pod-security-admission/api"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const namespacesDocs = "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/"
@@ -53,12 +55,12 @@ var (
 )
 
 func init() {
-	defaultNamespace.Check = checkDefaultNamespace
-	kubePrefixNamespace.Check = checkKubePrefix
-	namespacePSALabels.Check = checkPSALabels
-	systemNamespace.Check = checkSystemNamespace
+	checks[defaultNamespace.ID] = checkDefaultNamespace
+	checks[kubePrefixNamespace.ID] = checkKubePrefix
+	checks[namespacePSALabels.ID] = checkPSALabels
+	checks[systemNamespace.ID] = checkSystemNamespace
 	for _, r := range []*Rule{defaultNamespace, kubePrefixNamespace, namespacePSALabels, systemNamespace} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

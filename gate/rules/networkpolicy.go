@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -62,12 +63,12 @@ var podNotSelected = &Rule{
 }
 
 func init() {
-	defaultDeny.Check = checkDefaultDeny
-	allowAll.Check = checkAllowAll
-	podNotSelected.Check = checkPodNotSelected
-	Register(defaultDeny)
-	Register(allowAll)
-	Register(podNotSelected)
+	checks[defaultDeny.ID] = checkDefaultDeny
+	checks[allowAll.ID] = checkAllowAll
+	checks[podNotSelected.ID] = checkPodNotSelected
+	finding.Register(defaultDeny)
+	finding.Register(allowAll)
+	finding.Register(podNotSelected)
 }
 
 // checkPodNotSelected names the workloads left out by the policies of their namespace.

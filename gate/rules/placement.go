@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 var trustedNodePool = &Rule{
@@ -28,8 +30,8 @@ var trustedNodePool = &Rule{
 }
 
 func init() {
-	trustedNodePool.Check = checkTrustedNodePools
-	Register(trustedNodePool)
+	checks[trustedNodePool.ID] = checkTrustedNodePools
+	finding.Register(trustedNodePool)
 }
 
 func checkTrustedNodePools(s *Set) []Finding {

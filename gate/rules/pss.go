@@ -20,6 +20,7 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -82,8 +83,8 @@ func init() {
 				"(kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system), which "+
 				"need host networking and host paths; the control-plane rules check those.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
 		}
-		r.Check = func(s *Set) []Finding { return checkPSS(r, check, meta, s) }
-		Register(r)
+		checks[r.ID] = func(s *Set) []Finding { return checkPSS(r, check, meta, s) }
+		finding.Register(r)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const rbacDocs = "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"
@@ -104,18 +106,18 @@ var (
 )
 
 func init() {
-	rbacWildcard.Check = checkRBACWildcard
-	rbacEscalationVerbs.Check = checkEscalationVerbs
-	rbacSensitiveSubresources.Check = checkSensitiveSubresources
-	rbacClusterSecretsRead.Check = checkClusterSecretsRead
-	rbacClusterAdmin.Check = checkClusterAdmin
-	rbacBroadSubject.Check = checkBroadSubjects
-	rbacCreatePods.Check = checkCreatePods
-	rbacDefaultServiceAccount.Check = checkDefaultServiceAccountBinding
-	tokenAutomount.Check = checkTokenAutomount
+	checks[rbacWildcard.ID] = checkRBACWildcard
+	checks[rbacEscalationVerbs.ID] = checkEscalationVerbs
+	checks[rbacSensitiveSubresources.ID] = checkSensitiveSubresources
+	checks[rbacClusterSecretsRead.ID] = checkClusterSecretsRead
+	checks[rbacClusterAdmin.ID] = checkClusterAdmin
+	checks[rbacBroadSubject.ID] = checkBroadSubjects
+	checks[rbacCreatePods.ID] = checkCreatePods
+	checks[rbacDefaultServiceAccount.ID] = checkDefaultServiceAccountBinding
+	checks[tokenAutomount.ID] = checkTokenAutomount
 	for _, r := range []*Rule{rbacWildcard, rbacEscalationVerbs, rbacSensitiveSubresources, rbacClusterSecretsRead,
 		rbacClusterAdmin, rbacBroadSubject, rbacCreatePods, rbacDefaultServiceAccount, tokenAutomount} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

@@ -5,7 +5,11 @@ package rules
 // its binaries or drop tools into the image. Practice 000-2 of the seeds; not part of the
 // Pod Security Standards. Writable paths belong on emptyDir volumes.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kubegate/kubegate/gate/finding"
+)
 
 var readOnlyRoot = &Rule{
 	ID:        "read-only-root-filesystem",
@@ -24,8 +28,8 @@ var readOnlyRoot = &Rule{
 }
 
 func init() {
-	readOnlyRoot.Check = checkReadOnlyRoot
-	Register(readOnlyRoot)
+	checks[readOnlyRoot.ID] = checkReadOnlyRoot
+	finding.Register(readOnlyRoot)
 }
 
 func checkReadOnlyRoot(s *Set) []Finding {

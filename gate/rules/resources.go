@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 var containerResources = &Rule{
@@ -28,8 +30,8 @@ var containerResources = &Rule{
 }
 
 func init() {
-	containerResources.Check = checkContainerResources
-	Register(containerResources)
+	checks[containerResources.ID] = checkContainerResources
+	finding.Register(containerResources)
 }
 
 // resourceNeed is one value the rule requires, and where a LimitRange may default it.

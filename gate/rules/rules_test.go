@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -22,11 +23,11 @@ func set(t *testing.T, yaml string, opts Options) *Set {
 
 func run(t *testing.T, id string, s *Set) []Finding {
 	t.Helper()
-	r, ok := Get(id)
+	check, ok := checks[id]
 	if !ok {
-		t.Fatalf("no rule %s", id)
+		t.Fatalf("no check for rule %s", id)
 	}
-	return r.Check(s)
+	return check(s)
 }
 
 const hardened = `apiVersion: apps/v1
@@ -227,11 +228,11 @@ func TestInvalidPodSpecIsAnError(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	for _, r := range All() {
+	for _, r := range finding.All() {
 		if r.ID != strings.ToLower(r.ID) || strings.ContainsAny(r.ID, " _") || r.Title == "" || r.Fix == "" || r.Doc == "" {
 			t.Errorf("rule %q lacks metadata: %+v", r.ID, r)
 		}
-		if r.Check != nil && len(r.Practices) == 0 {
+		if checks[r.ID] != nil && len(r.Practices) == 0 {
 			t.Errorf("rule %s enforces no seed practice", r.ID)
 		}
 	}

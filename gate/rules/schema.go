@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/schema"
 	"github.com/kubegate/kubegate/internal/parallel"
@@ -67,8 +68,8 @@ var schemaRules = map[schema.ProblemKind]*Rule{
 
 func init() {
 	for kind, r := range schemaRules {
-		r.Check = func(s *Set) []Finding { return s.schemaFindings(kind) }
-		Register(r)
+		checks[r.ID] = func(s *Set) []Finding { return s.schemaFindings(kind) }
+		finding.Register(r)
 	}
 }
 

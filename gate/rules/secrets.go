@@ -14,6 +14,7 @@ import (
 	"sync"
 	"unicode"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -72,13 +73,13 @@ var (
 )
 
 func init() {
-	secretLiteralData.Check = checkSecretLiteralData
-	hardcodedCredential.Check = checkHardcodedCredentials
-	legacyTokenSecret.Check = checkLegacyTokenSecrets
-	tokenExpiration.Check = checkTokenExpiration
-	secretEnv.Check = checkSecretEnv
+	checks[secretLiteralData.ID] = checkSecretLiteralData
+	checks[hardcodedCredential.ID] = checkHardcodedCredentials
+	checks[legacyTokenSecret.ID] = checkLegacyTokenSecrets
+	checks[tokenExpiration.ID] = checkTokenExpiration
+	checks[secretEnv.ID] = checkSecretEnv
 	for _, r := range []*Rule{secretLiteralData, hardcodedCredential, legacyTokenSecret, tokenExpiration, secretEnv} {
-		Register(r)
+		finding.Register(r)
 	}
 }
 

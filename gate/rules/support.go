@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // endOfLife is when each minor stops getting patches (kubernetes.io/releases, as of
@@ -35,8 +37,8 @@ var unsupportedVersion = &Rule{
 }
 
 func init() {
-	unsupportedVersion.Check = checkSupportedVersion
-	Register(unsupportedVersion)
+	checks[unsupportedVersion.ID] = checkSupportedVersion
+	finding.Register(unsupportedVersion)
 }
 
 func checkSupportedVersion(s *Set) []Finding {

@@ -17,9 +17,9 @@ import (
 	"golang.org/x/sync/singleflight"
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
+	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
@@ -95,7 +95,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		for _, p := range refPolicy.RefProblems(ref) {
 			problems = append(problems, images.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity, Message: p.Message})
 			f, ok := r.judge(p.Rule.ID, p.Rule.Severity, spec.Namespace, now)
-			refDenied = refDenied || (ok && rules.Fails(f.RuleID, f.Severity, r.Policy.FailOn))
+			refDenied = refDenied || (ok && finding.Fails(f.RuleID, f.Severity, r.Policy.FailOn))
 		}
 		if !refDenied { // else no need to fetch it from a registry the policy refuses
 			toCheck = append(toCheck, ref)
@@ -125,7 +125,7 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 		f, ok := r.judge(p.RuleID, p.Severity, spec.Namespace, now)
 		switch {
 		case !ok:
-		case rules.Fails(f.RuleID, f.Severity, r.Policy.FailOn):
+		case finding.Fails(f.RuleID, f.Severity, r.Policy.FailOn):
 			denied = append(denied, fmt.Sprintf("%s: %s", p.RuleID, p.Message))
 			d.Rules = append(d.Rules, p.RuleID)
 		default:
@@ -143,8 +143,8 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 
 // judge applies the policy (disabled rules, severity overrides, exemptions) to a finding
 // of a pod in the namespace; the review names nothing else of the pod.
-func (r *Reviewer) judge(rule string, sev rules.Severity, namespace string, now time.Time) (rules.Finding, bool) {
-	return r.Policy.Judge(rules.Finding{RuleID: rule, Severity: sev,
+func (r *Reviewer) judge(rule string, sev finding.Severity, namespace string, now time.Time) (finding.Finding, bool) {
+	return r.Policy.Judge(finding.Finding{RuleID: rule, Severity: sev,
 		Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: namespace}}, now)
 }
 

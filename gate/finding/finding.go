@@ -1,0 +1,156 @@
+// Package finding is the gate's vocabulary, which every stage and report imports: severities,
+// rules (what they check and how to fix it, in one catalogue), findings, and the one verdict
+// on a finding.
+package finding
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kubegate/kubegate/gate/manifest"
+)
+
+// Severity orders findings; the policy's failOn is a Severity.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads "critical", "high", "medium", "low" or "info".
+func ParseSeverity(s string) (Severity, error) {
+	if i := slices.Index(severityNames, strings.ToLower(strings.TrimSpace(s))); i >= 0 {
+		return Severity(i), nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", s, strings.Join(severityNames, ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// UnmarshalYAML reads a severity from a policy file, naming the line when it is wrong.
+func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSeverity(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*s = v
+	return nil
+}
+
+// Rule is one rule of the catalogue: what it checks and how to fix it. The check itself
+// (gate/rules, images, gate/node) is registered with the rule by the package that runs it.
+type Rule struct {
+	ID        string   // stable kebab-case slug
+	Title     string   // one line
+	Severity  Severity // default; the policy may override it
+	Practices []string // seed practices enforced: "000-2" = item 2 of 000_38c70c4cd14f944a.txt
+	Refs      []string // CIS ids, PSS controls, documentation links
+	Fix       string   // one sentence: what to change
+	Doc       string   // what is checked and why, for `kubegate rules ID`
+	// FailClosed: a finding of this rule means a check could not be done (an image not
+	// resolved, verified or scanned). It fails the gate whatever failOn and the severity
+	// say, no baseline accepts it and the rule cannot be disabled: only a policy-file
+	// exemption with an owner, a reason and an expiry admits it (an object's annotation
+	// does not).
+	FailClosed bool
+}
+
+// FailsClosed says whether findings of the rule with this ID fail the gate whatever
+// their severity.
+func FailsClosed(id string) bool {
+	r, ok := registry[id]
+	return ok && r.FailClosed
+}
+
+// Fails is the gate's one verdict on a finding of rule id at severity sev: at or above
+// failOn, or a check that could not be done (FailClosed) at any severity. check, the
+// reports and the admission webhook all judge with it.
+func Fails(id string, sev, failOn Severity) bool { return sev >= failOn || FailsClosed(id) }
+
+// Finding is one violation of one rule by one object.
+type Finding struct {
+	RuleID    string
+	Severity  Severity
+	Object    manifest.Ref
+	Field     string // field path within the object, when one field is at fault
+	Container string // container name, when one container is at fault
+	Message   string
+	Source    manifest.Source
+	// Subject tells apart findings of one rule on one field that are about different
+	// things: the image reference for image findings.
+	Subject string
+	// Fingerprint identifies the finding across runs (baselines, SARIF, GitLab); the gate
+	// sets it once findings are sorted. See Key.
+	Fingerprint string
+}
+
+// Key is what the finding is about, independent of where it is written: rule, object
+// (kind, namespace, name, and the input it came from: the Kustomize root or chart, else
+// the file), field, container and subject. Line numbers are left out, so findings keep
+// their key when unrelated lines move.
+func (f Finding) Key() string {
+	input := f.Source.Via
+	if input == "" {
+		input = filepath.ToSlash(filepath.Clean(f.Source.File))
+	}
+	return strings.Join([]string{f.RuleID, f.Object.Kind, f.Object.Namespace, f.Object.Name,
+		input, f.Field, f.Container, f.Subject}, "\x00")
+}
+
+// At makes a finding of rule r on object o at field, pointing at the field's line.
+func (r *Rule) At(o *manifest.Object, field, container, msg string) Finding {
+	return Finding{
+		RuleID: r.ID, Severity: r.Severity, Object: o.Ref(),
+		Field: field, Container: container, Message: msg, Source: o.SourceOf(field),
+	}
+}
+
+var registry = map[string]*Rule{}
+
+// Register adds a rule to the catalogue; IDs are unique.
+func Register(r *Rule) *Rule {
+	if _, dup := registry[r.ID]; dup {
+		panic("finding: duplicate rule ID " + r.ID)
+	}
+	registry[r.ID] = r
+	return r
+}
+
+// All returns every rule, sorted by ID.
+func All() []*Rule {
+	out := make([]*Rule, 0, len(registry))
+	for _, r := range registry {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Get returns the rule with the given ID.
+func Get(id string) (*Rule, bool) {
+	r, ok := registry[id]
+	return r, ok
+}
