@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -37,13 +36,6 @@ var (
 			"served in a later one.",
 	}
 )
-
-func init() {
-	checks[apiRemoved.ID] = checkRemovedAPIs
-	checks[apiDeprecated.ID] = checkDeprecatedAPIs
-	finding.Register(apiRemoved)
-	finding.Register(apiDeprecated)
-}
 
 // apiLifecycle is when Kubernetes 1.x deprecates and stops serving a kind in a version.
 type apiLifecycle struct {

@@ -12,7 +12,6 @@ import (
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -53,16 +52,6 @@ var (
 			"systems than Secrets are.",
 	}
 )
-
-func init() {
-	checks[encryptionPlaintext.ID] = checkEncryptionPlaintext
-	checks[encryptionWeak.ID] = checkEncryptionWeak
-	checks[imagePolicyFailOpen.ID] = checkImagePolicyFailOpen
-	checks[auditSecretBodies.ID] = checkAuditSecretBodies
-	for _, r := range []*Rule{encryptionPlaintext, encryptionWeak, imagePolicyFailOpen, auditSecretBodies} {
-		finding.Register(r)
-	}
-}
 
 func checkEncryptionPlaintext(s *Set) []Finding {
 	var out []Finding

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -288,11 +287,6 @@ var etcdDistinctCA = &Rule{
 		"the checked set; paths are compared, not certificate contents.",
 }
 
-func init() {
-	checks[etcdDistinctCA.ID] = checkEtcdCA
-	finding.Register(etcdDistinctCA)
-}
-
 func checkEtcdCA(s *Set) []Finding {
 	var clientCAs []setting
 	for _, c := range s.components() {
@@ -325,7 +319,9 @@ func checkEtcdCA(s *Set) []Finding {
 	return out
 }
 
-func init() {
+// flagEntries are the rules of the flagChecks table, one per row.
+func flagEntries() []entry {
+	var out []entry
 	for i := range flagChecks {
 		fc := &flagChecks[i]
 		refs := []string{}
@@ -338,9 +334,9 @@ func init() {
 		refs = append(refs, cisLink)
 		r := &Rule{ID: fc.id, Title: fc.title, Severity: fc.severity, Practices: fc.practices,
 			Refs: refs, Fix: fc.fix, Doc: fc.describe()}
-		checks[r.ID] = func(s *Set) []Finding { return checkFlag(r, fc, s) }
-		finding.Register(r)
+		out = append(out, entry{r, func(s *Set) []Finding { return checkFlag(r, fc, s) }})
 	}
+	return out
 }
 
 // describe is the rule's documentation, written from the row.
@@ -581,11 +577,6 @@ var kubeconfigPublic = &Rule{
 	Doc: "A kubeconfig (apiVersion v1, kind Config) whose cluster server is a public IP address " +
 		"shows that the API server is reachable from the internet. Host names are not resolved " +
 		"(the gate uses no DNS), so only IP literals are judged.",
-}
-
-func init() {
-	checks[kubeconfigPublic.ID] = checkKubeconfigs
-	finding.Register(kubeconfigPublic)
 }
 
 func checkKubeconfigs(s *Set) []Finding {

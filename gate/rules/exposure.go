@@ -11,8 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const servicesDocs = "https://kubernetes.io/docs/concepts/services-networking/service/"
@@ -63,17 +61,6 @@ var serviceSelectsNothing = &Rule{
 		"nothing: a typo in a label, or a Service left behind (and exposed) after its workload went. " +
 		"Pods created by an operator or another chart are not in the set: judged only in namespaces " +
 		"where the set has workloads.",
-}
-
-func init() {
-	checks[openLoadBalancer.ID] = checkOpenLoadBalancers
-	checks[nodePort.ID] = checkNodePorts
-	checks[externalIPs.ID] = checkExternalIPs
-	checks[ingressTLS.ID] = checkIngressTLS
-	checks[serviceSelectsNothing.ID] = checkServiceSelectors
-	for _, r := range []*Rule{openLoadBalancer, nodePort, externalIPs, ingressTLS, serviceSelectsNothing} {
-		finding.Register(r)
-	}
 }
 
 func checkServiceSelectors(s *Set) []Finding {

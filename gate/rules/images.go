@@ -12,8 +12,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const imagesDocs = "https://kubernetes.io/docs/concepts/containers/images/"
@@ -58,16 +56,6 @@ var (
 			"one, or one pulled with another workload's credentials.",
 	}
 )
-
-func init() {
-	checks[imageNotPinned.ID] = refFindings(imageNotPinned)
-	checks[registryNotAllowed.ID] = refFindings(registryNotAllowed)
-	checks[insecureRegistry.ID] = refFindings(insecureRegistry)
-	checks[pullPolicy.ID] = checkPullPolicy
-	for _, r := range []*Rule{imageNotPinned, registryNotAllowed, insecureRegistry, pullPolicy} {
-		finding.Register(r)
-	}
-}
 
 // image is a parsed container image reference.
 type image struct {

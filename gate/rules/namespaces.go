@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"k8s.io/pod-security-admission/api"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const namespacesDocs = "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/"
@@ -53,16 +51,6 @@ var (
 			"add-ons in the policy.",
 	}
 )
-
-func init() {
-	checks[defaultNamespace.ID] = checkDefaultNamespace
-	checks[kubePrefixNamespace.ID] = checkKubePrefix
-	checks[namespacePSALabels.ID] = checkPSALabels
-	checks[systemNamespace.ID] = checkSystemNamespace
-	for _, r := range []*Rule{defaultNamespace, kubePrefixNamespace, namespacePSALabels, systemNamespace} {
-		finding.Register(r)
-	}
-}
 
 func checkDefaultNamespace(s *Set) []Finding {
 	var out []Finding

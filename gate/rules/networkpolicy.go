@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -60,15 +59,6 @@ var podNotSelected = &Rule{
 		"of them, the pods of a workload that no policy selects for Ingress (or Egress) are not " +
 		"isolated: they accept (or make) any connection, whatever the other policies say. Namespaces " +
 		"with no policy for a direction are network-policy-default-deny's.",
-}
-
-func init() {
-	checks[defaultDeny.ID] = checkDefaultDeny
-	checks[allowAll.ID] = checkAllowAll
-	checks[podNotSelected.ID] = checkPodNotSelected
-	finding.Register(defaultDeny)
-	finding.Register(allowAll)
-	finding.Register(podNotSelected)
 }
 
 // checkPodNotSelected names the workloads left out by the policies of their namespace.

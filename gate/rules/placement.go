@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 var trustedNodePool = &Rule{
@@ -27,11 +25,6 @@ var trustedNodePool = &Rule{
 		"affinity in every term) and every toleration must match one of the pool's taints. " +
 		"Tolerations of the node.kubernetes.io/* condition taints are allowed. Without pools in " +
 		"the policy the rule checks nothing.",
-}
-
-func init() {
-	checks[trustedNodePool.ID] = checkTrustedNodePools
-	finding.Register(trustedNodePool)
 }
 
 func checkTrustedNodePools(s *Set) []Finding {

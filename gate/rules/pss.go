@@ -20,7 +20,6 @@ import (
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -29,6 +28,7 @@ var pssLink = "https://kubernetes.io/docs/concepts/security/pod-security-standar
 // pssMeta is what the library does not say about a control: our severity, the fix, and
 // where in the pod spec the control looks (for pointing at a line).
 type pssMeta struct {
+	id        string // the rule ID, "pss-" + the control in kebab case (TestPSSRuleIDs)
 	title     string
 	severity  Severity
 	fix       string
@@ -37,28 +37,30 @@ type pssMeta struct {
 }
 
 var pssControls = map[policy.CheckID]pssMeta{
-	"privileged":                 {"Privileged containers", Critical, "Remove securityContext.privileged: true (or set it to false).", "", "securityContext.privileged"},
-	"hostNamespaces":             {"Host namespaces", High, "Do not set hostNetwork, hostPID or hostIPC to true.", "hostNetwork", ""},
-	"hostPathVolumes":            {"HostPath volumes", High, "Replace hostPath volumes with configMap, secret, emptyDir or persistentVolumeClaim volumes.", "volumes", ""},
-	"capabilities_baseline":      {"Added capabilities beyond the baseline set", High, "Add only the default capabilities (or none) in securityContext.capabilities.add.", "", "securityContext.capabilities.add"},
-	"hostPorts":                  {"Host ports", Medium, "Remove hostPort from container ports; expose the pod through a Service.", "", "ports"},
-	"hostProbesAndHostLifecycle": {"Probe and lifecycle handlers with a host", Medium, "Remove the host field from probe and lifecycle handlers.", "", "livenessProbe"},
-	"appArmorProfile":            {"AppArmor profile overrides", Medium, "Use the RuntimeDefault or a Localhost AppArmor profile, never Unconfined.", "securityContext.appArmorProfile", "securityContext.appArmorProfile"},
-	"seLinuxOptions":             {"SELinux options", Medium, "Do not set a custom SELinux user or role, and use only the container_t, container_init_t, container_kvm_t or container_engine_t types.", "securityContext.seLinuxOptions", "securityContext.seLinuxOptions"},
-	"procMount":                  {"Unmasked /proc mount", Medium, "Remove securityContext.procMount or set it to Default.", "", "securityContext.procMount"},
-	"procMount_restricted":       {"Unmasked /proc mount (restricted)", Medium, "Remove securityContext.procMount or set it to Default.", "", "securityContext.procMount"},
-	"sysctls":                    {"Unsafe sysctls", Medium, "Set only the safe sysctls in securityContext.sysctls.", "securityContext.sysctls", ""},
-	"windowsHostProcess":         {"Windows HostProcess containers", High, "Remove securityContext.windowsOptions.hostProcess: true.", "securityContext.windowsOptions.hostProcess", "securityContext.windowsOptions.hostProcess"},
-	"seccompProfile_baseline":    {"Seccomp profile set to Unconfined", Medium, "Set securityContext.seccompProfile.type to RuntimeDefault or Localhost.", "securityContext.seccompProfile", "securityContext.seccompProfile"},
-	"seccompProfile_restricted":  {"Seccomp profile not set", Medium, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost).", "securityContext.seccompProfile", "securityContext.seccompProfile"},
-	"restrictedVolumes":          {"Volume types outside the restricted set", Medium, "Use only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes.", "volumes", ""},
-	"allowPrivilegeEscalation":   {"Privilege escalation allowed", Medium, "Set securityContext.allowPrivilegeEscalation: false on every container.", "", "securityContext.allowPrivilegeEscalation"},
-	"runAsNonRoot":               {"Containers may run as root", Medium, "Set securityContext.runAsNonRoot: true on the pod (or on every container); when the image's USER is root (0, or none set), also set a non-zero runAsUser, or the kubelet refuses to start the container.", "securityContext.runAsNonRoot", "securityContext.runAsNonRoot"},
-	"runAsUser":                  {"Containers run as UID 0", High, "Set securityContext.runAsUser to a non-zero UID, or leave it unset with runAsNonRoot: true.", "securityContext.runAsUser", "securityContext.runAsUser"},
-	"capabilities_restricted":    {"Capabilities not dropped", Medium, "Set securityContext.capabilities.drop: [\"ALL\"] on every container and add back only NET_BIND_SERVICE if needed.", "", "securityContext.capabilities"},
+	"privileged":                 {"pss-privileged", "Privileged containers", Critical, "Remove securityContext.privileged: true (or set it to false).", "", "securityContext.privileged"},
+	"hostNamespaces":             {"pss-host-namespaces", "Host namespaces", High, "Do not set hostNetwork, hostPID or hostIPC to true.", "hostNetwork", ""},
+	"hostPathVolumes":            {"pss-host-path-volumes", "HostPath volumes", High, "Replace hostPath volumes with configMap, secret, emptyDir or persistentVolumeClaim volumes.", "volumes", ""},
+	"capabilities_baseline":      {"pss-capabilities-baseline", "Added capabilities beyond the baseline set", High, "Add only the default capabilities (or none) in securityContext.capabilities.add.", "", "securityContext.capabilities.add"},
+	"hostPorts":                  {"pss-host-ports", "Host ports", Medium, "Remove hostPort from container ports; expose the pod through a Service.", "", "ports"},
+	"hostProbesAndHostLifecycle": {"pss-host-probes-and-host-lifecycle", "Probe and lifecycle handlers with a host", Medium, "Remove the host field from probe and lifecycle handlers.", "", "livenessProbe"},
+	"appArmorProfile":            {"pss-app-armor-profile", "AppArmor profile overrides", Medium, "Use the RuntimeDefault or a Localhost AppArmor profile, never Unconfined.", "securityContext.appArmorProfile", "securityContext.appArmorProfile"},
+	"seLinuxOptions":             {"pss-se-linux-options", "SELinux options", Medium, "Do not set a custom SELinux user or role, and use only the container_t, container_init_t, container_kvm_t or container_engine_t types.", "securityContext.seLinuxOptions", "securityContext.seLinuxOptions"},
+	"procMount":                  {"pss-proc-mount", "Unmasked /proc mount", Medium, "Remove securityContext.procMount or set it to Default.", "", "securityContext.procMount"},
+	"procMount_restricted":       {"pss-proc-mount-restricted", "Unmasked /proc mount (restricted)", Medium, "Remove securityContext.procMount or set it to Default.", "", "securityContext.procMount"},
+	"sysctls":                    {"pss-sysctls", "Unsafe sysctls", Medium, "Set only the safe sysctls in securityContext.sysctls.", "securityContext.sysctls", ""},
+	"windowsHostProcess":         {"pss-windows-host-process", "Windows HostProcess containers", High, "Remove securityContext.windowsOptions.hostProcess: true.", "securityContext.windowsOptions.hostProcess", "securityContext.windowsOptions.hostProcess"},
+	"seccompProfile_baseline":    {"pss-seccomp-profile-baseline", "Seccomp profile set to Unconfined", Medium, "Set securityContext.seccompProfile.type to RuntimeDefault or Localhost.", "securityContext.seccompProfile", "securityContext.seccompProfile"},
+	"seccompProfile_restricted":  {"pss-seccomp-profile-restricted", "Seccomp profile not set", Medium, "Set securityContext.seccompProfile.type: RuntimeDefault on the pod (or Localhost).", "securityContext.seccompProfile", "securityContext.seccompProfile"},
+	"restrictedVolumes":          {"pss-restricted-volumes", "Volume types outside the restricted set", Medium, "Use only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected and secret volumes.", "volumes", ""},
+	"allowPrivilegeEscalation":   {"pss-allow-privilege-escalation", "Privilege escalation allowed", Medium, "Set securityContext.allowPrivilegeEscalation: false on every container.", "", "securityContext.allowPrivilegeEscalation"},
+	"runAsNonRoot":               {"pss-run-as-non-root", "Containers may run as root", Medium, "Set securityContext.runAsNonRoot: true on the pod (or on every container); when the image's USER is root (0, or none set), also set a non-zero runAsUser, or the kubelet refuses to start the container.", "securityContext.runAsNonRoot", "securityContext.runAsNonRoot"},
+	"runAsUser":                  {"pss-run-as-user", "Containers run as UID 0", High, "Set securityContext.runAsUser to a non-zero UID, or leave it unset with runAsNonRoot: true.", "securityContext.runAsUser", "securityContext.runAsUser"},
+	"capabilities_restricted":    {"pss-capabilities-restricted", "Capabilities not dropped", Medium, "Set securityContext.capabilities.drop: [\"ALL\"] on every container and add back only NET_BIND_SERVICE if needed.", "", "securityContext.capabilities"},
 }
 
-func init() {
+// pssEntries are the rules of the Pod Security controls, one per control of the library.
+func pssEntries() []entry {
+	var out []entry
 	for _, c := range policy.DefaultChecks() {
 		meta, ok := pssControls[c.ID]
 		if !ok {
@@ -70,8 +72,12 @@ func init() {
 		if c.ID == "runAsNonRoot" || c.ID == "runAsUser" {
 			practices = append(practices, "002-5") // least-privilege user inside the container
 		}
+		id := meta.id
+		if id == "" {
+			id = "pss-" + kebab(string(c.ID))
+		}
 		r := &Rule{
-			ID:        "pss-" + kebab(string(c.ID)),
+			ID:        id,
 			Title:     meta.title,
 			Severity:  meta.severity,
 			Practices: practices,
@@ -83,9 +89,9 @@ func init() {
 				"(kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system), which "+
 				"need host networking and host paths; the control-plane rules check those.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
 		}
-		checks[r.ID] = func(s *Set) []Finding { return checkPSS(r, check, meta, s) }
-		finding.Register(r)
+		out = append(out, entry{r, func(s *Set) []Finding { return checkPSS(r, check, meta, s) }})
 	}
+	return out
 }
 
 func restrictedToo(l api.Level) string {

@@ -15,8 +15,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 const rbacDocs = "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"
@@ -104,22 +102,6 @@ var (
 			"sets automountServiceAccountToken: true has declared that it calls the API and is not reported.",
 	}
 )
-
-func init() {
-	checks[rbacWildcard.ID] = checkRBACWildcard
-	checks[rbacEscalationVerbs.ID] = checkEscalationVerbs
-	checks[rbacSensitiveSubresources.ID] = checkSensitiveSubresources
-	checks[rbacClusterSecretsRead.ID] = checkClusterSecretsRead
-	checks[rbacClusterAdmin.ID] = checkClusterAdmin
-	checks[rbacBroadSubject.ID] = checkBroadSubjects
-	checks[rbacCreatePods.ID] = checkCreatePods
-	checks[rbacDefaultServiceAccount.ID] = checkDefaultServiceAccountBinding
-	checks[tokenAutomount.ID] = checkTokenAutomount
-	for _, r := range []*Rule{rbacWildcard, rbacEscalationVerbs, rbacSensitiveSubresources, rbacClusterSecretsRead,
-		rbacClusterAdmin, rbacBroadSubject, rbacCreatePods, rbacDefaultServiceAccount, tokenAutomount} {
-		finding.Register(r)
-	}
-}
 
 // rbacIndex resolves role references and aggregation once for all RBAC rules.
 type rbacIndex struct {

@@ -5,11 +5,7 @@ package rules
 // its binaries or drop tools into the image. Practice 000-2 of the seeds; not part of the
 // Pod Security Standards. Writable paths belong on emptyDir volumes.
 
-import (
-	"fmt"
-
-	"github.com/kubegate/kubegate/gate/finding"
-)
+import "fmt"
 
 var readOnlyRoot = &Rule{
 	ID:        "read-only-root-filesystem",
@@ -25,11 +21,6 @@ var readOnlyRoot = &Rule{
 		"securityContext.readOnlyRootFilesystem: true. A writable root filesystem lets an attacker " +
 		"replace binaries and persist tools inside the container. Windows pods (spec.os.name: windows, " +
 		"HostProcess) are not judged: Windows does not support the setting.",
-}
-
-func init() {
-	checks[readOnlyRoot.ID] = checkReadOnlyRoot
-	finding.Register(readOnlyRoot)
 }
 
 func checkReadOnlyRoot(s *Set) []Finding {

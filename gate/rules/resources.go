@@ -13,8 +13,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 var containerResources = &Rule{
@@ -27,11 +25,6 @@ var containerResources = &Rule{
 		"defaults for them (defaultRequest, default) or the pod sets pod-level resources. Without " +
 		"them the scheduler overcommits nodes and one container can exhaust a node's memory. With " +
 		"rules.settings.requireEphemeralStorageLimit, resources.limits.ephemeral-storage too.",
-}
-
-func init() {
-	checks[containerResources.ID] = checkContainerResources
-	finding.Register(containerResources)
 }
 
 // resourceNeed is one value the rule requires, and where a LimitRange may default it.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/pod-security-admission/policy"
+
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
@@ -279,5 +281,37 @@ func TestEphemeralStorageLimitSetting(t *testing.T) {
 	limited := strings.Replace(pod, "limits: {memory: 64Mi}", "limits: {memory: 64Mi, ephemeral-storage: 1Gi}", 1)
 	if got := run(t, "container-resources", set(t, limited, on)); len(got) != 0 {
 		t.Errorf("limited: %+v", got)
+	}
+}
+
+// TestPSSRuleIDs: every control of the pod-security-admission library has its metadata and
+// a literal rule ID, "pss-" + the control in kebab case; a control a newer library adds
+// fails here, not silently with generic metadata.
+func TestPSSRuleIDs(t *testing.T) {
+	for _, c := range policy.DefaultChecks() {
+		meta, ok := pssControls[c.ID]
+		if !ok {
+			t.Errorf("control %s has no metadata in pssControls", c.ID)
+			continue
+		}
+		if want := "pss-" + kebab(string(c.ID)); meta.id != want {
+			t.Errorf("control %s: rule ID %q, want %q", c.ID, meta.id, want)
+		}
+	}
+}
+
+// TestCatalogueComplete: every registered rule with a check is in the catalogue, once.
+func TestCatalogueComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range catalogue() {
+		if seen[e.rule.ID] {
+			t.Errorf("rule %s twice in the catalogue", e.rule.ID)
+		}
+		seen[e.rule.ID] = true
+	}
+	for id := range checks {
+		if !seen[id] {
+			t.Errorf("check %s registered outside the catalogue", id)
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/schema"
 	"github.com/kubegate/kubegate/internal/parallel"
@@ -66,11 +65,13 @@ var schemaRules = map[schema.ProblemKind]*Rule{
 	schema.WrongType:         schemaInvalidValue,
 }
 
-func init() {
-	for kind, r := range schemaRules {
-		checks[r.ID] = func(s *Set) []Finding { return s.schemaFindings(kind) }
-		finding.Register(r)
+// schemaEntries are the schema rules, one per kind of problem.
+func schemaEntries() []entry {
+	var out []entry
+	for _, kind := range []schema.ProblemKind{schema.UnknownAPIVersion, schema.UnknownKind, schema.UnknownField, schema.WrongType} {
+		out = append(out, entry{schemaRules[kind], func(s *Set) []Finding { return s.schemaFindings(kind) }})
 	}
+	return out
 }
 
 // schemaVerdicts validates every object once, in parallel, for all the schema rules.

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 )
 
@@ -71,17 +70,6 @@ var (
 			"is not, and it is updated when the Secret rotates.",
 	}
 )
-
-func init() {
-	checks[secretLiteralData.ID] = checkSecretLiteralData
-	checks[hardcodedCredential.ID] = checkHardcodedCredentials
-	checks[legacyTokenSecret.ID] = checkLegacyTokenSecrets
-	checks[tokenExpiration.ID] = checkTokenExpiration
-	checks[secretEnv.ID] = checkSecretEnv
-	for _, r := range []*Rule{secretLiteralData, hardcodedCredential, legacyTokenSecret, tokenExpiration, secretEnv} {
-		finding.Register(r)
-	}
-}
 
 func isCore(o *manifest.Object, kind string) bool {
 	return o.Kind == kind && manifest.Group(o.APIVersion) == ""

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/version"
-
-	"github.com/kubegate/kubegate/gate/finding"
 )
 
 // endOfLife is when each minor stops getting patches (kubernetes.io/releases, as of
@@ -34,11 +32,6 @@ var unsupportedVersion = &Rule{
 		"that still gets security patches on the day of the check. The gate carries a dated table of " +
 		"end-of-life dates; a minor older than the table is unsupported, one newer is taken as " +
 		"supported. The message names the oldest minor still supported.",
-}
-
-func init() {
-	checks[unsupportedVersion.ID] = checkSupportedVersion
-	finding.Register(unsupportedVersion)
 }
 
 func checkSupportedVersion(s *Set) []Finding {
