@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/kubegate/kubegate/gate/policy"
 )
 
 // Cache keeps verdicts on disk by image reference and digest, the matched rule, the content
@@ -47,7 +49,7 @@ const cacheVersion = "3" // 3: the root-user message names the pod's part per co
 // not pass from cache.
 type keyParts struct {
 	V, Ref, Trust, DB string
-	Rule              *Rule
+	Rule              *policy.ImageRule
 	Platforms         []Platform
 	LiveIgnores       []string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"runtime"
 	"slices"
@@ -13,15 +14,28 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Policy is the images section's part that needs the network.
 type Policy struct {
-	Rules        []Rule
-	DefaultRule  *Rule      // nil: DefaultRule
-	Platforms    []Platform // of multi-arch images; nil: the resolver's default
+	Rules        []policy.ImageRule
+	DefaultRule  *policy.ImageRule // nil: DefaultRule
+	Platforms    []Platform        // of multi-arch images; nil: the resolver's default
 	AllowStaleDB bool
+}
+
+// PolicyOf is the image stage's part of the policy: the rules, and the platforms parsed
+// (validated when the policy was loaded).
+func PolicyOf(p *policy.Policy) Policy {
+	out := Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
+	for _, s := range p.Images.Platforms {
+		if pl, err := v1.ParsePlatform(s); err == nil {
+			out.Platforms = append(out.Platforms, *pl)
+		}
+	}
+	return out
 }
 
 // Scans says whether any image can be scanned under the policy: some rule (or the default
@@ -31,11 +45,11 @@ func (p Policy) Scans() bool {
 	if def == nil {
 		def = &DefaultRule
 	}
-	if def.scanning() != nil {
+	if scanning(def) != nil {
 		return true
 	}
 	for i := range p.Rules {
-		if p.Rules[i].scanning() != nil {
+		if scanning(&p.Rules[i]) != nil {
 			return true
 		}
 	}
@@ -130,7 +144,7 @@ func (c *Checker) now() time.Time {
 
 func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	rule := MatchRule(c.Policy.Rules, c.Policy.DefaultRule, im.Repo)
-	vr := rule.scanning()
+	vr := scanning(rule)
 	var db DBInfo
 	if vr != nil && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
 		db = c.Scanner.DB()
@@ -147,7 +161,7 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 // cachedOrCheck returns the cached verdict for the image's current digest under the same
 // rule, trust material, DB and platforms, or checks the image and caches the verdict. vr
 // is the rule's vulnerability threshold, nil when it does not scan.
-func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, vr *VulnerabilityRule, db DBInfo) (v *Verdict) {
+func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.ImageRule, vr *policy.VulnerabilityRule, db DBInfo) (v *Verdict) {
 	var key func(digest string) string
 	if c.Cache != nil {
 		if k, ok := c.cacheKey(im, rule, vr, db); ok {
@@ -209,7 +223,7 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *Rule, vr *
 
 // cacheKey makes the key of the image's verdicts from everything a verdict depends on;
 // ok is false when part of it cannot be read (a key file gone): then nothing is cached.
-func (c *Checker) cacheKey(im *Image, rule *Rule, vr *VulnerabilityRule, db DBInfo) (func(digest string) string, bool) {
+func (c *Checker) cacheKey(im *Image, rule *policy.ImageRule, vr *policy.VulnerabilityRule, db DBInfo) (func(digest string) string, bool) {
 	var trust string
 	if rule.Signature != nil {
 		if c.Verifier == nil {
@@ -234,7 +248,7 @@ func (c *Checker) cacheKey(im *Image, rule *Rule, vr *VulnerabilityRule, db DBIn
 	return k.key, true
 }
 
-func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *Rule) {
+func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *policy.ImageRule) {
 	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Verifier == nil {
 		v.problem(ruleUnverified, "image %s: no signature verifier is configured", at)
@@ -248,7 +262,7 @@ func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *R
 	v.SignedBy, v.Attested = ver.SignedBy, ver.Attestations
 }
 
-func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *VulnerabilityRule) {
+func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *policy.VulnerabilityRule) {
 	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Scanner == nil {
 		v.problem(ruleNotScanned, "image %s was not scanned: no vulnerability scanner is configured", at)
@@ -356,7 +370,7 @@ func severityOf(s string) finding.Severity {
 	return finding.Low
 }
 
-func ignored(list []VulnIgnore, vu Vulnerability, now time.Time) bool {
+func ignored(list []policy.VulnIgnore, vu Vulnerability, now time.Time) bool {
 	for _, ig := range list {
 		if strings.EqualFold(ig.ID, vu.ID) && (ig.Package == "" || ig.Package == vu.Package) && ignoredUntil(ig, now) {
 			return true
@@ -366,7 +380,7 @@ func ignored(list []VulnIgnore, vu Vulnerability, now time.Time) bool {
 }
 
 // ignoredUntil says whether the ignore entry is live at now.
-func ignoredUntil(ig VulnIgnore, now time.Time) bool {
+func ignoredUntil(ig policy.VulnIgnore, now time.Time) bool {
 	until, ok := ig.ExpiresAt()
 	return ok && now.Before(until)
 }

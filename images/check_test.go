@@ -21,6 +21,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/cosign"
@@ -132,8 +133,8 @@ func check(t *testing.T, c *images.Checker, set *rules.Set) ([]*images.Verdict, 
 
 func TestCleanImagePasses(t *testing.T) {
 	w := newWorld(t)
-	key := &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
-	c := w.checker(images.Policy{Rules: []images.Rule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
+	key := &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	c := w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
 	verdicts, findings := check(t, c, workloads(t, false, w.ref("signed")))
 	if len(findings) != 0 {
 		t.Fatalf("findings for a signed non-root image:\n%s", strings.Join(findings, "\n"))
@@ -147,8 +148,8 @@ func TestCleanImagePasses(t *testing.T) {
 // TestFaultMatrix: every way the registry, the signature or the scanner can fail becomes a
 // finding on the image naming the cause. No case may pass.
 func TestFaultMatrix(t *testing.T) {
-	key := func(w *world) *images.SignatureRule {
-		return &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
+	key := func(w *world) *policy.SignatureRule {
+		return &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
 	}
 	for _, tc := range []struct {
 		name  string
@@ -189,29 +190,29 @@ func TestFaultMatrix(t *testing.T) {
 			return w.reg.Host() + "/app/corrupt:1", w.checker(images.Policy{})
 		}, "image-unresolved: image HOST/app/corrupt:1 could not be resolved: reading the config of sha256:"},
 		{"no signature, pinned by digest", func(w *world) (string, *images.Checker) {
-			return w.digests["vuln"].String(), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.digests["vuln"].String(), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/vuln@sha256:"},
 		{"no signature", func(w *world) (string, *images.Checker) {
-			return w.ref("vuln"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("vuln"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/vuln:1@sha256:"},
 		{"wrong key", func(w *world) (string, *images.Checker) {
 			other, _ := imagetest.NewSigner()
 			pem, _ := other.PublicKeyPEM()
 			f := filepath.Join(filepath.Dir(w.keyFile), "other.pub")
 			os.WriteFile(f, pem, 0o644)
-			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"tampered signature", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
-			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"signature store failing", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Status: 502})
-			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"keyless without a trusted root", func(w *world) (string, *images.Checker) {
-			return w.ref("signed"), w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{
-				Keyless: []images.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
+			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{
+				Keyless: []policy.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
 		}, "image-unverified: keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root: offline test"},
 		{"scan fails", func(w *world) (string, *images.Checker) {
 			w.scanner.err = errors.New("analysing the image's layers: unexpected EOF")
@@ -306,24 +307,24 @@ func TestVulnerabilityPolicy(t *testing.T) {
 	d := w.digests["vuln"].DigestStr()
 	for _, tc := range []struct {
 		name string
-		rule images.VulnerabilityRule
+		rule policy.VulnerabilityRule
 		want []string
 	}{
-		{"default: critical only", images.VulnerabilityRule{FailOn: "critical"}, []string{
+		{"default: critical only", policy.VulnerabilityRule{FailOn: "critical"}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
-		{"high, ignore unfixed, one ignored until 2099", images.VulnerabilityRule{FailOn: "high", IgnoreUnfixed: true,
-			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0003", Package: "zlib", Reason: "not reachable", Expires: "2099-01-31"}}}, []string{
+		{"high, ignore unfixed, one ignored until 2099", policy.VulnerabilityRule{FailOn: "high", IgnoreUnfixed: true,
+			Ignore: []policy.VulnIgnore{{ID: "CVE-2026-0003", Package: "zlib", Reason: "not reachable", Expires: "2099-01-31"}}}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow"}},
-		{"high, expired ignore", images.VulnerabilityRule{FailOn: "high",
-			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0003", Reason: "was not reachable", Expires: "2020-01-31"}}}, []string{
+		{"high, expired ignore", policy.VulnerabilityRule{FailOn: "high",
+			Ignore: []policy.VulnIgnore{{ID: "CVE-2026-0003", Reason: "was not reachable", Expires: "2020-01-31"}}}, []string{
 			"critical: image REF@" + d + ": CVE-2026-0001 (critical) in musl 1.2.4-r2, fixed in 1.2.4-r3: musl: heap overflow",
 			"high: image REF@" + d + ": CVE-2026-0002 (high) in busybox 1.36.1-r15, no fix released: no fix yet",
 			"high: image REF@" + d + ": CVE-2026-0003 (high) in zlib 1.3.1-r0, fixed in 1.3.1-r1: ignored"}},
-		{"off", images.VulnerabilityRule{FailOn: "off"}, nil},
+		{"off", policy.VulnerabilityRule{FailOn: "off"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w.scanner.calls.Store(0)
-			c := w.checker(images.Policy{Rules: []images.Rule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
+			c := w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
 			verdicts, findings := check(t, c, workloads(t, true, w.ref("vuln")))
 			var got []string
 			for _, f := range findings {
@@ -439,7 +440,7 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("key swapped under the same path", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Signature: &images.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
+		p := images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
 		if _, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("signed image: %v", f)
 		}
@@ -459,8 +460,8 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("ignore expired", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := images.Policy{Rules: []images.Rule{{Match: []string{"**"}, Vulnerabilities: &images.VulnerabilityRule{FailOn: "critical",
-			Ignore: []images.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
+		p := images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: &policy.VulnerabilityRule{FailOn: "critical",
+			Ignore: []policy.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
 		c := w.cachingChecker(p, dir)
 		c.Now = time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
 		w.scanner.db.UpdatedAt = c.Now
@@ -527,15 +528,15 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 }
 
 func TestPolicyScans(t *testing.T) {
-	off := &images.VulnerabilityRule{FailOn: "off"}
+	off := &policy.VulnerabilityRule{FailOn: "off"}
 	for _, tc := range []struct {
 		p    images.Policy
 		want bool
 	}{
 		{images.Policy{}, true}, // the built-in default rule fails on critical
-		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}}, false},
-		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}, Rules: []images.Rule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
-		{images.Policy{DefaultRule: &images.Rule{Vulnerabilities: off}, Rules: []images.Rule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
+		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}}, false},
+		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
+		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
 	} {
 		if got := tc.p.Scans(); got != tc.want {
 			t.Errorf("%+v: Scans() = %v, want %v", tc.p, got, tc.want)

@@ -1,82 +1,10 @@
 package images
 
-import (
-	"path"
-	"regexp"
-	"strings"
-	"time"
-)
-
-// Rule is one entry of images.rules in kubegate.yaml: what images matching Match must satisfy.
-type Rule struct {
-	// Match are globs over the canonical image reference without tag or digest
-	// (docker.io/library/nginx, ghcr.io/acme/web): * stays within a path segment,
-	// ** crosses segments.
-	Match           []string           `yaml:"match" json:"match,omitempty"`
-	Signature       *SignatureRule     `yaml:"signature" json:"signature,omitempty"`
-	Attestations    []AttestationRule  `yaml:"attestations" json:"attestations,omitempty"`
-	Vulnerabilities *VulnerabilityRule `yaml:"vulnerabilities" json:"vulnerabilities,omitempty"`
-}
-
-// SignatureRule requires a cosign signature by one of the keys or keyless identities.
-type SignatureRule struct {
-	Keys       []string          `yaml:"keys" json:"keys,omitempty"` // PEM files, or env://VAR
-	Keyless    []KeylessIdentity `yaml:"keyless" json:"keyless,omitempty"`
-	IgnoreTlog bool              `yaml:"ignoreTlog" json:"ignoreTlog,omitempty"` // private keys signed without Rekor
-}
-
-// KeylessIdentity is a Fulcio certificate identity: the OIDC issuer and the subject
-// (exact, or a regular expression).
-type KeylessIdentity struct {
-	Issuer        string `yaml:"issuer" json:"issuer,omitempty"`
-	IssuerRegExp  string `yaml:"issuerRegExp" json:"issuerRegExp,omitempty"`
-	Subject       string `yaml:"subject" json:"subject,omitempty"`
-	SubjectRegExp string `yaml:"subjectRegExp" json:"subjectRegExp,omitempty"`
-}
-
-func (k KeylessIdentity) String() string {
-	subject, issuer := k.Subject, k.Issuer
-	if subject == "" {
-		subject = "~" + k.SubjectRegExp
-	}
-	if issuer == "" {
-		issuer = "~" + k.IssuerRegExp
-	}
-	return subject + " (" + issuer + ")"
-}
-
-// AttestationRule requires a signed in-toto attestation of a predicate type.
-type AttestationRule struct {
-	Type string `yaml:"type" json:"type"` // slsaprovenance, cyclonedx, spdxjson, vuln, or a predicate URI
-}
-
-// VulnerabilityRule is the vulnerability threshold.
-type VulnerabilityRule struct {
-	FailOn        string       `yaml:"failOn" json:"failOn,omitempty"` // critical|high|medium|low|off
-	IgnoreUnfixed bool         `yaml:"ignoreUnfixed" json:"ignoreUnfixed,omitempty"`
-	Ignore        []VulnIgnore `yaml:"ignore" json:"ignore,omitempty"`
-}
-
-// VulnIgnore accepts one vulnerability (in one package, when named) until a date.
-type VulnIgnore struct {
-	ID      string `yaml:"id" json:"id"`
-	Package string `yaml:"package" json:"package,omitempty"`
-	Reason  string `yaml:"reason" json:"reason"`
-	Expires string `yaml:"expires" json:"expires"` // 2027-01-31, the end of that day UTC
-}
-
-// ExpiresAt is the end of the expiry day; ok is false when Expires is not a date.
-func (v VulnIgnore) ExpiresAt() (t time.Time, ok bool) {
-	d, err := time.Parse(time.DateOnly, v.Expires)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return d.AddDate(0, 0, 1), true
-}
+import "github.com/kubegate/kubegate/gate/policy"
 
 // scanning is the rule's vulnerability threshold (the default one when it sets none), or
 // nil when it scans nothing (failOn: off).
-func (r *Rule) scanning() *VulnerabilityRule {
+func scanning(r *policy.ImageRule) *policy.VulnerabilityRule {
 	vr := r.Vulnerabilities
 	if vr == nil {
 		vr = DefaultRule.Vulnerabilities
@@ -89,14 +17,14 @@ func (r *Rule) scanning() *VulnerabilityRule {
 
 // DefaultRule applies to images no rule matches: critical vulnerabilities fail, no
 // signature is required.
-var DefaultRule = Rule{Vulnerabilities: &VulnerabilityRule{FailOn: "critical"}}
+var DefaultRule = policy.ImageRule{Vulnerabilities: &policy.VulnerabilityRule{FailOn: "critical"}}
 
 // MatchRule returns the first rule whose globs match repo (canonical, no tag or digest),
 // else def.
-func MatchRule(rules []Rule, def *Rule, repo string) *Rule {
+func MatchRule(rules []policy.ImageRule, def *policy.ImageRule, repo string) *policy.ImageRule {
 	for i := range rules {
 		for _, g := range rules[i].Match {
-			if GlobMatch(g, repo) {
+			if policy.GlobMatch(g, repo) {
 				return &rules[i]
 			}
 		}
@@ -105,44 +33,4 @@ func MatchRule(rules []Rule, def *Rule, repo string) *Rule {
 		return def
 	}
 	return &DefaultRule
-}
-
-// GlobMatch matches a reference glob: ** matches across "/", * and ? within a segment.
-func GlobMatch(glob, repo string) bool {
-	if !strings.Contains(glob, "**") {
-		ok, _ := path.Match(glob, repo)
-		return ok
-	}
-	re, err := globRegexp(glob)
-	return err == nil && re.MatchString(repo)
-}
-
-func globRegexp(glob string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(glob); i++ {
-		switch c := glob[i]; {
-		case c == '*' && i+1 < len(glob) && glob[i+1] == '*':
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/]*")
-		case c == '?':
-			b.WriteString("[^/]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
-}
-
-// ValidGlob reports whether a match glob is well formed.
-func ValidGlob(glob string) bool {
-	if strings.Contains(glob, "**") {
-		_, err := globRegexp(glob)
-		return err == nil
-	}
-	_, err := path.Match(glob, "")
-	return err == nil
 }

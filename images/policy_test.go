@@ -1,31 +1,13 @@
 package images
 
-import "testing"
+import (
+	"testing"
 
-func TestGlobMatch(t *testing.T) {
-	for _, tc := range []struct {
-		glob, repo string
-		want       bool
-	}{
-		{"ghcr.io/acme/**", "ghcr.io/acme/web", true},
-		{"ghcr.io/acme/**", "ghcr.io/acme/team/web", true},
-		{"ghcr.io/acme/**", "ghcr.io/acme-evil/web", false},
-		{"ghcr.io/acme/*", "ghcr.io/acme/team/web", false},
-		{"ghcr.io/acme/*", "ghcr.io/acme/web", true},
-		{"docker.io/library/nginx", "docker.io/library/nginx", true},
-		{"**", "registry.local:5000/x", true},
-		{"*/app/vuln", "127.0.0.1:5000/app/vuln", true},
-		{"ghcr.io/acme/we?", "ghcr.io/acme/web", true},
-		{"ghcr.io/acme.io/**", "ghcr.io/acmexio/web", false}, // dots are literal
-	} {
-		if got := GlobMatch(tc.glob, tc.repo); got != tc.want {
-			t.Errorf("GlobMatch(%q, %q) = %v, want %v", tc.glob, tc.repo, got, tc.want)
-		}
-	}
-}
+	"github.com/kubegate/kubegate/gate/policy"
+)
 
 func TestMatchRuleFirstWinsThenDefault(t *testing.T) {
-	rules := []Rule{{Match: []string{"ghcr.io/acme/web"}}, {Match: []string{"ghcr.io/acme/**"}}}
+	rules := []policy.ImageRule{{Match: []string{"ghcr.io/acme/web"}}, {Match: []string{"ghcr.io/acme/**"}}}
 	if r := MatchRule(rules, nil, "ghcr.io/acme/web"); r != &rules[0] {
 		t.Errorf("first match does not win")
 	}
@@ -35,8 +17,21 @@ func TestMatchRuleFirstWinsThenDefault(t *testing.T) {
 	if r := MatchRule(rules, nil, "docker.io/library/redis"); r != &DefaultRule || r.Vulnerabilities.FailOn != "critical" || r.Signature != nil {
 		t.Errorf("unmatched image does not get the documented default")
 	}
-	def := &Rule{}
+	def := &policy.ImageRule{}
 	if r := MatchRule(rules, def, "docker.io/library/redis"); r != def {
 		t.Errorf("the policy's defaultRule is not used")
+	}
+}
+
+// TestPolicyOf: the image stage's view of the policy carries its rules and the platforms
+// parsed.
+func TestPolicyOf(t *testing.T) {
+	p := &policy.Policy{Images: policy.Images{
+		Rules:     []policy.ImageRule{{Match: []string{"ghcr.io/acme/**"}}},
+		Platforms: []string{"linux/s390x"}, AllowStaleDB: true,
+	}}
+	ip := PolicyOf(p)
+	if len(ip.Rules) != 1 || len(ip.Platforms) != 1 || ip.Platforms[0].OS != "linux" || ip.Platforms[0].Architecture != "s390x" || !ip.AllowStaleDB {
+		t.Errorf("PolicyOf: %+v", ip)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kubegate/kubegate/gate/policy"
 )
 
 // Platform is an OS/architecture pair of a multi-arch image, "linux/amd64".
@@ -37,11 +39,11 @@ type Resolver interface {
 
 // Verifier checks signatures and attestations of a resolved image under one rule.
 type Verifier interface {
-	Verify(ctx context.Context, ref string, digest v1.Hash, rule *SignatureRule, attestations []AttestationRule) (*Verification, error)
+	Verify(ctx context.Context, ref string, digest v1.Hash, rule *policy.SignatureRule, attestations []policy.AttestationRule) (*Verification, error)
 	// Trust fingerprints what verifying under the rule depends on besides the image: the
 	// content of its keys and trusted root. Verdicts are cached under it; an error (a key
 	// that cannot be read) means nothing is cached.
-	Trust(rule *SignatureRule) (string, error)
+	Trust(rule *policy.SignatureRule) (string, error)
 }
 
 // Verification is what a successful verification found.

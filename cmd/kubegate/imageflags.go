@@ -76,7 +76,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		Resolver: res,
 		Verifier: cosign.New(vopts),
 		Scanner:  scanner,
-		Policy:   p.ImagePolicy(),
+		Policy:   images.PolicyOf(p),
 		Parallel: f.parallel,
 	}
 	if !f.noCache {

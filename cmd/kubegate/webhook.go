@@ -152,7 +152,7 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 		Log:      log,
 		Metrics:  metrics,
 	}
-	if p.ImagePolicy().Scans() { // else signature-only gating: ready without a DB
+	if checker.Policy.Scans() { // else signature-only gating: ready without a DB
 		metrics.WatchDB(scanner.info)
 		srv.Ready, srv.DB = scanner.ready, scanner.info
 	}

@@ -9,7 +9,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kubegate/kubegate/gate/finding"
-	"github.com/kubegate/kubegate/images"
 )
 
 // KeyDir is where relative key paths of images.rules are found: the policy file's directory.
@@ -36,7 +35,7 @@ func (p *Policy) validateImages(line func(string) int) error {
 			return errAt(at, "an image rule needs match: globs such as ghcr.io/acme/**")
 		}
 		for j, g := range r.Match {
-			if !images.ValidGlob(g) || strings.TrimSpace(g) == "" {
+			if !ValidGlob(g) || strings.TrimSpace(g) == "" {
 				return errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
 			}
 		}
@@ -55,7 +54,7 @@ func (p *Policy) validateImages(line func(string) int) error {
 
 // validateImageRule checks one image rule. Its key files are read now: a key that is
 // missing or is not a public key is a policy error, not a finding on every image.
-func (p *Policy) validateImageRule(r *images.Rule, at string, line func(string) int) error {
+func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) int) error {
 	errAt := p.errorsAt(line)
 	if s := r.Signature; s != nil {
 		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
@@ -69,7 +68,7 @@ func (p *Policy) validateImageRule(r *images.Rule, at string, line func(string) 
 				p.envKeys = append(p.envKeys, envKey{ref: key, line: line(path)})
 				continue
 			}
-			if _, _, err := images.ReadKey(key, p.KeyDir()); err != nil {
+			if _, _, err := ReadKey(key, p.KeyDir()); err != nil {
 				return errAt(path, "key %q: %v", key, err)
 			}
 		}
@@ -130,7 +129,7 @@ type envKey struct {
 // key's line.
 func (p *Policy) CheckEnvKeys() error {
 	for _, k := range p.envKeys {
-		if _, _, err := images.ReadKey(k.ref, ""); err != nil {
+		if _, _, err := ReadKey(k.ref, ""); err != nil {
 			return &Error{File: p.File, Line: k.line, Msg: fmt.Sprintf("key %q: %v", k.ref, err)}
 		}
 	}

@@ -13,13 +13,11 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
-	"github.com/kubegate/kubegate/images"
 )
 
 const (
@@ -64,23 +62,12 @@ type Images struct {
 	RequireDigest      bool     `yaml:"requireDigest"`
 	// Rules: the first whose match globs match the image's repository applies; unmatched
 	// images use DefaultRule.
-	Rules       []images.Rule `yaml:"rules"`
-	DefaultRule *images.Rule  `yaml:"defaultRule"`
+	Rules       []ImageRule `yaml:"rules"`
+	DefaultRule *ImageRule  `yaml:"defaultRule"`
 	// Platforms of multi-arch images to check ("linux/amd64"); default linux/amd64 and
 	// linux/arm64, those the index has.
 	Platforms    []string `yaml:"platforms"`
 	AllowStaleDB bool     `yaml:"allowStaleDB"`
-}
-
-// ImagePolicy is the image stage's part of the policy.
-func (p *Policy) ImagePolicy() images.Policy {
-	out := images.Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
-	for _, s := range p.Images.Platforms {
-		if pl, err := v1.ParsePlatform(s); err == nil { // validated when loaded
-			out.Platforms = append(out.Platforms, *pl)
-		}
-	}
-	return out
 }
 
 // RuleOptions are the options rules run with under this policy.
@@ -213,17 +200,17 @@ func friendlyType(t string) string {
 		return "a trusted node pool"
 	case "rules.Taint":
 		return "a taint"
-	case "images.Rule":
+	case "ImageRule":
 		return "an image rule"
-	case "images.SignatureRule":
+	case "SignatureRule":
 		return "signature"
-	case "images.KeylessIdentity":
+	case "KeylessIdentity":
 		return "a keyless identity"
-	case "images.AttestationRule":
+	case "AttestationRule":
 		return "an attestation"
-	case "images.VulnerabilityRule":
+	case "VulnerabilityRule":
 		return "vulnerabilities"
-	case "images.VulnIgnore":
+	case "VulnIgnore":
 		return "an ignored vulnerability"
 	case "Baseline":
 		return "the baseline"

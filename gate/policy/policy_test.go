@@ -97,10 +97,10 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	ip := p.ImagePolicy()
+	ip := p.Images
 	if len(ip.Rules) != 1 || ip.Rules[0].Signature.Keys[0] != "keys/cosign.pub" || ip.Rules[0].Signature.Keyless[0].SubjectRegExp != "^https://github.com/acme/" ||
 		ip.Rules[0].Attestations[0].Type != "slsaprovenance" || ip.Rules[0].Vulnerabilities.Ignore[0].Package != "openssl" ||
-		ip.DefaultRule.Vulnerabilities.FailOn != "critical" || ip.Platforms[0].Architecture != "s390x" || !ip.AllowStaleDB {
+		ip.DefaultRule.Vulnerabilities.FailOn != "critical" || ip.Platforms[0] != "linux/s390x" || !ip.AllowStaleDB {
 		t.Errorf("image policy %+v", ip)
 	}
 	o := p.RuleOptions()

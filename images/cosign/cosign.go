@@ -22,10 +22,11 @@ import (
 	"github.com/sigstore/cosign/v3/pkg/cosign"
 	"github.com/sigstore/cosign/v3/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
-	"github.com/sigstore/cosign/v3/pkg/policy"
+	cosignpolicy "github.com/sigstore/cosign/v3/pkg/policy"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/images"
 )
 
@@ -79,10 +80,10 @@ func New(opts Options) *Verifier {
 
 // Trust is the SHA-256 of the content of every key of the rule and, when the rule needs
 // it, of the trusted root file (the public-good root is named: TUF updates it).
-func (v *Verifier) Trust(rule *images.SignatureRule) (string, error) {
+func (v *Verifier) Trust(rule *policy.SignatureRule) (string, error) {
 	h := sha256.New()
 	for _, k := range rule.Keys {
-		pem, err := images.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
+		pem, err := policy.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
 		if err != nil {
 			return "", err
 		}
@@ -107,7 +108,7 @@ func (v *Verifier) Trust(rule *images.SignatureRule) (string, error) {
 }
 
 // needsRoot: keyless identities, and keys whose signatures are checked in the transparency log.
-func needsRoot(rule *images.SignatureRule) bool { return len(rule.Keyless) > 0 || !rule.IgnoreTlog }
+func needsRoot(rule *policy.SignatureRule) bool { return len(rule.Keyless) > 0 || !rule.IgnoreTlog }
 
 // root is the trust material: the trusted root file as it is now, else TrustedRoot's.
 func (v *Verifier) root() (root.TrustedMaterial, error) {
@@ -149,7 +150,7 @@ func parseOnce[T any](v *Verifier, content []byte, parse func() (T, error)) (T, 
 
 // Verify requires a signature by one of the rule's keys or keyless identities on the image
 // digest, and a signed attestation of every type asked for, by the same signers.
-func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule *images.SignatureRule, atts []images.AttestationRule) (*images.Verification, error) {
+func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule *policy.SignatureRule, atts []policy.AttestationRule) (*images.Verification, error) {
 	if rule == nil || (len(rule.Keys) == 0 && len(rule.Keyless) == 0) {
 		return nil, errors.New("the policy asks for attestations but names no key or keyless identity to verify them with")
 	}
@@ -191,10 +192,10 @@ func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule 
 type authority struct {
 	name     string
 	key      string                  // a key reference, when identity is nil
-	identity *images.KeylessIdentity // a keyless identity
+	identity *policy.KeylessIdentity // a keyless identity
 }
 
-func (v *Verifier) authorities(rule *images.SignatureRule) []authority {
+func (v *Verifier) authorities(rule *policy.SignatureRule) []authority {
 	var out []authority
 	for _, k := range rule.Keys {
 		out = append(out, authority{name: "key " + k, key: k})
@@ -206,7 +207,7 @@ func (v *Verifier) authorities(rule *images.SignatureRule) []authority {
 	return out
 }
 
-func (v *Verifier) checkOpts(a authority, rule *images.SignatureRule, regOpts []ociremote.Option, newFormat bool) (*cosign.CheckOpts, error) {
+func (v *Verifier) checkOpts(a authority, rule *policy.SignatureRule, regOpts []ociremote.Option, newFormat bool) (*cosign.CheckOpts, error) {
 	co := &cosign.CheckOpts{RegistryClientOpts: regOpts, IgnoreTlog: rule.IgnoreTlog, NewBundleFormat: newFormat}
 	if a.identity == nil {
 		sv, err := v.loadKey(a.key)
@@ -238,7 +239,7 @@ func (v *Verifier) checkOpts(a authority, rule *images.SignatureRule, regOpts []
 	return co, nil
 }
 
-func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts, newFormat bool, atts []images.AttestationRule) (*images.Verification, error) {
+func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts, newFormat bool, atts []policy.AttestationRule) (*images.Verification, error) {
 	var verified []oci.Signature
 	if newFormat {
 		all, _, err := cosign.VerifyImageAttestations(ctx, digestRef, co)
@@ -269,7 +270,7 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 	for _, want := range atts {
 		found := false
 		for _, s := range verified {
-			if payload, _, err := policy.AttestationToPayloadJSON(ctx, want.Type, s); err == nil && payload != nil {
+			if payload, _, err := cosignpolicy.AttestationToPayloadJSON(ctx, want.Type, s); err == nil && payload != nil {
 				found = true
 				break
 			}
@@ -284,13 +285,13 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 
 // predicateType reads the in-toto predicate type of a verified DSSE attestation.
 func predicateType(ctx context.Context, s oci.Signature) string {
-	_, typ, _ := policy.AttestationToPayloadJSON(ctx, SignPredicate, s)
+	_, typ, _ := cosignpolicy.AttestationToPayloadJSON(ctx, SignPredicate, s)
 	return typ
 }
 
 // loadKey reads a public key (a file relative to the policy, or env://VAR) as it is now.
 func (v *Verifier) loadKey(ref string) (signature.Verifier, error) {
-	pem, pub, err := images.ReadKey(ref, v.opts.BaseDir)
+	pem, pub, err := policy.ReadKey(ref, v.opts.BaseDir)
 	if err != nil {
 		return nil, err
 	}

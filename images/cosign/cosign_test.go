@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/imagetest"
 )
@@ -57,7 +58,7 @@ func (f *fixture) push(t *testing.T, repo string) name.Digest {
 	return d
 }
 
-func (f *fixture) verify(d name.Digest, rule *images.SignatureRule, atts ...images.AttestationRule) (*images.Verification, error) {
+func (f *fixture) verify(d name.Digest, rule *policy.SignatureRule, atts ...policy.AttestationRule) (*images.Verification, error) {
 	h, _ := v1.NewHash(d.DigestStr())
 	return f.verifier.Verify(context.Background(), d.Repository.Name()+":1", h, rule, atts)
 }
@@ -89,31 +90,31 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	key := &images.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
-	wrongKey := &images.SignatureRule{Keys: []string{f.other}, IgnoreTlog: true}
-	slsa := images.AttestationRule{Type: "slsaprovenance"}
+	key := &policy.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	wrongKey := &policy.SignatureRule{Keys: []string{f.other}, IgnoreTlog: true}
+	slsa := policy.AttestationRule{Type: "slsaprovenance"}
 	for _, tc := range []struct {
 		name string
 		d    name.Digest
-		rule *images.SignatureRule
-		atts []images.AttestationRule
+		rule *policy.SignatureRule
+		atts []policy.AttestationRule
 		want string // "" = verified
 	}{
 		{"classic signature, right key", classic, key, nil, ""},
-		{"bundle signature and provenance, right key", bundled, key, []images.AttestationRule{slsa}, ""},
+		{"bundle signature and provenance, right key", bundled, key, []policy.AttestationRule{slsa}, ""},
 		{"classic signature, wrong key", classic, wrongKey, nil, "no valid signature (classic .sig signatures checked): key " + f.other + ":"},
 		{"bundle, wrong key", bundled, wrongKey, nil, "no valid signature (2 Sigstore bundle(s) checked): key " + f.other + ":"},
 		{"unsigned", unsigned, key, nil, "no valid signature (classic .sig signatures checked): key " + f.keyFile + ": no signatures found"},
 		{"attestation but no signature", attOnly, key, nil, "the bundles verified hold attestations but no signature"},
-		{"classic signature, attestation missing", classic, key, []images.AttestationRule{slsa}, "attestations:"},
-		{"classic signature and classic provenance", classicAtt, key, []images.AttestationRule{slsa}, ""},
-		{"classic provenance, wrong key", classicAtt, wrongKey, []images.AttestationRule{slsa}, "no valid signature (classic .sig signatures checked): key " + f.other},
-		{"classic attestation of another type", classicAtt, key, []images.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
-		{"bundle, attestation type missing", bundled, key, []images.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
-		{"key file missing", classic, &images.SignatureRule{Keys: []string{"/nonexistent.pub"}, IgnoreTlog: true}, nil, "reading the public key /nonexistent.pub: no such file or directory"},
-		{"empty key reference", classic, &images.SignatureRule{Keys: []string{""}, IgnoreTlog: true}, nil, "key : empty key reference"},
-		{"transparency log required but no trusted root", classic, &images.SignatureRule{Keys: []string{f.keyFile}}, nil, "loading the Sigstore trusted root: offline test: no trusted root"},
-		{"keyless without a trusted root", bundled, &images.SignatureRule{Keyless: []images.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}, nil,
+		{"classic signature, attestation missing", classic, key, []policy.AttestationRule{slsa}, "attestations:"},
+		{"classic signature and classic provenance", classicAtt, key, []policy.AttestationRule{slsa}, ""},
+		{"classic provenance, wrong key", classicAtt, wrongKey, []policy.AttestationRule{slsa}, "no valid signature (classic .sig signatures checked): key " + f.other},
+		{"classic attestation of another type", classicAtt, key, []policy.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
+		{"bundle, attestation type missing", bundled, key, []policy.AttestationRule{{Type: "cyclonedx"}}, "no signed cyclonedx attestation"},
+		{"key file missing", classic, &policy.SignatureRule{Keys: []string{"/nonexistent.pub"}, IgnoreTlog: true}, nil, "reading the public key /nonexistent.pub: no such file or directory"},
+		{"empty key reference", classic, &policy.SignatureRule{Keys: []string{""}, IgnoreTlog: true}, nil, "key : empty key reference"},
+		{"transparency log required but no trusted root", classic, &policy.SignatureRule{Keys: []string{f.keyFile}}, nil, "loading the Sigstore trusted root: offline test: no trusted root"},
+		{"keyless without a trusted root", bundled, &policy.SignatureRule{Keyless: []policy.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}, nil,
 			"keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,7 +147,7 @@ func TestTamperedSignatureFails(t *testing.T) {
 	if err := copyImage(src, dst); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.verify(b, &images.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true})
+	_, err := f.verify(b, &policy.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true})
 	if err == nil || !strings.Contains(err.Error(), "no valid signature") {
 		t.Fatalf("a signature of another image verified: %v", err)
 	}
@@ -160,7 +161,7 @@ func TestKeyRotation(t *testing.T) {
 	if err := f.signer.SignClassic(f.reg, d); err != nil {
 		t.Fatal(err)
 	}
-	rule := &images.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	rule := &policy.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
 	before, err := f.verifier.Trust(rule)
 	if _, verr := f.verify(d, rule); err != nil || verr != nil {
 		t.Fatalf("before rotation: %v %v", err, verr)
@@ -187,15 +188,15 @@ func TestTrustCoversTheTrustedRoot(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "trusted_root.json")
 	os.WriteFile(file, []byte(`{"mediaType":"one"}`), 0o644)
 	v := New(Options{TrustedRootFile: file})
-	keyless := &images.SignatureRule{Keyless: []images.KeylessIdentity{{Issuer: "i", Subject: "s"}}}
-	withTlog := &images.SignatureRule{Keys: []string{f.keyFile}}
-	noTlog := &images.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
-	before := map[*images.SignatureRule]string{}
-	for _, r := range []*images.SignatureRule{keyless, withTlog, noTlog} {
+	keyless := &policy.SignatureRule{Keyless: []policy.KeylessIdentity{{Issuer: "i", Subject: "s"}}}
+	withTlog := &policy.SignatureRule{Keys: []string{f.keyFile}}
+	noTlog := &policy.SignatureRule{Keys: []string{f.keyFile}, IgnoreTlog: true}
+	before := map[*policy.SignatureRule]string{}
+	for _, r := range []*policy.SignatureRule{keyless, withTlog, noTlog} {
 		before[r], _ = v.Trust(r)
 	}
 	os.WriteFile(file, []byte(`{"mediaType":"two"}`), 0o644)
-	for r, changes := range map[*images.SignatureRule]bool{keyless: true, withTlog: true, noTlog: false} {
+	for r, changes := range map[*policy.SignatureRule]bool{keyless: true, withTlog: true, noTlog: false} {
 		if after, err := v.Trust(r); err != nil || (after != before[r]) != changes {
 			t.Errorf("rule %+v: Trust changed %v, want %v (%v)", r, after != before[r], changes, err)
 		}

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/imagetest"
 )
@@ -111,10 +112,10 @@ func TestKeylessWithPrivateSigstore(t *testing.T) {
 	}
 	signed := f.push(t, "keyless")
 	signKeyless(t, f, vs, signed, ciIdentity)
-	rule := func(subject string) *images.SignatureRule {
-		return &images.SignatureRule{Keyless: []images.KeylessIdentity{{Issuer: ciIssuer, Subject: subject}}}
+	rule := func(subject string) *policy.SignatureRule {
+		return &policy.SignatureRule{Keyless: []policy.KeylessIdentity{{Issuer: ciIssuer, Subject: subject}}}
 	}
-	verify := func(v *Verifier, r *images.SignatureRule) (*images.Verification, error) {
+	verify := func(v *Verifier, r *policy.SignatureRule) (*images.Verification, error) {
 		f.verifier = v
 		return f.verify(signed, r)
 	}
@@ -129,12 +130,12 @@ func TestKeylessWithPrivateSigstore(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		v    *Verifier
-		rule *images.SignatureRule
+		rule *policy.SignatureRule
 		want string
 	}{
 		{"another identity", verifier(vs), rule("attacker@example.com"), "keyless attacker@example.com (" + ciIssuer + "):"},
 		{"another Sigstore's root", verifier(other), rule(ciIdentity), "keyless " + ciIdentity + " (" + ciIssuer + "):"},
-		{"regexp identity, wrong issuer", verifier(vs), &images.SignatureRule{Keyless: []images.KeylessIdentity{{Issuer: "https://accounts.google.com", SubjectRegExp: ".*"}}}, "no valid signature"},
+		{"regexp identity, wrong issuer", verifier(vs), &policy.SignatureRule{Keyless: []policy.KeylessIdentity{{Issuer: "https://accounts.google.com", SubjectRegExp: ".*"}}}, "no valid signature"},
 		{"trusted root unavailable", New(Options{TrustedRoot: func() (root.TrustedMaterial, error) { return nil, errors.New("TUF offline") }, ignoreSCT: true,
 			Parse: func(ref string) (name.Reference, error) { return name.ParseReference(ref, name.Insecure) }}), rule(ciIdentity), "loading the Sigstore trusted root: TUF offline"},
 	} {
