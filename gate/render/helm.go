@@ -202,9 +202,10 @@ func hasSecretValues(o *manifest.Object) bool {
 }
 
 // templateErrorPos finds the template position in a Go template error:
-// "parse error at (chart/templates/x.yaml:4): …", "template: chart/templates/x.yaml:12:3: executing …".
+// "parse error at (chart/templates/x.yaml:4): …", "template: chart/templates/x.yaml:12:3:
+// executing …", or Helm's own "chart/templates/x.yaml:12:3\n  executing …".
 var templateErrorPos = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`(?:\(|template: )[^/\s():]+/((?:charts/[^/]+/)?templates/[^:()\s]+):(\d+)`)
+	return regexp.MustCompile(`(?:\(|template: |^)[^/\s():]+/((?:charts/[^/]+/)?templates/[^:()\s]+):(\d+)`)
 })
 
 // templateErrorAt returns the file and line a template error names, under the chart dir.

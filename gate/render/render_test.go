@@ -274,12 +274,15 @@ func TestInputErrorPositions(t *testing.T) {
 	}
 	write("chart/Chart.yaml", "apiVersion: v2\nname: broken\nversion: 0.1.0\n")
 	write("chart/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name | nosuchfunc }}\n")
+	write("exec/Chart.yaml", "apiVersion: v2\nname: exec\nversion: 0.1.0\n")
+	write("exec/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .Values.x.y.z }}\n")
 	stream := write("stream.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  k: [unclosed\n")
 	caseKey := write("case.yaml", "apiVersion: apps/v1\nKind: Deployment\nmetadata:\n  name: d\n")
 	for path, want := range map[string]string{
 		filepath.Join(dir, "chart"): filepath.Join(dir, "chart/templates/cm.yaml") + `:4: helm: parse error at (broken/templates/cm.yaml:4): function "nosuchfunc" not defined`,
 		stream:                      stream + ":11: invalid YAML:", // the line of the error, not the document's (6)
 		caseKey:                     caseKey + `:2: key "Kind" must be written "kind"`,
+		filepath.Join(dir, "exec"):  filepath.Join(dir, "exec/templates/cm.yaml") + ":6: helm: exec/templates/cm.yaml:6:15",
 	} {
 		r := Render([]string{path}, Options{})
 		if got := errorsText(r); !strings.HasPrefix(got, want) {
