@@ -299,11 +299,23 @@ func Field(parent, key string) string {
 // or of its nearest existing parent.
 func NodeLine(n *yaml.Node, path string) int { return lineOfPath(n, parsePath(path)) }
 
+// NodeFind is NodeLine, and whether the whole path exists in the tree.
+func NodeFind(n *yaml.Node, path string) (line int, found bool) {
+	return findPath(n, parsePath(path))
+}
+
 // lineOfPath returns the line of the deepest node along path that exists in doc.
 func lineOfPath(doc *yaml.Node, path []pathStep) int {
+	line, _ := findPath(doc, path)
+	return line
+}
+
+// findPath returns the line of the deepest node along path that exists in doc, and
+// whether that node is the whole path's.
+func findPath(doc *yaml.Node, path []pathStep) (int, bool) {
 	n := doc
 	if n == nil {
-		return 0
+		return 0, false
 	}
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
@@ -331,11 +343,11 @@ func lineOfPath(doc *yaml.Node, path []pathStep) int {
 			}
 		}
 		if next == nil {
-			return line
+			return line, false
 		}
 		n = next
 	}
-	return line
+	return line, true
 }
 
 // PositionsFrom makes o point where base is written: o was rendered from base (a Kustomize

@@ -3,6 +3,7 @@ package render
 import (
 	"context"
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -70,18 +71,19 @@ func (r *Result) renderHelm(dir string, opts Options) {
 	if ns == "" {
 		ns = "default"
 	}
-	top, err := commonutil.ToRenderValues(ch, vals, common.ReleaseOptions{
-		Name: opts.ReleaseName, Namespace: ns, Revision: 1, IsInstall: true,
-	}, caps)
-	if err != nil {
-		fail("%v", err)
-		return
+	// render runs the templates over values made afresh from the chart and the user's
+	// values: templates may change .Values as they render (bitnami's charts store the
+	// password they generate there), so a second render must not start from the first's.
+	render := func() (map[string]string, error) {
+		top, err := commonutil.ToRenderValues(ch, vals, common.ReleaseOptions{
+			Name: opts.ReleaseName, Namespace: ns, Revision: 1, IsInstall: true,
+		}, caps)
+		if err != nil {
+			return nil, err
+		}
+		return renderWithTimeout(ch, top, opts)
 	}
-	// Templates may change .Values as they render (bitnami's charts store the password they
-	// generate there): the second render, which tells generated values apart, starts from
-	// a copy taken now.
-	pristine := cloneRenderValues(top)
-	rendered, err := renderWithTimeout(ch, top, opts)
+	rendered, err := render()
 	if err != nil {
 		if file, line, ok := templateErrorAt(dir, err.Error()); ok {
 			r.errorf(file, line, "helm: %v", err)
@@ -91,9 +93,9 @@ func (r *Result) renderHelm(dir string, opts Options) {
 		return
 	}
 	via := "helm:" + dir
-	values := &valuesFiles{chartDir: dir, files: opts.ValuesFiles, set: opts.SetValues}
+	values := newValuesFiles(dir, opts)
+	sources := templateSources(ch)
 	first := len(r.Objects)
-	defer func() { r.markGenerated(r.Objects[first:], ch, pristine, opts) }()
 	for _, name := range sortedKeys(rendered) {
 		out := rendered[name]
 		if strings.HasSuffix(name, "NOTES.txt") || strings.TrimSpace(out) == "" {
@@ -102,12 +104,12 @@ func (r *Result) renderHelm(dir string, opts Options) {
 		// name is "<chart>/templates/x.yaml" or "<chart>/charts/sub/templates/x.yaml".
 		_, rel, _ := strings.Cut(name, "/")
 		file := filepath.Join(dir, rel)
-		tmpl := readTemplate(file)
+		tmpl := newTemplate(file, sources[name])
 		region := 0
 		for _, doc := range helmDocuments(out) {
-			docLines := strings.Split(doc.text, "\n")
-			region = tmpl.regionFor(docLines, region)
-			pos := &docPositions{t: tmpl, region: tmpl.regions[region], doc: docLines, values: values}
+			lines := newRenderedLines(doc.text)
+			region = tmpl.regionFor(lines, region)
+			pos := &docPositions{t: tmpl, region: tmpl.regions[region], doc: lines, values: values}
 			for _, d := range manifest.Decode([]byte(doc.text), manifest.Source{File: file, Via: via}) {
 				if d.Err != nil {
 					line := d.Err.Line
@@ -132,16 +134,35 @@ func (r *Result) renderHelm(dir string, opts Options) {
 			}
 		}
 	}
+	markGenerated(r.Objects[first:], render)
+}
+
+// templateSources maps each template's name in the engine's output
+// ("chart/templates/x.yaml", "chart/charts/sub/templates/y.yaml") to the text the loader
+// read: the text that rendered, without reading the files again.
+func templateSources(ch *chartv2.Chart) map[string][]byte {
+	out := map[string][]byte{}
+	var walk func(c *chartv2.Chart)
+	walk = func(c *chartv2.Chart) {
+		for _, t := range c.Templates {
+			out[path.Join(c.ChartFullPath(), t.Name)] = t.Data
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
 }
 
 // markGenerated renders the chart a second time when it yields Secrets with values, and
 // marks every field whose value differs between the two renders as generated at render
 // time (randAlphaNum passwords, genCA certificates): nothing is committed there.
-func (r *Result) markGenerated(objs []*manifest.Object, ch *chartv2.Chart, vals common.Values, opts Options) {
+func markGenerated(objs []*manifest.Object, render func() (map[string]string, error)) {
 	if !slices.ContainsFunc(objs, hasSecretValues) {
 		return
 	}
-	again, err := renderWithTimeout(ch, vals, opts)
+	again, err := render()
 	if err != nil {
 		return // the first render succeeded: nothing generated is known, everything is reported
 	}
@@ -160,41 +181,6 @@ func (r *Result) markGenerated(objs []*manifest.Object, ch *chartv2.Chart, vals 
 			o.Generated = manifest.Differences(o.Raw, twin.Raw)
 		}
 	}
-}
-
-// cloneRenderValues copies the render values deeply enough that a render cannot change
-// the copy: .Values is copied whole, the rest (Release, Chart, Capabilities) is read-only.
-func cloneRenderValues(v common.Values) common.Values {
-	out := make(common.Values, len(v))
-	for k, e := range v {
-		out[k] = e
-	}
-	if vals, ok := v["Values"].(common.Values); ok {
-		out["Values"] = common.Values(deepCopyValue(map[string]any(vals)).(map[string]any))
-	} else if vals, ok := v["Values"].(map[string]any); ok {
-		out["Values"] = deepCopyValue(vals)
-	}
-	return out
-}
-
-func deepCopyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopyValue(e)
-		}
-		return out
-	case common.Values:
-		return common.Values(deepCopyValue(map[string]any(x)).(map[string]any))
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopyValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 func hasSecretValues(o *manifest.Object) bool {

@@ -83,60 +83,66 @@ func keyOf(line string) string {
 
 func indentOf(line string) int { return len(line) - len(strings.TrimLeft(line, " ")) }
 
-// template is one template file's text, cut into the parts between "---" lines.
+// template is one template file's text, cut into the parts between "---" lines, with the
+// key each line writes read once.
 type template struct {
-	file    string
-	lines   []string
-	regions [][2]int // [first, end) 0-based line ranges
+	file       string
+	lines      []string
+	keys       []string          // keyOf each line
+	regions    [][2]int          // [first, end) 0-based line ranges
+	regionKeys []map[string]bool // the keys each region writes
+	parents    [][]string        // parents of each line within its region, on first use
 }
 
-func readTemplate(file string) *template {
-	data, _ := os.ReadFile(file)
+func newTemplate(file string, data []byte) *template {
 	t := &template{file: file, lines: strings.Split(string(data), "\n")}
+	t.keys = make([]string, len(t.lines))
+	t.parents = make([][]string, len(t.lines))
 	start := 0
 	for i, l := range t.lines {
+		t.keys[i] = keyOf(l)
 		if strings.HasPrefix(l, "---") {
 			t.regions = append(t.regions, [2]int{start, i})
 			start = i + 1
 		}
 	}
 	t.regions = append(t.regions, [2]int{start, len(t.lines)})
-	return t
-}
-
-// keysIn counts the literal keys a range of lines writes.
-func keysIn(lines []string) map[string]int {
-	keys := map[string]int{}
-	for _, l := range lines {
-		if k := keyOf(l); k != "" {
-			keys[k]++
+	for _, r := range t.regions {
+		keys := map[string]bool{}
+		for _, k := range t.keys[r[0]:r[1]] {
+			if k != "" {
+				keys[k] = true
+			}
 		}
+		t.regionKeys = append(t.regionKeys, keys)
 	}
-	return keys
+	return t
 }
 
 // regionFor picks the part of the template that wrote a rendered document: the one writing
 // most of the document's keys (its kind line counting most), the first such at or after
 // the previous document's part on a tie, as templates render in order.
-func (t *template) regionFor(doc []string, prev int) int {
+func (t *template) regionFor(doc *renderedLines, prev int) int {
 	kind := ""
-	for _, l := range doc {
+	for _, l := range doc.lines {
 		if strings.HasPrefix(l, "kind:") {
 			kind = strings.TrimSpace(l)
 			break
 		}
 	}
-	docKeys := keysIn(doc)
+	docKeys := map[string]bool{}
+	for _, k := range doc.keys {
+		docKeys[k] = true
+	}
 	best, bestScore := -1, -1
 	for i, r := range t.regions {
-		region := t.lines[r[0]:r[1]]
 		score := 0
-		for k := range keysIn(region) {
-			if docKeys[k] > 0 {
+		for k := range t.regionKeys[i] {
+			if docKeys[k] {
 				score++
 			}
 		}
-		for _, l := range region {
+		for _, l := range t.lines[r[0]:r[1]] {
 			if kind != "" && strings.TrimSpace(l) == kind {
 				score += 1000
 				break
@@ -149,11 +155,28 @@ func (t *template) regionFor(doc []string, prev int) int {
 	return best
 }
 
+// renderedLines is one rendered document's lines, with the key each writes and, on first
+// use, the keys enclosing each.
+type renderedLines struct {
+	lines, keys []string
+	parents     [][]string
+}
+
+func newRenderedLines(text string) *renderedLines {
+	d := &renderedLines{lines: strings.Split(text, "\n")}
+	d.keys = make([]string, len(d.lines))
+	d.parents = make([][]string, len(d.lines))
+	for i, l := range d.lines {
+		d.keys[i] = keyOf(l)
+	}
+	return d
+}
+
 // docPositions maps the lines of one rendered document to its part of the template.
 type docPositions struct {
 	t      *template
 	region [2]int
-	doc    []string // the rendered document's lines
+	doc    *renderedLines
 	values *valuesFiles
 }
 
@@ -171,38 +194,43 @@ func (p *docPositions) objectLine(kindLine int) int {
 	return p.region[0] + 1
 }
 
-// parents lists the keys of the lines enclosing line i (0-based) by indentation, nearest
-// first; lines that are only template actions are skipped.
-func parents(lines []string, i, floor int) []string {
-	var out []string
+// parentsOf lists the keys of the lines enclosing line i (0-based) by indentation,
+// nearest first, from floor on; lines that are only template actions are skipped. The
+// result is kept in memo.
+func parentsOf(lines, keys []string, memo [][]string, i, floor int) []string {
+	if memo[i] != nil {
+		return memo[i]
+	}
+	out := []string{}
 	ind := indentOf(lines[i])
 	for j := i - 1; j >= floor && ind > 0; j-- {
-		l := lines[j]
-		t := strings.TrimSpace(l)
+		t := strings.TrimSpace(lines[j])
 		if t == "" || t[0] == '#' || strings.HasPrefix(t, "{{") {
 			continue
 		}
-		if in := indentOf(l); in < ind {
+		if in := indentOf(lines[j]); in < ind {
 			ind = in
-			out = append(out, keyOf(l))
+			out = append(out, keys[j])
 		}
 	}
+	memo[i] = out
 	return out
 }
 
 // templateLine maps a 1-based line of the rendered document to the 1-based line of the
 // template that writes the same key under the same parents; 0 when none does.
 func (p *docPositions) templateLine(line int) int {
-	if line < 1 || line > len(p.doc) {
+	d, t := p.doc, p.t
+	if line < 1 || line > len(d.lines) {
 		return 0
 	}
-	key := keyOf(p.doc[line-1])
+	key := d.keys[line-1]
 	if key == "" {
 		return 0
 	}
 	var cands []int
 	for i := p.region[0]; i < p.region[1]; i++ {
-		if keyOf(p.t.lines[i]) == key {
+		if t.keys[i] == key {
 			cands = append(cands, i)
 		}
 	}
@@ -212,18 +240,18 @@ func (p *docPositions) templateLine(line int) int {
 	if len(cands) == 1 {
 		return cands[0] + 1
 	}
-	want := parents(p.doc, line-1, 0)
+	want := parentsOf(d.lines, d.keys, d.parents, line-1, 0)
 	// The occurrence of the key among rendered lines with the same parents breaks ties,
 	// so the second container's "image:" maps to the second written one.
 	occurrence := 0
 	for j := 0; j < line-1; j++ {
-		if keyOf(p.doc[j]) == key && commonPrefix(parents(p.doc, j, 0), want) == len(want) {
+		if d.keys[j] == key && commonPrefix(parentsOf(d.lines, d.keys, d.parents, j, 0), want) == len(want) {
 			occurrence++
 		}
 	}
 	best, bestScore, seen := -1, -1, 0
 	for _, c := range cands {
-		score := commonPrefix(parents(p.t.lines, c, p.region[0]), want)
+		score := commonPrefix(parentsOf(t.lines, t.keys, t.parents, c, p.region[0]), want)
 		if score == len(want) {
 			if seen == occurrence {
 				return c + 1
@@ -268,14 +296,24 @@ var valuesExpr = sync.OnceValues(func() (*regexp.Regexp, *regexp.Regexp) {
 		regexp.MustCompile(`toYaml \.\s*[|)}]`)
 })
 
-// valuesFiles are the values files of a chart in the order Helm merges them: the chart's
-// values.yaml, then -f files (later ones win).
+// valuesFiles are the values a chart renders with, in the order Helm merges them: the
+// chart's values.yaml, -f files (later ones win), --set values (which win over files).
 type valuesFiles struct {
 	chartDir string
 	files    []string
-	set      []string // --set values, which win over files
+	set      []map[string]any // each --set, parsed once
 	mu       sync.Mutex
 	trees    map[string]*yaml.Node
+}
+
+func newValuesFiles(chartDir string, opts Options) *valuesFiles {
+	v := &valuesFiles{chartDir: chartDir, files: opts.ValuesFiles}
+	for _, s := range opts.SetValues {
+		if m, err := strvals.Parse(s); err == nil { // the render parsed them already
+			v.set = append(v.set, m)
+		}
+	}
+	return v
 }
 
 // lookup returns the values file and line that set the value a template line writes from
@@ -337,49 +375,28 @@ func (v *valuesFiles) find(templateFile, vpath string) *manifest.ValuesRef {
 		sub, _, _ := strings.Cut(rel, "/")
 		chartDir, prefix = v.chartDir+"/charts/"+sub, sub+"."
 	}
-	keys := strings.Split(vpath, ".")
-	var userKeys []string
-	if prefix != "" {
-		userKeys = append(strings.Split(strings.TrimSuffix(prefix, "."), "."), keys...)
-	} else {
-		userKeys = keys
-	}
+	userPath := prefix + vpath
 	for i := len(v.set) - 1; i >= 0; i-- {
-		if m, err := strvals.Parse(v.set[i]); err == nil && lookupKeys(m, userKeys) {
-			return &manifest.ValuesRef{File: "--set", Path: prefix + vpath}
+		if manifest.Lookup(v.set[i], strings.Split(userPath, ".")...) != nil {
+			return &manifest.ValuesRef{File: "--set", Path: userPath}
 		}
 	}
 	for i := len(v.files) - 1; i >= 0; i-- {
-		if l, full := v.line(v.files[i], userKeys); full {
-			return &manifest.ValuesRef{File: v.files[i], Line: l, Path: prefix + vpath}
+		if l, full := v.line(v.files[i], userPath); full {
+			return &manifest.ValuesRef{File: v.files[i], Line: l, Path: userPath}
 		}
 	}
 	own := chartDir + "/values.yaml"
-	if l, _ := v.line(own, keys); l > 0 {
+	if l, _ := v.line(own, vpath); l > 0 {
 		return &manifest.ValuesRef{File: own, Line: l, Path: vpath}
 	}
 	return &manifest.ValuesRef{File: own, Path: vpath}
 }
 
-func lookupKeys(m map[string]any, keys []string) bool {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return false
-		}
-		if cur, ok = mm[k]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// line returns the line of keys in a values file (or of its deepest parent written there)
-// and whether the whole path is written.
-func (v *valuesFiles) line(file string, keys []string) (int, bool) {
+// line returns the line of a dotted values path in a values file (or of its deepest parent
+// written there) and whether the whole path is written; each file is parsed once.
+func (v *valuesFiles) line(file, vpath string) (int, bool) {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	root, ok := v.trees[file]
 	if !ok {
 		root = &yaml.Node{}
@@ -391,24 +408,13 @@ func (v *valuesFiles) line(file string, keys []string) (int, bool) {
 		}
 		v.trees[file] = root
 	}
-	if root == nil || len(root.Content) == 0 {
+	v.mu.Unlock()
+	if root == nil {
 		return 0, false
 	}
-	n, line := root.Content[0], 0
-	for _, k := range keys {
-		var next *yaml.Node
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == k {
-					line, next = n.Content[i].Line, n.Content[i+1]
-					break
-				}
-			}
-		}
-		if next == nil {
-			return line, false
-		}
-		n = next
+	path := ""
+	for _, k := range strings.Split(vpath, ".") {
+		path = manifest.Field(path, k)
 	}
-	return line, true
+	return manifest.NodeFind(root, path)
 }
