@@ -95,7 +95,9 @@ func (r *Result) ExitCode() int {
 
 // Run renders the inputs and checks them; ctx cancels the image stage.
 func Run(ctx context.Context, opts Options) *Result {
-	schema.Preload()
+	if rules.SchemaChecked(policyOf(opts).Enabled) {
+		schema.Preload() // decoded while the inputs are read
+	}
 	rendered := render.Render(opts.Paths, opts.Render)
 	set, findings := evaluate(rendered.Objects, opts)
 	used := images.Collect(set)
@@ -195,8 +197,11 @@ func enabled(opts Options, fs []finding.Finding) []finding.Finding {
 func judge(objs []*manifest.Object, set *rules.Set, findings []finding.Finding, opts Options) *Result {
 	p, now := policyOf(opts), nowOf(opts)
 	var notes []string
-	if kinds := set.NotValidated(); len(kinds) > 0 && p.Enabled("schema-unknown-field") {
-		notes = append(notes, fmt.Sprintf("schema: not validated (no schema among the inputs or built in): %s", strings.Join(kinds, ", ")))
+	// With the schema rules off, nothing is validated, not even for this note.
+	if rules.SchemaChecked(p.Enabled) {
+		if kinds := set.NotValidated(); len(kinds) > 0 {
+			notes = append(notes, fmt.Sprintf("schema: not validated (no schema among the inputs or built in): %s", strings.Join(kinds, ", ")))
+		}
 	}
 	outcome := p.Apply(findings, objs, now)
 	sortFindings(outcome.Findings)

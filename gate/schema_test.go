@@ -134,3 +134,16 @@ func TestSchemaFieldPaths(t *testing.T) {
 		t.Errorf("findings at %q, want %q\n%s", got, want, findingsText(res.Findings))
 	}
 }
+
+// TestSchemaOff: with every schema rule disabled there are no schema findings and no note.
+func TestSchemaOff(t *testing.T) {
+	text := "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n---\napiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d, namespace: shop}\n"
+	on := checkText(t, text, "")
+	off := checkText(t, text, "rules:\n  disable: [schema-unknown-api-version, schema-unknown-kind, schema-unknown-field, schema-invalid-value]\n")
+	if len(on.Findings) == 0 || !slices.ContainsFunc(on.Notes, func(n string) bool { return strings.HasPrefix(n, "schema: not validated") }) {
+		t.Fatalf("schema on: findings %v notes %q", on.Findings, on.Notes)
+	}
+	if len(off.Findings) != 0 || slices.ContainsFunc(off.Notes, func(n string) bool { return strings.HasPrefix(n, "schema:") }) {
+		t.Errorf("schema off: findings %v notes %q", off.Findings, off.Notes)
+	}
+}

@@ -74,6 +74,17 @@ func schemaEntries() []entry {
 	return out
 }
 
+// SchemaChecked says whether any schema rule is enabled: when none is, nothing needs the
+// schema.
+func SchemaChecked(enabled func(id string) bool) bool {
+	for _, r := range schemaRules {
+		if enabled(r.ID) {
+			return true
+		}
+	}
+	return false
+}
+
 // schemaVerdicts validates every object once, in parallel, for all the schema rules.
 func (s *Set) schemaVerdicts() ([]schema.Verdict, error) {
 	s.schemaOnce.Do(func() {
@@ -109,8 +120,8 @@ func (s *Set) decodeError(o *manifest.Object, path, what string, err error) *man
 	}
 	s.undecodable[o] = true
 	src, msg := o.SourceOf(path), err.Error()
-	if v, verr := schema.NewValidator(nil, nil); verr == nil {
-		for _, p := range v.Validate(o).Problems {
+	if verdicts, verr := s.schemaVerdicts(); verr == nil {
+		for _, p := range verdicts[slices.Index(s.Objects, o)].Problems {
 			if p.Kind == schema.WrongType {
 				// The schema names the field; the decoder's words name the Go type.
 				src, msg = o.SourceOf(p.Field), p.Msg+" ("+msg+")"

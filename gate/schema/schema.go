@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/agnivade/levenshtein"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -230,7 +232,7 @@ func validate(p *typed.Parser, typeName string, raw map[string]any) []Problem {
 			break
 		}
 		if !copied {
-			obj, copied = deepCopy(raw).(map[string]any), true
+			obj, copied = runtime.DeepCopyJSON(raw), true
 		}
 		for _, path := range unknown {
 			if parent, key := parentOf(obj, path); parent != nil {
@@ -244,24 +246,6 @@ func validate(p *typed.Parser, typeName string, raw map[string]any) []Problem {
 
 // maxRounds bounds revalidation: each round removes at least one field.
 const maxRounds = 64
-
-func deepCopy(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
-}
 
 // parentOf returns the mapping holding the last key of a structured-merge-diff path, and
 // the key (which may hold dots itself: the longest the mapping has).
@@ -417,29 +401,9 @@ func jsonEqual(v any, written string) bool {
 func closest(s string, candidates []string) string {
 	best, bestD := "", len(s)/3+1
 	for _, c := range candidates {
-		if d := distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+		if d := levenshtein.ComputeDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
