@@ -28,7 +28,8 @@ func (r *Result) renderKustomize(root string) {
 		r.errorf(root, 0, "%v", err)
 		return
 	}
-	if err := r.inspect(abs, root, map[string]bool{}); err != nil {
+	var patches []*patch
+	if err := r.inspect(abs, root, map[string]bool{}, &patches); err != nil {
 		r.Errors = append(r.Errors, err)
 		return
 	}
@@ -42,7 +43,6 @@ func (r *Result) renderKustomize(root string) {
 		return
 	}
 	via := "kustomize:" + root
-	patches := collectPatches(root, map[string]bool{})
 	bases := map[string][]*manifest.Object{} // origin file → its objects, for positions
 	resources := resMap.Resources()
 	origins := make([]*resource.Origin, len(resources))
@@ -288,8 +288,9 @@ func isRemote(ref string) bool {
 // inspect walks the kustomizations a root builds on before krusty runs: it refuses remote
 // bases (the gate renders offline and only what is in the repository), names a missing
 // local file at its entry's line (krusty would say "evalsymlink failure" about an absolute
-// path), and notes deprecated fields once per file.
-func (r *Result) inspect(abs, shown string, seen map[string]bool) *manifest.Error {
+// path), notes deprecated fields once per file, and reads the patches, in the order
+// krusty applies them (bases first), for pointing findings at them.
+func (r *Result) inspect(abs, shown string, seen map[string]bool, patches *[]*patch) *manifest.Error {
 	if seen[abs] {
 		return nil
 	}
@@ -310,7 +311,7 @@ func (r *Result) inspect(abs, shown string, seen map[string]bool) *manifest.Erro
 		st, statErr := os.Stat(sub)
 		switch {
 		case statErr == nil && st.IsDir():
-			if e := r.inspect(sub, filepath.Join(shown, ref), seen); e != nil {
+			if e := r.inspect(sub, filepath.Join(shown, ref), seen, patches); e != nil {
 				return e
 			}
 		case statErr == nil:
@@ -322,6 +323,7 @@ func (r *Result) inspect(abs, shown string, seen map[string]bool) *manifest.Erro
 				Msg: fmt.Sprintf("%q: no such file or directory (relative to %s)", ref, shown)}
 		}
 	}
+	*patches = append(*patches, readPatches(k, abs, shown, file, kfile)...)
 	return nil
 }
 

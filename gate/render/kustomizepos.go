@@ -28,41 +28,27 @@ type patch struct {
 }
 
 type jsonOp struct {
-	path []string // "/spec/replicas" → [spec replicas]
+	path []string // "/spec/replicas" → [spec replicas], JSON-pointer escapes decoded
 	line int
 }
 
-// collectPatches reads the patches of root and the kustomizations it builds on.
-func collectPatches(dir string, seen map[string]bool) []*patch {
-	if seen[dir] {
-		return nil
-	}
-	seen[dir] = true
-	k, kfile, err := readKustomization(dir)
-	if err != nil {
-		return nil
-	}
-	var out []*patch
-	for _, ref := range dirRefs(k) {
-		if st, err := os.Stat(filepath.Join(dir, ref)); err == nil && st.IsDir() {
-			out = append(out, collectPatches(filepath.Join(dir, ref), seen)...)
-		}
-	}
+// readPatches reads the patches of one kustomization (k, read from file in dir abs),
+// naming files as the user sees them (shown, kfile).
+func readPatches(k *types.Kustomization, abs, shown, file, kfile string) []*patch {
 	var kroot yaml.Node
-	kdata, _ := os.ReadFile(kfile)
+	kdata, _ := os.ReadFile(file)
 	_ = yaml.Unmarshal(kdata, &kroot)
+	var out []*patch
 	for _, p := range k.Patches {
-		var data []byte
-		file, offset := filepath.Join(dir, p.Path), 0
 		if p.Path != "" {
-			if data, err = os.ReadFile(file); err != nil {
-				continue
+			data, err := os.ReadFile(filepath.Join(abs, p.Path))
+			if err != nil {
+				continue // inspect has reported a missing file
 			}
-		} else {
-			data, file = []byte(p.Patch), kfile
-			offset = inlinePatchLine(&kroot, p.Patch)
+			out = append(out, readPatch(data, filepath.Join(shown, p.Path), 0, p.Target)...)
+			continue
 		}
-		out = append(out, readPatch(data, file, offset, p.Target)...)
+		out = append(out, readPatch([]byte(p.Patch), kfile, inlinePatchLine(&kroot, p.Patch), p.Target)...)
 	}
 	return out
 }
@@ -98,7 +84,11 @@ func readPatch(data []byte, file string, offset int, target *types.Selector) []*
 		case yaml.SequenceNode: // JSON 6902 operations
 			for _, op := range body.Content {
 				if path := mapValue(op, "path"); path != nil {
-					p.ops = append(p.ops, jsonOp{strings.Split(strings.TrimPrefix(path.Value, "/"), "/"), op.Line})
+					steps := strings.Split(strings.TrimPrefix(path.Value, "/"), "/")
+					for i, st := range steps {
+						steps[i] = strings.ReplaceAll(strings.ReplaceAll(st, "~1", "/"), "~0", "~")
+					}
+					p.ops = append(p.ops, jsonOp{steps, op.Line})
 				}
 			}
 		case yaml.MappingNode:
@@ -207,7 +197,7 @@ func (p *patch) opLine(path []manifest.PathStep) int {
 		n := min(len(op.path), len(steps))
 		same := true
 		for i := range n {
-			if strings.ReplaceAll(strings.ReplaceAll(op.path[i], "~1", "/"), "~0", "~") != steps[i] {
+			if op.path[i] != steps[i] {
 				same = false
 				break
 			}
