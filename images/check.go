@@ -268,6 +268,10 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *polic
 		v.problem(ruleNotScanned, "image %s was not scanned: no vulnerability scanner is configured", at)
 		return
 	}
+	if len(res.Platforms) == 0 { // a resolver that found nothing to scan: nothing was
+		v.problem(ruleNotScanned, "image %s was not scanned: the registry gave no platform image", at)
+		return
+	}
 	threshold, _ := thresholdOf(vr.FailOn)
 	seen := map[string]bool{}
 	v.Counts = map[string]int{}

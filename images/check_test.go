@@ -543,3 +543,22 @@ func TestPolicyScans(t *testing.T) {
 		}
 	}
 }
+
+// emptyResolver resolves every reference to a digest with no platform image, as a
+// resolver with a bug or an odd registry might.
+type emptyResolver struct{}
+
+func (emptyResolver) Resolve(context.Context, string, []images.Platform) (*images.Resolved, error) {
+	return &images.Resolved{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}, nil
+}
+
+// TestNothingToScanFailsClosed: an image that resolves to no platform image is not
+// scanned, and says so; it never passes as clean.
+func TestNothingToScanFailsClosed(t *testing.T) {
+	c := &images.Checker{Resolver: emptyResolver{}, Scanner: &fakeScanner{db: images.DBInfo{Version: "1", UpdatedAt: time.Now()}}}
+	im, _ := images.NewImage("ghcr.io/acme/web:1")
+	v := c.Check(context.Background(), []*images.Image{im})[0]
+	if len(v.Problems) != 1 || v.Problems[0].RuleID != "image-not-scanned" || v.Scanned {
+		t.Errorf("problems %+v scanned %v", v.Problems, v.Scanned)
+	}
+}
