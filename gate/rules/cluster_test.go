@@ -410,3 +410,16 @@ spec:
 		}
 	}
 }
+
+// TestUserinfoURL: the cheap test before the URL pattern keeps every URL with a password
+// and drops plain ones.
+func TestUserinfoURL(t *testing.T) {
+	for s, want := range map[string]bool{
+		"postgres://shop:s3cr3t@db:5432/shop": true, "see https://a.example/x and amqp://u:p@mq": true,
+		"https://grafana.example/d/abc?x=1": false, "mailto user@example.com": false, "https://user@host/": false,
+	} {
+		if got := userinfoURL(s); got != want {
+			t.Errorf("userinfoURL(%q) = %v", s, got)
+		}
+	}
+}

@@ -148,13 +148,21 @@ func checkPSS(r *Rule, c policy.Check, meta pssMeta, s *Set) []Finding {
 
 // baselineCheck is the revision of baseline control id at version v.
 func baselineCheck(id policy.CheckID, v api.Version) (policy.VersionedCheck, bool) {
-	for _, c := range policy.DefaultChecks() {
-		if c.ID == id {
-			return versionedCheck(c, v)
-		}
+	c, ok := checksByID()[id]
+	if !ok {
+		return policy.VersionedCheck{}, false
 	}
-	return policy.VersionedCheck{}, false
+	return versionedCheck(c, v)
 }
+
+// checksByID indexes the library's controls once: baselineCheck runs per pod.
+var checksByID = sync.OnceValue(func() map[policy.CheckID]policy.Check {
+	m := map[policy.CheckID]policy.Check{}
+	for _, c := range policy.DefaultChecks() {
+		m[c.ID] = c
+	}
+	return m
+})
 
 // baselineFactsRemoved takes out of a pod spec what a baseline control objects to, so that
 // the restricted control overriding it is judged on the rest. Baseline controls absent here

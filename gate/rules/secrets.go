@@ -113,16 +113,17 @@ var (
 	// credentialShape matches values shaped like well-known credentials, each with its name.
 	credentialShape = sync.OnceValue(func() []namedPattern {
 		return []namedPattern{
-			{"an AWS access key ID", []string{"AKIA", "ASIA"}, regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`), nil},
-			{"a private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY( BLOCK)?-----`), nil},
-			{"a GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b`), nil},
-			{"a GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}`), nil},
-			{"a Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`), nil},
-			{"a Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil},
-			{"a Stripe live key", []string{"k_live_"}, regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`), nil},
+			{"an AWS access key ID", []string{"AKIA", "ASIA"}, regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`), nil, nil},
+			{"a private key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN ([A-Z]+ )?PRIVATE KEY( BLOCK)?-----`), nil, nil},
+			{"a GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}, regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b`), nil, nil},
+			{"a GitLab token", []string{"glpat-"}, regexp.MustCompile(`\bglpat-[0-9A-Za-z_\-]{20,}`), nil, nil},
+			{"a Slack token", []string{"xox"}, regexp.MustCompile(`\bxox[abposr]-[0-9A-Za-z-]{10,}`), nil, nil},
+			{"a Google API key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}\b`), nil, nil},
+			{"a Stripe live key", []string{"k_live_"}, regexp.MustCompile(`\b[rs]k_live_[0-9A-Za-z]{24,}\b`), nil, nil},
 			// scheme://user:password@host — a connection string with its password.
-			{"a URL with a password", []string{"://"}, regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:([^\s/@]+)@[^\s/@]`),
-				func(m []string) bool { return !placeholderPassword(m[1]) }},
+			{name: "a URL with a password", literals: []string{"@"}, pre: userinfoURL,
+				re:     regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:([^\s/@]+)@[^\s/@]`),
+				accept: func(m []string) bool { return !placeholderPassword(m[1]) }},
 		}
 	})
 )
@@ -138,6 +139,28 @@ type namedPattern struct {
 	literals []string // every match contains one of these: a cheap test before the regexp
 	re       *regexp.Regexp
 	accept   func(match []string) bool // nil: every match
+	pre      func(string) bool         // nil, or a cheap test the value must pass first
+}
+
+// userinfoURL says whether s has "scheme://user:password@": the cheap test before the URL
+// pattern, which large ConfigMaps full of plain URLs (dashboards) would otherwise run.
+func userinfoURL(s string) bool {
+	for i := strings.Index(s, "://"); i >= 0; {
+		rest := s[i+3:]
+		end := strings.IndexAny(rest, "/ \t\n\"'")
+		if end < 0 {
+			end = len(rest)
+		}
+		if at := strings.IndexByte(rest[:end], '@'); at > 0 && strings.IndexByte(rest[:at], ':') > 0 {
+			return true
+		}
+		next := strings.Index(rest, "://")
+		if next < 0 {
+			return false
+		}
+		i += 3 + next
+	}
+	return false
 }
 
 // looksSecret says why a literal value named name looks like a secret, or "".
@@ -146,7 +169,8 @@ func looksSecret(name, value string) string {
 		return ""
 	}
 	for _, p := range credentialShape() {
-		if !slices.ContainsFunc(p.literals, func(l string) bool { return strings.Contains(value, l) }) {
+		if !slices.ContainsFunc(p.literals, func(l string) bool { return strings.Contains(value, l) }) ||
+			p.pre != nil && !p.pre(value) {
 			continue
 		}
 		if m := p.re.FindStringSubmatch(value); m != nil && (p.accept == nil || p.accept(m)) {
