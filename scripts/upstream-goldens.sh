@@ -2,16 +2,18 @@
 # Renders testdata/upstream with the real helm and kustomize CLIs into
 # testdata/upstream/golden, which TestRendersLikeHelmAndKustomize compares kubegate's
 # rendering with. Installs the CLIs through the Go module proxy into .cache/bin.
-# kustomize is the release embedding the kustomize API module go.mod pins (render.KustomizeVersion).
+# helm is the release of the Helm SDK go.mod pins; kustomize the release embedding the
+# kustomize API module go.mod pins (render.KustomizeVersion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local CGO_ENABLED=0
-HELM_VERSION=v4.3.1
+HELM_VERSION=$(go list -m -f '{{.Version}}' helm.sh/helm/v4) # the Helm SDK kubegate renders with
 KUSTOMIZE_VERSION=$(sed -n 's/^const KustomizeVersion = "\(.*\)"/\1/p' gate/render/kustomize.go)
 bin=$PWD/.cache/bin
 mkdir -p "$bin"
-[ -x "$bin/helm" ] && "$bin/helm" version | grep -q "${HELM_VERSION%.*}" || GOBIN=$bin go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
-[ -x "$bin/kustomize" ] && [ "$("$bin/kustomize" version)" = "$KUSTOMIZE_VERSION" ] || GOBIN=$bin go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+# go install builds from the module cache when it can: always the versions named above.
+GOBIN=$bin go install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+GOBIN=$bin go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 cd testdata/upstream
 for c in charts/*/; do
   c=${c%/}
