@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process time of `kubegate check --offline` and `kubegate version`, this working tree
 # against BASE (a commit), in ROUNDS interleaved runs (base, head, base, head, …), then the
-# medians of each and their ratio head/base; the machine is shared and noisy, so quote the
+# medians of each and the median of each round's ratio head/base (which a machine whose
+# speed drifts between rounds disturbs least); the machine is shared and noisy, so quote the
 # ratio. INPUT defaults to the vendored upstream goldens (testdata/upstream/golden), which
 # the repository holds; pass ../shared/corpus/charts-1383-clean.yaml for the budget's corpus.
 # Usage: scripts/bench-check.sh BASE_REV [ROUNDS] [INPUT...]
@@ -26,7 +27,7 @@ for _ in $(seq "$rounds"); do
     echo "$side version $(ms "$work/$side-kubegate" version)"
   done
 done | awk '
-  { t[$1 " " $2] = t[$1 " " $2] " " $3 }
+  { t[$1 " " $2] = t[$1 " " $2] " " $3; if ($1 == "base") b[$2] = $3; else r[$2] = r[$2] " " $3 / b[$2] }
   function median(list,   a, n, i, j, x) {
     n = split(list, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { x = a[i]; a[i] = a[j]; a[j] = x }
@@ -35,8 +36,7 @@ done | awk '
   END {
     for (w = 1; w <= 2; w++) {
       what = w == 1 ? "check" : "version"
-      b = median(t["base " what]); h = median(t["head " what])
-      printf "%-8s base %6.1f ms  head %6.1f ms  head/base %.2f\n", what, b, h, h / b
+      printf "%-8s base %6.1f ms  head %6.1f ms  head/base %.2f (median of the rounds'"'"' ratios)\n", what, median(t["base " what]), median(t["head " what]), median(r[what])
     }
   }'
 echo "($rounds interleaved rounds, medians of whole-process wall time; base $base; input ${inputs[*]:0:3}$([ ${#inputs[@]} -gt 3 ] && echo " …"))"
