@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/render"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The hardened control plane of testdata/controlplane/hardened (kubeadm's static Pods, a
@@ -267,7 +268,7 @@ func TestInsecureControlPlane(t *testing.T) {
 	var got []string
 	for _, f := range res.Findings {
 		got = append(got, filepath.Base(f.Source.File)+" "+f.RuleID)
-		r, _ := finding.Get(f.RuleID)
+		r, _ := rules.Lookup(f.RuleID)
 		if !slices.ContainsFunc(r.Refs, func(ref string) bool { return strings.HasPrefix(ref, "CIS ") }) &&
 			!slices.Contains(nonCIS, f.RuleID) {
 			t.Errorf("%s: no CIS id in refs %v", f.RuleID, r.Refs)

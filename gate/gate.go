@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/gate/node"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
@@ -80,7 +81,7 @@ func (r *Result) Verdict() Verdict {
 
 // Fails says whether a finding fails the gate: at or above failOn, or a check that could
 // not be done (an image not resolved, verified or scanned), whatever its severity.
-func (r *Result) Fails(f finding.Finding) bool { return finding.Fails(f.RuleID, f.Severity, r.FailOn) }
+func (r *Result) Fails(f finding.Finding) bool { return finding.Fails(f, r.FailOn) }
 
 // ExitCode is the process exit code for the verdict.
 func (r *Result) ExitCode() int {
@@ -178,11 +179,9 @@ func nowOf(opts Options) time.Time {
 }
 
 // evaluate builds the set the rules read and runs the rules the policy enables.
-func evaluate(objs []*manifest.Object, opts Options) (*rules.Set, []finding.Finding) {
+func evaluate(objs []*manifest.Object, opts Options) (*model.Set, []finding.Finding) {
 	p := policyOf(opts)
-	ro := p.RuleOptions()
-	ro.Namespace, ro.Now = opts.Render.Namespace, nowOf(opts)
-	set := rules.NewSet(objs, ro)
+	set := model.NewSet(objs, model.Options{Policy: p, Namespace: opts.Render.Namespace, Now: nowOf(opts)})
 	return set, rules.Run(set, p.Enabled)
 }
 
@@ -194,8 +193,14 @@ func enabled(opts Options, fs []finding.Finding) []finding.Finding {
 }
 
 // judge applies the policy (exemptions, baseline) to the findings and reaches the result.
-func judge(objs []*manifest.Object, set *rules.Set, findings []finding.Finding, opts Options) *Result {
+func judge(objs []*manifest.Object, set *model.Set, findings []finding.Finding, opts Options) *Result {
 	p, now := policyOf(opts), nowOf(opts)
+	// Whether a finding fails closed is the catalogue's word, whatever stage made it.
+	for i, f := range findings {
+		if r, ok := rules.Lookup(f.RuleID); ok && r.FailClosed {
+			findings[i].FailClosed = true
+		}
+	}
 	var notes []string
 	// With the schema rules off, nothing is validated, not even for this note.
 	if rules.SchemaChecked(p.Enabled) {

@@ -5,11 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubegate/kubegate/gate/apiversions"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // corpus generates n objects: a third workloads with varied security contexts, a third
@@ -170,6 +171,8 @@ func TestFingerprints(t *testing.T) {
 // checked fails the gate at any failOn and any severity; no baseline accepts it. A
 // finding a check made (a vulnerability) still follows failOn.
 func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
+	failOnCritical := policy.Default()
+	failOnCritical.FailOn = finding.Critical
 	f := func(rule string, sev finding.Severity) finding.Finding {
 		return finding.Finding{RuleID: rule, Severity: sev, Fingerprint: rule,
 			Object: manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}}
@@ -186,12 +189,13 @@ func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
 		{f("image-vulnerable", finding.High), Pass},
 		{f("image-runs-as-root", finding.High), Pass},
 	} {
-		r := &Result{FailOn: finding.Critical, Findings: []finding.Finding{tc.finding}}
+		r := judge(nil, model.NewSet(nil, model.Options{}), []finding.Finding{tc.finding}, Options{Policy: failOnCritical})
 		if got := r.Verdict(); got != tc.want {
 			t.Errorf("%s (%s) under failOn critical: %s, want %s", tc.finding.RuleID, tc.finding.Severity, got, tc.want)
 		}
 	}
-	all := []finding.Finding{f("image-unverified", finding.High), f("image-vulnerable", finding.High)}
+	all := judge(nil, model.NewSet(nil, model.Options{}), []finding.Finding{f("image-unverified", finding.High), f("image-vulnerable", finding.High)},
+		Options{Policy: failOnCritical}).Findings
 	b := policy.NewBaseline(all)
 	if len(b.Findings) != 1 || b.Findings[0].Rule != "image-vulnerable" {
 		t.Errorf("baseline recorded %+v; an unchecked image must never be recorded", b.Findings)
@@ -206,7 +210,7 @@ func TestImagesNotCheckedFailWhateverFailOn(t *testing.T) {
 // TestDefaultKubeVersion: charts render for the Kubernetes version the rules judge by
 // default.
 func TestDefaultKubeVersion(t *testing.T) {
-	if want := fmt.Sprintf("1.%d", rules.NewestKnownMinor()); render.DefaultKubeVersion != want {
+	if want := fmt.Sprintf("1.%d", apiversions.NewestKnownMinor); render.DefaultKubeVersion != want {
 		t.Errorf("render.DefaultKubeVersion = %s, the rules' newest is %s: update it", render.DefaultKubeVersion, want)
 	}
 }

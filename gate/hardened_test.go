@@ -10,7 +10,7 @@ import (
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The hardened application of testdata/hardened passes every rule; injecting one defect
@@ -21,7 +21,7 @@ const hardenedApp = "../testdata/hardened/app.yaml"
 
 func checkText(t *testing.T, text, policyExtra string) *Result {
 	t.Helper()
-	p, err := policy.Parse([]byte("apiVersion: kubegate.dev/v1alpha1\nkind: Policy\n"+policyExtra), "kubegate.yaml")
+	p, err := policy.Parse([]byte("apiVersion: kubegate.dev/v1alpha1\nkind: Policy\n"+policyExtra), "kubegate.yaml", rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,9 +238,9 @@ func testDefects(t *testing.T, base string, table []defect) {
 // hardened-app or the hardened-control-plane table.
 func TestEveryRuleHasADefect(t *testing.T) {
 	all := slices.Concat(defects, controlPlaneDefects, kubeadmDefects, generatedDefects)
-	for _, r := range finding.All() {
+	for _, r := range rules.Catalogue().All() {
 		if strings.HasPrefix(r.ID, "pss-") || strings.HasPrefix(r.ID, "exemption-") || strings.HasPrefix(r.ID, "node-file-") ||
-			slices.Contains(images.Rules, r) { // the image stage's, tested against a registry in images
+			slices.Contains(rules.ImageStage, r) { // the image stage's, tested against a registry in images
 			continue
 		}
 		if !slices.ContainsFunc(all, func(d defect) bool { return d.rule == r.ID }) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"io"
 	"runtime"
 	"slices"
@@ -15,32 +14,13 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
-// Policy is the images section's part that needs the network.
-type Policy struct {
-	Rules        []policy.ImageRule
-	DefaultRule  *policy.ImageRule // nil: DefaultRule
-	Platforms    []Platform        // of multi-arch images; nil: the resolver's default
-	AllowStaleDB bool
-}
-
-// PolicyOf is the image stage's part of the policy: the rules, and the platforms parsed
-// (validated when the policy was loaded).
-func PolicyOf(p *policy.Policy) Policy {
-	out := Policy{Rules: p.Images.Rules, DefaultRule: p.Images.DefaultRule, AllowStaleDB: p.Images.AllowStaleDB}
-	for _, s := range p.Images.Platforms {
-		if pl, err := v1.ParsePlatform(s); err == nil {
-			out.Platforms = append(out.Platforms, *pl)
-		}
-	}
-	return out
-}
-
 // Scans says whether any image can be scanned under the policy: some rule (or the default
 // rule) gates on vulnerabilities. When none does, no vulnerability DB is needed.
-func (p Policy) Scans() bool {
+func Scans(p *policy.Images) bool {
 	def := p.DefaultRule
 	if def == nil {
 		def = &DefaultRule
@@ -54,6 +34,14 @@ func (p Policy) Scans() bool {
 		}
 	}
 	return false
+}
+
+// images is the policy's images section.
+func (c *Checker) images() *policy.Images {
+	if c.Policy == nil {
+		return &policy.Default().Images
+	}
+	return &c.Policy.Images
 }
 
 // StaleAfter is how old a vulnerability DB may be before scans with it are findings.
@@ -70,9 +58,9 @@ type Checker struct {
 	// verified or scanned again. Optional.
 	DigestOf func(ctx context.Context, ref string) (string, error)
 	Cache    *Cache
-	Policy   Policy
-	Parallel int       // images checked at once; default DefaultParallel()
-	Progress io.Writer // nil: no progress line
+	Policy   *policy.Policy // its images section; nil: the default policy
+	Parallel int            // images checked at once; default DefaultParallel()
+	Progress io.Writer      // nil: no progress line
 	Now      time.Time
 }
 
@@ -143,7 +131,7 @@ func (c *Checker) now() time.Time {
 }
 
 func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
-	rule := MatchRule(c.Policy.Rules, c.Policy.DefaultRule, im.Repo)
+	rule := MatchRule(c.images().Rules, c.images().DefaultRule, im.Repo)
 	vr := scanning(rule)
 	var db DBInfo
 	if vr != nil && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
@@ -151,8 +139,8 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	}
 	v := c.cachedOrCheck(ctx, im, rule, vr, db)
 	// Judged at every use, not cached: a DB goes stale while verdicts made with it are kept.
-	if v.Scanned && !c.Policy.AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
-		v.problem(ruleStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
+	if v.Scanned && !c.images().AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
+		v.problem(rules.ImageStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
 			withDigest(im.Ref, v.Digest), db.UpdatedAt.UTC().Format(time.DateOnly))
 	}
 	return v
@@ -182,18 +170,18 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.Ima
 			c.Cache.Put(key(v.Digest), v)
 		}
 	}()
-	res, err := c.Resolver.Resolve(ctx, im.Ref, c.Policy.Platforms)
+	res, err := c.Resolver.Resolve(ctx, im.Ref, c.images().ParsedPlatforms())
 	if err != nil {
 		if im.Digested && errors.Is(err, ErrNotFound) {
-			v.problem(ruleDigestGone, "image %s: the registry no longer serves the pinned digest: %v", im.Ref, err)
+			v.problem(rules.ImageDigestGone, "image %s: the registry no longer serves the pinned digest: %v", im.Ref, err)
 		} else {
-			v.problem(ruleUnresolved, "image %s could not be resolved: %v", im.Ref, err)
+			v.problem(rules.ImageUnresolved, "image %s could not be resolved: %v", im.Ref, err)
 		}
 		return v
 	}
 	v.Digest = res.Digest.String()
 	if res.PlainHTTP != "" {
-		v.problem(ruleInsecure, "image %s was fetched over plain HTTP from %s (not a loopback address): anyone on the path can swap the image", im.Ref, res.PlainHTTP)
+		v.problem(rules.ImageRegistryInsecure, "image %s was fetched over plain HTTP from %s (not a loopback address): anyone on the path can swap the image", im.Ref, res.PlainHTTP)
 	}
 	var rootOn []string // "digest, platform" of the platform images that run as root
 	rootUser := ""
@@ -209,7 +197,7 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.Ima
 		}
 	}
 	if len(rootOn) > 0 { // one problem for the image, however many of its platforms
-		v.Problems = append(v.Problems, Problem{RuleID: ruleRunsAsRoot.ID, Severity: ruleRunsAsRoot.Severity, RootUser: true,
+		v.Problems = append(v.Problems, Problem{RuleID: rules.ImageRunsAsRoot.ID, Severity: rules.ImageRunsAsRoot.Severity, RootUser: true,
 			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q)", im.Ref, strings.Join(rootOn, "; "), rootUser)})
 	}
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
@@ -235,7 +223,7 @@ func (c *Checker) cacheKey(im *Image, rule *policy.ImageRule, vr *policy.Vulnera
 		}
 		trust = t
 	}
-	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Trust: trust, Platforms: c.Policy.Platforms}
+	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Trust: trust, Platforms: c.images().ParsedPlatforms()}
 	if vr != nil {
 		k.DB = db.Version
 		// An ignore that expires changes the verdict: the key names the ignores live now.
@@ -251,12 +239,12 @@ func (c *Checker) cacheKey(im *Image, rule *policy.ImageRule, vr *policy.Vulnera
 func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *policy.ImageRule) {
 	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Verifier == nil {
-		v.problem(ruleUnverified, "image %s: no signature verifier is configured", at)
+		v.problem(rules.ImageUnverified, "image %s: no signature verifier is configured", at)
 		return
 	}
 	ver, err := c.Verifier.Verify(ctx, v.Image.Ref, res.Digest, rule.Signature, rule.Attestations)
 	if err != nil {
-		v.problem(ruleUnverified, "image %s is not verified: %v", at, err)
+		v.problem(rules.ImageUnverified, "image %s is not verified: %v", at, err)
 		return
 	}
 	v.SignedBy, v.Attested = ver.SignedBy, ver.Attestations
@@ -265,11 +253,11 @@ func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *p
 func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *policy.VulnerabilityRule) {
 	at := withDigest(v.Image.Ref, v.Digest)
 	if c.Scanner == nil {
-		v.problem(ruleNotScanned, "image %s was not scanned: no vulnerability scanner is configured", at)
+		v.problem(rules.ImageNotScanned, "image %s was not scanned: no vulnerability scanner is configured", at)
 		return
 	}
 	if len(res.Platforms) == 0 { // a resolver that found nothing to scan: nothing was
-		v.problem(ruleNotScanned, "image %s was not scanned: the registry gave no platform image", at)
+		v.problem(rules.ImageNotScanned, "image %s was not scanned: the registry gave no platform image", at)
 		return
 	}
 	threshold, _ := thresholdOf(vr.FailOn)
@@ -278,15 +266,15 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *polic
 	for _, p := range res.Platforms {
 		rep, err := c.Scanner.Scan(ctx, v.Image.Ref, p)
 		if err != nil {
-			v.problem(ruleNotScanned, "image %s (%s) could not be scanned: %v", v.Image.Ref, p.describe(), err)
+			v.problem(rules.ImageNotScanned, "image %s (%s) could not be scanned: %v", v.Image.Ref, p.describe(), err)
 			continue
 		}
 		v.Scanned = true
 		if v.OS == "" {
 			v.OS = rep.OS
 		}
-		if rep.EndOfLife && !slices.ContainsFunc(v.Problems, func(p Problem) bool { return p.RuleID == ruleEndOfLife.ID }) {
-			v.problem(ruleEndOfLife, "image %s (%s) is based on %s, which is end of life: no more security fixes", v.Image.Ref, p.describe(), rep.OS)
+		if rep.EndOfLife && !slices.ContainsFunc(v.Problems, func(p Problem) bool { return p.RuleID == rules.ImageEndOfLife.ID }) {
+			v.problem(rules.ImageEndOfLife, "image %s (%s) is based on %s, which is end of life: no more security fixes", v.Image.Ref, p.describe(), rep.OS)
 		}
 		for _, vu := range rep.Vulnerabilities {
 			k := vu.ID + "\x00" + vu.Package + "\x00" + vu.Installed
@@ -307,7 +295,7 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *polic
 			if vu.Title != "" {
 				title = ": " + vu.Title
 			}
-			v.Problems = append(v.Problems, Problem{RuleID: ruleVulnerable.ID, Severity: sev,
+			v.Problems = append(v.Problems, Problem{RuleID: rules.ImageVulnerable.ID, Severity: sev,
 				Message: fmt.Sprintf("image %s: %s (%s) in %s %s, %s%s", at, vu.ID, strings.ToLower(vu.Severity), vu.Package, vu.Installed, fix, title)})
 		}
 	}
@@ -345,7 +333,10 @@ func cacheable(v *Verdict) bool { return !slices.ContainsFunc(v.Problems, Proble
 // Unchecked says the problem is a check that could not be done or did not pass (not
 // resolved, digest gone, not verified, not scanned, scanned with a stale DB) rather than
 // something a check found: the image is unknown, and the gate fails closed on it.
-func (p Problem) Unchecked() bool { return finding.FailsClosed(p.RuleID) }
+func (p Problem) Unchecked() bool {
+	r, ok := rules.Lookup(p.RuleID)
+	return ok && r.FailClosed
+}
 
 func runsAsRoot(user string) bool {
 	u, _, _ := strings.Cut(user, ":")
@@ -414,7 +405,7 @@ func Findings(verdicts []*Verdict) []finding.Finding {
 				out = append(out, finding.Finding{
 					RuleID: p.RuleID, Severity: p.Severity, Object: u.Object.Ref(), Field: u.Field,
 					Container: u.Container, Message: msg, Source: u.Object.SourceOf(u.Field),
-					Subject: v.Image.Ref,
+					Subject: v.Image.Ref, FailClosed: p.Unchecked(),
 				})
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	corev1 "k8s.io/api/core/v1"
 	"net"
 	"net/http"
 	"os"
@@ -16,13 +15,15 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/gate/policy"
-	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
@@ -93,7 +94,7 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) ref(repo string) string { return w.reg.Host() + "/app/" + repo + ":1" }
 
-func (w *world) checker(p images.Policy) *images.Checker {
+func (w *world) checker(p *policy.Policy) *images.Checker {
 	res := registry.New(registry.Options{Insecure: []string{w.reg.Host()}, Timeout: 300 * time.Millisecond, Retries: 1})
 	return &images.Checker{
 		Resolver: res,
@@ -104,7 +105,7 @@ func (w *world) checker(p images.Policy) *images.Checker {
 }
 
 // workloads renders one Deployment per image; nonRoot sets runAsNonRoot on the pod.
-func workloads(t *testing.T, nonRoot bool, refs ...string) *rules.Set {
+func workloads(t *testing.T, nonRoot bool, refs ...string) *model.Set {
 	t.Helper()
 	var b strings.Builder
 	for i, ref := range refs {
@@ -118,10 +119,10 @@ func workloads(t *testing.T, nonRoot bool, refs ...string) *rules.Set {
 	for _, d := range manifest.Decode([]byte(b.String()), manifest.Source{File: "w.yaml"}) {
 		objs = append(objs, d.Objects...)
 	}
-	return rules.NewSet(objs, rules.Options{})
+	return model.NewSet(objs, model.Options{})
 }
 
-func check(t *testing.T, c *images.Checker, set *rules.Set) ([]*images.Verdict, []string) {
+func check(t *testing.T, c *images.Checker, set *model.Set) ([]*images.Verdict, []string) {
 	t.Helper()
 	verdicts := c.Check(context.Background(), images.Collect(set))
 	var out []string
@@ -134,7 +135,7 @@ func check(t *testing.T, c *images.Checker, set *rules.Set) ([]*images.Verdict, 
 func TestCleanImagePasses(t *testing.T) {
 	w := newWorld(t)
 	key := &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}
-	c := w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}})
+	c := w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{w.reg.Host() + "/app/**"}, Signature: key}}}})
 	verdicts, findings := check(t, c, workloads(t, false, w.ref("signed")))
 	if len(findings) != 0 {
 		t.Fatalf("findings for a signed non-root image:\n%s", strings.Join(findings, "\n"))
@@ -158,78 +159,78 @@ func TestFaultMatrix(t *testing.T) {
 	}{
 		{"auth refused", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 401})
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (401 Unauthorized: injected fault 401)"},
 		{"forbidden", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 403})
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry refused access (403 Forbidden"},
 		{"tag not found", func(w *world) (string, *images.Checker) {
-			return w.reg.Host() + "/app/signed:2", w.checker(images.Policy{})
+			return w.reg.Host() + "/app/signed:2", w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed:2 could not be resolved: the registry does not serve it (404 Not Found"},
 		{"pinned digest gone", func(w *world) (string, *images.Checker) {
-			return w.reg.Host() + "/app/signed@sha256:" + strings.Repeat("ab", 32), w.checker(images.Policy{})
+			return w.reg.Host() + "/app/signed@sha256:" + strings.Repeat("ab", 32), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-digest-gone: image HOST/app/signed@sha256:abab"},
 		{"server error after retries", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 500})
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry failed (500 Internal Server Error: injected fault 500), retries included"},
 		{"timeout", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Delay: 3 * time.Second})
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed:1 could not be resolved: the registry did not answer in time"},
 		{"manifest does not match its digest", func(w *world) (string, *images.Checker) {
 			w.reg.Inject("/v2/app/signed/manifests/sha256:", imagetest.Fault{Corrupt: true})
-			return w.digests["signed"].String(), w.checker(images.Policy{})
+			return w.digests["signed"].String(), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/signed@sha256:"},
 		{"config blob corrupted", func(w *world) (string, *images.Checker) {
 			img, _ := imagetest.Alpine("3.19.1", nil, "1000", "linux/amd64")
 			cfg, _ := img.ConfigName()
 			w.reg.Push("app/corrupt:1", img)
 			w.reg.Inject("/blobs/"+cfg.String(), imagetest.Fault{Corrupt: true})
-			return w.reg.Host() + "/app/corrupt:1", w.checker(images.Policy{})
+			return w.reg.Host() + "/app/corrupt:1", w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-unresolved: image HOST/app/corrupt:1 could not be resolved: reading the config of sha256:"},
 		{"no signature, pinned by digest", func(w *world) (string, *images.Checker) {
-			return w.digests["vuln"].String(), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.digests["vuln"].String(), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}}})
 		}, "image-unverified: image HOST/app/vuln@sha256:"},
 		{"no signature", func(w *world) (string, *images.Checker) {
-			return w.ref("vuln"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("vuln"), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}}})
 		}, "image-unverified: image HOST/app/vuln:1@sha256:"},
 		{"wrong key", func(w *world) (string, *images.Checker) {
 			other, _ := imagetest.NewSigner()
 			pem, _ := other.PublicKeyPEM()
 			f := filepath.Join(filepath.Dir(w.keyFile), "other.pub")
 			os.WriteFile(f, pem, 0o644)
-			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{f}, IgnoreTlog: true}}}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"tampered signature", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Corrupt: true})
-			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"signature store failing", func(w *world) (string, *images.Checker) {
 			w.reg.Inject(".sig", imagetest.Fault{Status: 502})
-			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: key(w)}}}})
 		}, "image-unverified: image HOST/app/signed:1@sha256:"},
 		{"keyless without a trusted root", func(w *world) (string, *images.Checker) {
-			return w.ref("signed"), w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{
-				Keyless: []policy.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{
+				Keyless: []policy.KeylessIdentity{{Issuer: "https://token.actions.githubusercontent.com", SubjectRegExp: "^https://github.com/acme/"}}}}}}})
 		}, "image-unverified: keyless ~^https://github.com/acme/ (https://token.actions.githubusercontent.com): loading the Sigstore trusted root: offline test"},
 		{"scan fails", func(w *world) (string, *images.Checker) {
 			w.scanner.err = errors.New("analysing the image's layers: unexpected EOF")
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-not-scanned: image HOST/app/signed:1 (sha256:"},
 		{"no DB", func(w *world) (string, *images.Checker) {
 			w.scanner.err = errors.New("vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run")
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-not-scanned: could not be scanned: vulnerability DB in /cache/db: --skip-db-update cannot be specified on the first run"},
 		{"no scanner", func(w *world) (string, *images.Checker) {
-			c := w.checker(images.Policy{})
+			c := w.checker(&policy.Policy{Images: policy.Images{}})
 			c.Scanner = nil
 			return w.ref("signed"), c
 		}, "image-not-scanned: was not scanned: no vulnerability scanner is configured"},
 		{"stale DB", func(w *world) (string, *images.Checker) {
 			w.scanner.db.UpdatedAt = time.Now().Add(-30 * 24 * time.Hour)
-			return w.ref("signed"), w.checker(images.Policy{})
+			return w.ref("signed"), w.checker(&policy.Policy{Images: policy.Images{}})
 		}, "image-vulnerability-db-stale: image HOST/app/signed:1@sha256:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,7 +259,7 @@ var twice = regexp.MustCompile(`@sha256:[0-9a-f]{64}@sha256:`)
 func TestRetriesTransientErrors(t *testing.T) {
 	w := newWorld(t)
 	w.reg.Inject("/v2/app/signed/manifests/", imagetest.Fault{Status: 503, Count: 1})
-	_, findings := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed")))
+	_, findings := check(t, w.checker(&policy.Policy{Images: policy.Images{}}), workloads(t, true, w.ref("signed")))
 	if len(findings) != 0 {
 		t.Fatalf("one 503 was not retried:\n%s", strings.Join(findings, "\n"))
 	}
@@ -266,7 +267,7 @@ func TestRetriesTransientErrors(t *testing.T) {
 
 func TestRunsAsRoot(t *testing.T) {
 	w := newWorld(t)
-	c := w.checker(images.Policy{})
+	c := w.checker(&policy.Policy{Images: policy.Images{}})
 	_, findings := check(t, c, workloads(t, false, w.ref("unsigned"), w.ref("signed")))
 	want := fmt.Sprintf(`w.yaml:10 image-runs-as-root high: container "c": image %s (%s, linux/amd64) runs as root (config User "") and the pod sets neither runAsNonRoot: true nor a non-zero runAsUser`,
 		w.ref("unsigned"), w.digests["unsigned"].DigestStr())
@@ -324,7 +325,7 @@ func TestVulnerabilityPolicy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w.scanner.calls.Store(0)
-			c := w.checker(images.Policy{Rules: []policy.ImageRule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}})
+			c := w.checker(&policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"*/app/vuln"}, Vulnerabilities: &tc.rule}}}})
 			verdicts, findings := check(t, c, workloads(t, true, w.ref("vuln")))
 			var got []string
 			for _, f := range findings {
@@ -350,7 +351,7 @@ func TestVulnerabilityPolicy(t *testing.T) {
 func TestEndOfLife(t *testing.T) {
 	w := newWorld(t)
 	w.scanner.reports[w.digests["signed"].DigestStr()] = &images.ScanReport{OS: "alpine 3.10.9", EndOfLife: true}
-	_, findings := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed")))
+	_, findings := check(t, w.checker(&policy.Policy{Images: policy.Images{}}), workloads(t, true, w.ref("signed")))
 	want := fmt.Sprintf("w.yaml:11 image-os-end-of-life high: image %s (%s, linux/amd64) is based on alpine 3.10.9, which is end of life: no more security fixes", w.ref("signed"), w.digests["signed"].DigestStr())
 	if strings.Join(findings, "\n") != want {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(findings, "\n"), want)
@@ -368,15 +369,15 @@ func TestMultiArchPlatforms(t *testing.T) {
 	}
 	ref := w.reg.Host() + "/app/multi:1"
 	for _, tc := range []struct {
-		platforms []images.Platform
+		platforms []string
 		want      string
 	}{
 		{nil, "linux/amd64 linux/arm64"},
-		{[]images.Platform{{OS: "linux", Architecture: "s390x"}}, "linux/s390x"},
-		{[]images.Platform{{OS: "windows", Architecture: "amd64"}}, "image-unresolved"},
+		{[]string{"linux/s390x"}, "linux/s390x"},
+		{[]string{"windows/amd64"}, "image-unresolved"},
 	} {
 		w.scanner.calls.Store(0)
-		verdicts, findings := check(t, w.checker(images.Policy{Platforms: tc.platforms}), workloads(t, true, ref))
+		verdicts, findings := check(t, w.checker(&policy.Policy{Images: policy.Images{Platforms: tc.platforms}}), workloads(t, true, ref))
 		var got []string
 		for _, p := range verdicts[0].Platforms {
 			got = append(got, p.String())
@@ -396,7 +397,7 @@ func TestMultiArchPlatforms(t *testing.T) {
 
 func TestCacheSkipsUnchangedDigests(t *testing.T) {
 	w := newWorld(t)
-	c := w.checker(images.Policy{})
+	c := w.checker(&policy.Policy{Images: policy.Images{}})
 	res := c.Resolver.(*registry.Resolver)
 	c.Cache = &images.Cache{Dir: t.TempDir()}
 	c.DigestOf = res.Digest
@@ -427,7 +428,7 @@ func TestCacheSkipsUnchangedDigests(t *testing.T) {
 }
 
 // cachingChecker is w.checker with a verdict cache in dir.
-func (w *world) cachingChecker(p images.Policy, dir string) *images.Checker {
+func (w *world) cachingChecker(p *policy.Policy, dir string) *images.Checker {
 	c := w.checker(p)
 	c.Cache, c.DigestOf = &images.Cache{Dir: dir}, c.Resolver.(*registry.Resolver).Digest
 	return c
@@ -440,7 +441,7 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("key swapped under the same path", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}
+		p := &policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Signature: &policy.SignatureRule{Keys: []string{w.keyFile}, IgnoreTlog: true}}}}}
 		if _, f := check(t, w.cachingChecker(p, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("signed image: %v", f)
 		}
@@ -460,8 +461,8 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 	t.Run("ignore expired", func(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
-		p := images.Policy{Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: &policy.VulnerabilityRule{FailOn: "critical",
-			Ignore: []policy.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}
+		p := &policy.Policy{Images: policy.Images{Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: &policy.VulnerabilityRule{FailOn: "critical",
+			Ignore: []policy.VulnIgnore{{ID: "CVE-2026-0001", Reason: "not reachable", Expires: "2026-12-31"}}}}}}}
 		c := w.cachingChecker(p, dir)
 		c.Now = time.Date(2026, 12, 31, 12, 0, 0, 0, time.UTC)
 		w.scanner.db.UpdatedAt = c.Now
@@ -478,16 +479,16 @@ func TestCacheKeyCoversTrust(t *testing.T) {
 		w := newWorld(t)
 		dir := t.TempDir()
 		w.scanner.db.UpdatedAt = time.Now().Add(-6 * 24 * time.Hour)
-		if _, f := check(t, w.cachingChecker(images.Policy{}, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+		if _, f := check(t, w.cachingChecker(&policy.Policy{Images: policy.Images{}}, dir), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("fresh DB: %v", f)
 		}
-		c := w.cachingChecker(images.Policy{}, dir)
+		c := w.cachingChecker(&policy.Policy{Images: policy.Images{}}, dir)
 		c.Now = time.Now().Add(2 * 24 * time.Hour)
 		verdicts, f := check(t, c, workloads(t, true, w.ref("signed")))
 		if !verdicts[0].Cached || len(f) != 1 || !strings.Contains(f[0], " image-vulnerability-db-stale high: image "+w.ref("signed")+"@sha256:") {
 			t.Fatalf("a DB older than 7 days passed a cached verdict (cached %v): %v", verdicts[0].Cached, f)
 		}
-		c.Policy.AllowStaleDB = true
+		c.Policy.Images.AllowStaleDB = true
 		if _, f := check(t, c, workloads(t, true, w.ref("signed"))); len(f) != 0 {
 			t.Fatalf("allowStaleDB: %v", f)
 		}
@@ -505,7 +506,7 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 	}}
 	_, port, _ := net.SplitHostPort(w.reg.Host())
 	ref := "10.1.2.3:" + port + "/app/signed:1"
-	c := w.checker(images.Policy{})
+	c := w.checker(&policy.Policy{Images: policy.Images{}})
 	res := registry.New(registry.Options{Transport: transport, Timeout: 2 * time.Second, Retries: 1})
 	c.Resolver, c.Cache, c.DigestOf = res, &images.Cache{Dir: t.TempDir()}, res.Digest
 	for i := range 2 { // the second time from cache: still reported
@@ -516,13 +517,13 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 	}
 	// Listed as insecure: the reference rule reports it (once, from the policy), not the stage.
 	listed := registry.New(registry.Options{Transport: transport, Insecure: []string{"10.1.2.3:" + port}, Timeout: 2 * time.Second, Retries: 1})
-	c = w.checker(images.Policy{})
+	c = w.checker(&policy.Policy{Images: policy.Images{}})
 	c.Resolver = listed
 	if _, f := check(t, c, workloads(t, true, ref)); len(f) != 0 {
 		t.Fatalf("listed insecure registry reported twice: %v", f)
 	}
 	// Loopback over plain HTTP is fine.
-	if _, f := check(t, w.checker(images.Policy{}), workloads(t, true, w.ref("signed"))); len(f) != 0 {
+	if _, f := check(t, w.checker(&policy.Policy{Images: policy.Images{}}), workloads(t, true, w.ref("signed"))); len(f) != 0 {
 		t.Fatalf("loopback: %v", f)
 	}
 }
@@ -530,15 +531,15 @@ func TestPlainHTTPRegistryReported(t *testing.T) {
 func TestPolicyScans(t *testing.T) {
 	off := &policy.VulnerabilityRule{FailOn: "off"}
 	for _, tc := range []struct {
-		p    images.Policy
+		p    *policy.Policy
 		want bool
 	}{
-		{images.Policy{}, true}, // the built-in default rule fails on critical
-		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}}, false},
-		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}}}}, true}, // no vulnerabilities: the default threshold
-		{images.Policy{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: off}}}, false},
+		{&policy.Policy{Images: policy.Images{}}, true}, // the built-in default rule fails on critical
+		{&policy.Policy{Images: policy.Images{DefaultRule: &policy.ImageRule{Vulnerabilities: off}}}, false},
+		{&policy.Policy{Images: policy.Images{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}}}}}, true}, // no vulnerabilities: the default threshold
+		{&policy.Policy{Images: policy.Images{DefaultRule: &policy.ImageRule{Vulnerabilities: off}, Rules: []policy.ImageRule{{Match: []string{"**"}, Vulnerabilities: off}}}}, false},
 	} {
-		if got := tc.p.Scans(); got != tc.want {
+		if got := images.Scans(&tc.p.Images); got != tc.want {
 			t.Errorf("%+v: Scans() = %v, want %v", tc.p, got, tc.want)
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 // Image is one distinct image reference and the containers that use it.
@@ -32,7 +32,7 @@ func NewImage(ref string) (*Image, error) {
 		return nil, err
 	}
 	_, digested := r.(name.Digest)
-	return &Image{Ref: ref, Repo: rules.CanonicalRepo(r), Digested: digested}, nil
+	return &Image{Ref: ref, Repo: model.CanonicalRepo(r), Digested: digested}, nil
 }
 
 // Use is one container's use of an image.
@@ -56,7 +56,7 @@ func (u Use) Workload() string { return u.Object.Ref().String() + "/" + u.Contai
 // Collect lists the distinct images of every container (init, regular, ephemeral) of every
 // pod template and static Pod in the set, sorted by reference. References that do not
 // parse are left to the image-not-pinned rule.
-func Collect(set *rules.Set) []*Image {
+func Collect(set *model.Set) []*Image {
 	byRef := map[string]*Image{}
 	for _, p := range append(slices.Clip(set.Pods), set.StaticPods...) {
 		for _, c := range p.Containers {
@@ -65,7 +65,7 @@ func Collect(set *rules.Set) []*Image {
 			}
 			im := byRef[c.Image]
 			if im == nil {
-				im = &Image{Ref: c.Image, Repo: c.Ref.Repo(), Digested: c.Ref.Digested()}
+				im = &Image{Ref: c.Image, Repo: c.Ref.Repo, Digested: c.Ref.Digested}
 				byRef[c.Image] = im
 			}
 			user, nonRoot := runAs(p.Spec, c.Container)

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/images"
 )
 
@@ -32,7 +32,7 @@ spec:
 	for _, d := range manifest.Decode([]byte(yaml), manifest.Source{File: "p.yaml"}) {
 		objs = append(objs, d.Objects...)
 	}
-	images := images.Collect(rules.NewSet(objs, rules.Options{}))
+	images := images.Collect(model.NewSet(objs, model.Options{}))
 	var got []string
 	for _, im := range images {
 		var uses []string

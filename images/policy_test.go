@@ -22,16 +22,3 @@ func TestMatchRuleFirstWinsThenDefault(t *testing.T) {
 		t.Errorf("the policy's defaultRule is not used")
 	}
 }
-
-// TestPolicyOf: the image stage's view of the policy carries its rules and the platforms
-// parsed.
-func TestPolicyOf(t *testing.T) {
-	p := &policy.Policy{Images: policy.Images{
-		Rules:     []policy.ImageRule{{Match: []string{"ghcr.io/acme/**"}}},
-		Platforms: []string{"linux/s390x"}, AllowStaleDB: true,
-	}}
-	ip := PolicyOf(p)
-	if len(ip.Rules) != 1 || len(ip.Platforms) != 1 || ip.Platforms[0].OS != "linux" || ip.Platforms[0].Architecture != "s390x" || !ip.AllowStaleDB {
-		t.Errorf("PolicyOf: %+v", ip)
-	}
-}

@@ -42,9 +42,9 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 	var p *policy.Policy
 	var err error
 	if f.config != "" {
-		p, err = policy.Load(f.config)
+		p, err = policy.Load(f.config, rules.Catalogue())
 	} else {
-		p, err = policy.Discover(".")
+		p, err = policy.Discover(".", rules.Catalogue())
 	}
 	if err != nil {
 		return nil, err
@@ -212,10 +212,10 @@ func newCheckCmd() *cobra.Command {
 				return err
 			}
 			if profile != "" {
-				if profile != string(rules.Baseline) && profile != string(rules.Restricted) {
+				if profile != string(policy.ProfileBaseline) && profile != string(policy.ProfileRestricted) {
 					return fmt.Errorf("--profile must be baseline or restricted, got %q", profile)
 				}
-				p.Profile = rules.Profile(profile)
+				p.Profile = policy.Profile(profile)
 			}
 			if err := rep.apply(p); err != nil {
 				return err

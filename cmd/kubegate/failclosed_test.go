@@ -19,6 +19,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/gate/webhook"
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
@@ -121,7 +122,7 @@ func (w *failWorld) check(t *testing.T, image string) (int, string) {
 // review asks the webhook's reviewer, wired as `webhook serve` wires it.
 func (w *failWorld) review(t *testing.T, image string) (bool, string) {
 	t.Helper()
-	p, err := policy.Load(w.policy)
+	p, err := policy.Load(w.policy, rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func reviewWith(r *webhook.Reviewer, image string) (bool, string) {
 // even those whose verdict was cached, and without a restart.
 func TestWebhookFollowsKeyRevocation(t *testing.T) {
 	w := newFailWorld(t)
-	p, err := policy.Load(w.policy)
+	p, err := policy.Load(w.policy, rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +447,7 @@ func TestSignatureOnlyWebhookNeedsNoDB(t *testing.T) {
 	w.writePolicy(t, "slsaprovenance", "off")
 	data, _ := os.ReadFile(w.policy)
 	os.WriteFile(w.policy, []byte(strings.Replace(string(data), "  rules:\n", "  defaultRule: {vulnerabilities: {failOn: off}}\n  rules:\n", 1)), 0o644)
-	p, err := policy.Load(w.policy)
+	p, err := policy.Load(w.policy, rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
 	}

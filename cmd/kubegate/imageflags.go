@@ -76,7 +76,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		Resolver: res,
 		Verifier: cosign.New(vopts),
 		Scanner:  scanner,
-		Policy:   images.PolicyOf(p),
+		Policy:   p,
 		Parallel: f.parallel,
 	}
 	if !f.noCache {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/webhook"
+	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/trivy"
 )
 
@@ -139,9 +140,9 @@ func refreshDB(ctx context.Context, s *trivy.Scanner, every time.Duration, log *
 }
 
 // webhookServer wires the webhook to the image stage check uses (same verdict cache).
-func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, log *slog.Logger) (*webhook.Server, *lazyScanner, func(), error) {
-	images.quiet = true
-	checker, closeScanner, err := images.checker(p)
+func webhookServer(p *policy.Policy, imgs *imageFlags, timeout time.Duration, log *slog.Logger) (*webhook.Server, *lazyScanner, func(), error) {
+	imgs.quiet = true
+	checker, closeScanner, err := imgs.checker(p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -152,7 +153,7 @@ func webhookServer(p *policy.Policy, images *imageFlags, timeout time.Duration, 
 		Log:      log,
 		Metrics:  metrics,
 	}
-	if checker.Policy.Scans() { // else signature-only gating: ready without a DB
+	if images.Scans(&p.Images) { // else signature-only gating: ready without a DB
 		metrics.WatchDB(scanner.info)
 		srv.Ready, srv.DB = scanner.ready, scanner.info
 	}

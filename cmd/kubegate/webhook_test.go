@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/gate/webhook"
 	"github.com/kubegate/kubegate/images/imagetest"
 	"github.com/kubegate/kubegate/internal/testpki"
@@ -261,7 +262,7 @@ func TestWebhookServe(t *testing.T) {
 func BenchmarkWebhookCachedImage(b *testing.B) {
 	w, _ := webhookWorld(b)
 	p := newPKI(b, b.TempDir())
-	pol, err := policy.Load(w.policy)
+	pol, err := policy.Load(w.policy, rules.Catalogue())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -304,7 +305,7 @@ func TestDeployWebhook(t *testing.T) {
 	if code != 0 || len(r.Findings) != 0 || r.Summary.Objects != 10 {
 		t.Errorf("exit %d, %d objects, findings %+v\n%s", code, r.Summary.Objects, r.Findings, errOut)
 	}
-	if _, err := policy.Load("../../deploy/webhook/policy/kubegate.yaml"); err != nil {
+	if _, err := policy.Load("../../deploy/webhook/policy/kubegate.yaml", rules.Catalogue()); err != nil {
 		t.Error(err)
 	}
 	data, _ := os.ReadFile("../../deploy/webhook/deployment.yaml")

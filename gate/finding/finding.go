@@ -60,8 +60,8 @@ func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Rule is one rule of the catalogue: what it checks and how to fix it. The check itself
-// (gate/rules, images, gate/node) is registered with the rule by the package that runs it.
+// Rule is one rule of the catalogue: what it checks and how to fix it. Its check is in
+// gate/rules, or is the stage that reports it (images, gate/node, gate/policy).
 type Rule struct {
 	ID        string   // stable kebab-case slug
 	Title     string   // one line
@@ -78,17 +78,10 @@ type Rule struct {
 	FailClosed bool
 }
 
-// FailsClosed says whether findings of the rule with this ID fail the gate whatever
-// their severity.
-func FailsClosed(id string) bool {
-	r, ok := registry[id]
-	return ok && r.FailClosed
-}
-
-// Fails is the gate's one verdict on a finding of rule id at severity sev: at or above
-// failOn, or a check that could not be done (FailClosed) at any severity. check, the
-// reports and the admission webhook all judge with it.
-func Fails(id string, sev, failOn Severity) bool { return sev >= failOn || FailsClosed(id) }
+// Fails is the gate's one verdict on a finding: at or above failOn, or a check that could
+// not be done (FailClosed) at any severity. check, the reports and the admission webhook
+// all judge with it.
+func Fails(f Finding, failOn Severity) bool { return f.Severity >= failOn || f.FailClosed }
 
 // Finding is one violation of one rule by one object.
 type Finding struct {
@@ -105,6 +98,9 @@ type Finding struct {
 	// Fingerprint identifies the finding across runs (baselines, SARIF, GitLab); the gate
 	// sets it once findings are sorted. See Key.
 	Fingerprint string
+	// FailClosed: the finding's rule is FailClosed (an image that could not be checked).
+	// It travels with the finding so that no verdict depends on looking the rule up.
+	FailClosed bool
 }
 
 // Key is what the finding is about, independent of where it is written: rule, object
@@ -125,32 +121,35 @@ func (r *Rule) At(o *manifest.Object, field, container, msg string) Finding {
 	return Finding{
 		RuleID: r.ID, Severity: r.Severity, Object: o.Ref(),
 		Field: field, Container: container, Message: msg, Source: o.SourceOf(field),
+		FailClosed: r.FailClosed,
 	}
 }
 
-var registry = map[string]*Rule{}
+// Catalogue is every rule the gate knows, by ID. gate/rules builds the one catalogue
+// (rules.Catalogue); the policy is validated against it and the reports describe rules from it.
+type Catalogue struct {
+	all  []*Rule // sorted by ID
+	byID map[string]*Rule
+}
 
-// Register adds a rule to the catalogue; IDs are unique.
-func Register(r *Rule) *Rule {
-	if _, dup := registry[r.ID]; dup {
-		panic("finding: duplicate rule ID " + r.ID)
+// NewCatalogue indexes rules; IDs must be unique.
+func NewCatalogue(rules []*Rule) (*Catalogue, error) {
+	c := &Catalogue{all: slices.Clone(rules), byID: make(map[string]*Rule, len(rules))}
+	for _, r := range rules {
+		if _, dup := c.byID[r.ID]; dup {
+			return nil, fmt.Errorf("duplicate rule ID %s", r.ID)
+		}
+		c.byID[r.ID] = r
 	}
-	registry[r.ID] = r
-	return r
+	slices.SortFunc(c.all, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
+	return c, nil
 }
 
 // All returns every rule, sorted by ID.
-func All() []*Rule {
-	out := make([]*Rule, 0, len(registry))
-	for _, r := range registry {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b *Rule) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
+func (c *Catalogue) All() []*Rule { return c.all }
 
 // Get returns the rule with the given ID.
-func Get(id string) (*Rule, bool) {
-	r, ok := registry[id]
+func (c *Catalogue) Get(id string) (*Rule, bool) {
+	r, ok := c.byID[id]
 	return r, ok
 }

@@ -19,7 +19,8 @@ import (
 )
 
 var (
-	permissions = finding.Register(&finding.Rule{
+	// FilePermissions and FileOwnership are the node audit's rules (gate/rules lists them).
+	FilePermissions = &finding.Rule{
 		ID: "node-file-permissions", Title: "Node file permissions too open", Severity: finding.High,
 		Practices: []string{"000-11", "000-12"},
 		Refs: []string{"CIS 1.1.1", "CIS 1.1.3", "CIS 1.1.5", "CIS 1.1.7", "CIS 1.1.11", "CIS 1.1.13", "CIS 1.1.15",
@@ -30,8 +31,8 @@ var (
 			"controller-manager and kubelet kubeconfigs, the kubelet config and systemd drop-in, the PKI " +
 			"keys (600) and certificates (644), the kubelet's client CA file (644) and the etcd data " +
 			"directory (700) are no more open than the CIS benchmark allows. The message names the CIS id.",
-	})
-	ownership = finding.Register(&finding.Rule{
+	}
+	FileOwnership = &finding.Rule{
 		ID: "node-file-ownership", Title: "Node file not owned as required", Severity: finding.High,
 		Practices: []string{"000-11", "000-12"},
 		Refs: []string{"CIS 1.1.2", "CIS 1.1.4", "CIS 1.1.6", "CIS 1.1.8", "CIS 1.1.12", "CIS 1.1.14", "CIS 1.1.16",
@@ -42,7 +43,7 @@ var (
 			"owned by root:root, and the etcd data directory by etcd:etcd (CIS 1.1.12; kubeadm runs etcd " +
 			"as root, so kubeadm nodes need an exemption or a chown). User and group names come from " +
 			"the root's /etc/passwd and /etc/group; ids they do not name are shown as numbers.",
-	})
+	}
 )
 
 // Info is what the audit reads of a file.
@@ -160,13 +161,13 @@ func judge(root, p string, info Info, c fileCheck, names *names) []finding.Findi
 	var out []finding.Finding
 	if c.cisMode != "" && info.Mode&fs.ModeSymlink == 0 { // a link's own mode is always 0777
 		if mode := info.Mode.Perm(); mode&^c.maxMode != 0 {
-			out = append(out, finding.Finding{RuleID: permissions.ID, Severity: permissions.Severity, Object: obj, Source: src,
+			out = append(out, finding.Finding{RuleID: FilePermissions.ID, Severity: FilePermissions.Severity, Object: obj, Source: src,
 				Message: fmt.Sprintf("mode %04o, want %04o or stricter (CIS %s)", mode, c.maxMode, c.cisMode)})
 		}
 	}
 	if c.cisOwner != "" {
 		if got := names.user(info.UID) + ":" + names.group(info.GID); got != c.owner {
-			out = append(out, finding.Finding{RuleID: ownership.ID, Severity: ownership.Severity, Object: obj, Source: src,
+			out = append(out, finding.Finding{RuleID: FileOwnership.ID, Severity: FileOwnership.Severity, Object: obj, Source: src,
 				Message: fmt.Sprintf("owned by %s, want %s (CIS %s)", got, c.owner, c.cisOwner)})
 		}
 	}

@@ -37,7 +37,7 @@ type BaselineEntry struct {
 func NewBaseline(findings []finding.Finding) *Baseline {
 	b := &Baseline{APIVersion: APIVersion, Kind: BaselineKind, Findings: []BaselineEntry{}}
 	for _, f := range findings {
-		if finding.FailsClosed(f.RuleID) { // an image that could not be checked is never accepted
+		if f.FailClosed { // an image that could not be checked is never accepted
 			continue
 		}
 		b.Findings = append(b.Findings, BaselineEntry{Fingerprint: f.Fingerprint, Rule: f.RuleID,
@@ -98,7 +98,7 @@ func (b *Baseline) Split(findings []finding.Finding) (fresh, accepted []finding.
 		left[e.Fingerprint]++
 	}
 	for _, f := range findings {
-		if left[f.Fingerprint] > 0 && !finding.FailsClosed(f.RuleID) {
+		if left[f.Fingerprint] > 0 && !f.FailClosed {
 			left[f.Fingerprint]--
 			accepted = append(accepted, f)
 			continue

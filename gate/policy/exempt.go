@@ -17,24 +17,25 @@ const (
 )
 
 // The bookkeeping rules: their findings come from applying the policy, not from objects.
+// gate/rules lists them in the catalogue.
 var (
-	ruleExpired = finding.Register(&finding.Rule{
+	RuleExemptionExpired = &finding.Rule{
 		ID: "exemption-expired", Title: "Exemption has expired", Severity: finding.Low,
 		Fix: "Fix the findings it covered, or renew the exemption with a new expiry date and reason.",
 		Doc: "An exemption in kubegate.yaml whose expires date has passed no longer exempts anything: " +
 			"the findings it covered are reported again, and this finding says which exemption lapsed.",
-	})
-	ruleUnused = finding.Register(&finding.Rule{
+	}
+	RuleExemptionUnused = &finding.Rule{
 		ID: "exemption-unused", Title: "Exemption matched no finding", Severity: finding.Info,
 		Fix: "Remove the exemption, or correct its rule and object selectors.",
 		Doc: "An exemption in kubegate.yaml that matched no finding in this run is stale or mistyped.",
-	})
-	ruleInvalid = finding.Register(&finding.Rule{
+	}
+	RuleExemptionInvalid = &finding.Rule{
 		ID: "exemption-invalid", Title: "Exemption annotation without a reason", Severity: finding.Low,
 		Fix: "Add the kubegate.dev/exempt-reason annotation saying why the object is exempt.",
 		Doc: "The kubegate.dev/exempt annotation only exempts an object when kubegate.dev/exempt-reason " +
 			"says why; without it the findings are reported.",
-	})
+	}
 )
 
 // Outcome is the policy applied to the rule findings.
@@ -65,14 +66,14 @@ func (p *Policy) Apply(findings []finding.Finding, objects []*manifest.Object, n
 	var out Outcome
 	for _, f := range findings {
 		if o := byRef[f.Object]; o != nil {
-			switch annotationExempts(o, f.RuleID) {
+			switch annotationExempts(o, f) {
 			case exemptOK:
 				out.Exempted = append(out.Exempted, f)
 				continue
 			case exemptNoReason:
 				if !invalid[f.Object] {
 					invalid[f.Object] = true
-					out.Findings = append(out.Findings, ruleInvalid.At(o, "metadata.annotations",
+					out.Findings = append(out.Findings, RuleExemptionInvalid.At(o, "metadata.annotations",
 						"", fmt.Sprintf("%s exempts %s without a %s annotation; the exemption is ignored",
 							AnnotationExempt, f.RuleID, AnnotationExemptReason)))
 				}
@@ -90,11 +91,11 @@ func (p *Policy) Apply(findings []finding.Finding, objects []*manifest.Object, n
 		ref := manifest.Ref{APIVersion: APIVersion, Kind: Kind, Name: filepath.Base(p.File)}
 		switch {
 		case expired[i]:
-			out.Findings = append(out.Findings, finding.Finding{RuleID: ruleExpired.ID, Severity: ruleExpired.Severity,
+			out.Findings = append(out.Findings, finding.Finding{RuleID: RuleExemptionExpired.ID, Severity: RuleExemptionExpired.Severity,
 				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
 				Message: fmt.Sprintf("exemption for %s (owner %s) expired on %s; its findings are reported again", e.Rule, e.Owner, e.Expires)})
 		case !used[i]:
-			out.Findings = append(out.Findings, finding.Finding{RuleID: ruleUnused.ID, Severity: ruleUnused.Severity,
+			out.Findings = append(out.Findings, finding.Finding{RuleID: RuleExemptionUnused.ID, Severity: RuleExemptionUnused.Severity,
 				Object: ref, Field: fmt.Sprintf("exemptions[%d]", i), Source: src,
 				Message: fmt.Sprintf("exemption for %s (owner %s) matched no finding", e.Rule, e.Owner)})
 		}
@@ -168,14 +169,14 @@ const (
 	exemptNoReason
 )
 
-func annotationExempts(o *manifest.Object, ruleID string) exemptState {
+func annotationExempts(o *manifest.Object, f finding.Finding) exemptState {
 	ann := o.Annotations()
 	list, ok := ann[AnnotationExempt]
-	if !ok || finding.FailsClosed(ruleID) { // an unchecked image: only the policy's owners may admit it
+	if !ok || f.FailClosed { // an unchecked image: only the policy's owners may admit it
 		return notExempt
 	}
 	for _, pat := range strings.Split(list, ",") {
-		if glob(strings.TrimSpace(pat), ruleID) && strings.TrimSpace(pat) != "" {
+		if glob(strings.TrimSpace(pat), f.RuleID) && strings.TrimSpace(pat) != "" {
 			if strings.TrimSpace(ann[AnnotationExemptReason]) == "" {
 				return exemptNoReason
 			}

@@ -19,6 +19,18 @@ func (p *Policy) KeyDir() string {
 	return filepath.Dir(p.File)
 }
 
+// ParsedPlatforms are images.platforms parsed (they were validated when the policy was
+// loaded); nil when the policy names none.
+func (i *Images) ParsedPlatforms() []v1.Platform {
+	var out []v1.Platform
+	for _, s := range i.Platforms {
+		if pl, err := v1.ParsePlatform(s); err == nil {
+			out = append(out, *pl)
+		}
+	}
+	return out
+}
+
 // validateImages checks images.rules, images.defaultRule and images.platforms; line finds
 // the line of a field path.
 func (p *Policy) validateImages(line func(string) int) error {

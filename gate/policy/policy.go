@@ -15,9 +15,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kubegate/kubegate/gate/apiversions"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 const (
@@ -34,7 +34,7 @@ type Policy struct {
 	Kind              string           `yaml:"kind"`
 	KubernetesVersion string           `yaml:"kubernetesVersion"`
 	FailOn            finding.Severity `yaml:"failOn"`
-	Profile           rules.Profile    `yaml:"profile"`
+	Profile           Profile          `yaml:"profile"`
 	Rules             RuleSettings     `yaml:"rules"`
 	Images            Images           `yaml:"images"`
 	Exemptions        []Exemption      `yaml:"exemptions"`
@@ -51,7 +51,7 @@ type Policy struct {
 type RuleSettings struct {
 	Disable  []string                    `yaml:"disable"`
 	Severity map[string]finding.Severity `yaml:"severity"`
-	Settings rules.Settings              `yaml:"settings"`
+	Settings Settings                    `yaml:"settings"`
 }
 
 // Images is the images section: where images may come from, how they are referenced, and
@@ -70,19 +70,11 @@ type Images struct {
 	AllowStaleDB bool     `yaml:"allowStaleDB"`
 }
 
-// RuleOptions are the options rules run with under this policy.
-func (p *Policy) RuleOptions() rules.Options {
-	minor := 0
-	if p.KubernetesVersion != "" {
-		minor, _ = ParseKubeMinor(p.KubernetesVersion) // validated when loaded
-	}
-	return rules.Options{
-		Profile: p.Profile, KubeMinor: minor, Settings: p.Rules.Settings,
-		Images: rules.ImagePolicy{
-			AllowedRegistries: p.Images.AllowedRegistries, InsecureRegistries: p.Images.InsecureRegistries,
-			RequireDigest: p.Images.RequireDigest,
-		},
-	}
+// KubeMinor is the minor of kubernetesVersion (1.<minor>), 0 when the policy names none:
+// the newest the gate knows.
+func (p *Policy) KubeMinor() int {
+	minor, _ := ParseKubeMinor(p.KubernetesVersion) // validated when loaded
+	return minor
 }
 
 // Exemption accepts the findings of rules (a glob) on matching objects, for a reason,
@@ -114,7 +106,7 @@ func (d Date) String() string { return d.Format(time.DateOnly) }
 
 // Default returns the policy used when there is no file.
 func Default() *Policy {
-	return &Policy{APIVersion: APIVersion, Kind: Kind, FailOn: finding.Medium, Profile: rules.Restricted}
+	return &Policy{APIVersion: APIVersion, Kind: Kind, FailOn: finding.Medium, Profile: ProfileRestricted}
 }
 
 // Error is a problem with the policy file, at a line.
@@ -132,28 +124,28 @@ func (e *Error) Error() string {
 }
 
 // Discover loads kubegate.yaml from dir when it exists, else the default policy.
-func Discover(dir string) (*Policy, error) {
+func Discover(dir string, cat *finding.Catalogue) (*Policy, error) {
 	for _, n := range DefaultFiles {
 		p := filepath.Join(dir, n)
 		if _, err := os.Stat(p); err == nil {
-			return Load(p)
+			return Load(p, cat)
 		}
 	}
 	return Default(), nil
 }
 
-// Load reads a policy file.
-func Load(path string) (*Policy, error) {
+// Load reads a policy file; rule IDs are checked against cat.
+func Load(path string, cat *finding.Catalogue) (*Policy, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read policy: %v", errors.Unwrap(err))}
 	}
-	return Parse(data, path)
+	return Parse(data, path, cat)
 }
 
 // Parse decodes a policy strictly: unknown keys, wrong types and invalid values are
-// errors naming their line.
-func Parse(data []byte, file string) (*Policy, error) {
+// errors naming their line. Rule IDs are checked against cat.
+func Parse(data []byte, file string, cat *finding.Catalogue) (*Policy, error) {
 	p := Default()
 	p.File = file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -168,7 +160,7 @@ func Parse(data []byte, file string) (*Policy, error) {
 	// unknown-key check exists only on its Decoder, not on Node.Decode. Policy files are small.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
-	if err := p.validate(&root); err != nil {
+	if err := p.validate(&root, cat); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -194,11 +186,11 @@ func friendlyType(t string) string {
 		return "an exemption"
 	case "Images":
 		return "images"
-	case "rules.Settings":
+	case "Settings":
 		return "rules.settings"
-	case "rules.NodePool":
+	case "NodePool":
 		return "a trusted node pool"
-	case "rules.Taint":
+	case "Taint":
 		return "a taint"
 	case "ImageRule":
 		return "an image rule"
@@ -220,7 +212,7 @@ func friendlyType(t string) string {
 	return t
 }
 
-func (p *Policy) validate(root *yaml.Node) error {
+func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 	errAt := func(line int, format string, args ...any) error {
 		return &Error{File: p.File, Line: line, Msg: fmt.Sprintf(format, args...)}
 	}
@@ -235,7 +227,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 	if p.Kind != Kind {
 		return errAt(line("kind"), "kind must be %s, got %q", Kind, p.Kind)
 	}
-	if p.Profile != rules.Baseline && p.Profile != rules.Restricted {
+	if p.Profile != ProfileBaseline && p.Profile != ProfileRestricted {
 		return errAt(line("profile"), "profile must be baseline or restricted, got %q", p.Profile)
 	}
 	if p.KubernetesVersion != "" {
@@ -244,7 +236,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 		}
 	}
 	for i, id := range p.Rules.Disable {
-		r, ok := finding.Get(id)
+		r, ok := cat.Get(id)
 		switch {
 		case !ok:
 			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q (see `kubegate rules`)", id)
@@ -255,7 +247,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 		}
 	}
 	for id := range p.Rules.Severity {
-		r, ok := finding.Get(id)
+		r, ok := cat.Get(id)
 		switch {
 		case !ok:
 			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
@@ -283,7 +275,7 @@ func (p *Policy) validate(root *yaml.Node) error {
 		switch {
 		case e.Rule == "":
 			return errAt(l, "exemption needs a rule (an ID or a glob such as pss-*)")
-		case !matchesAnyRule(e.Rule):
+		case !matchesAnyRule(cat, e.Rule):
 			return errAt(l, "exemption rule %q matches no rule (see `kubegate rules`)", e.Rule)
 		case strings.TrimSpace(e.Owner) == "":
 			return errAt(l, "exemption for %s needs an owner (who answers for it)", e.Rule)
@@ -339,8 +331,8 @@ func (p *Policy) validateSettings(line func(string) int) error {
 	return nil
 }
 
-func matchesAnyRule(glob string) bool {
-	for _, r := range finding.All() {
+func matchesAnyRule(cat *finding.Catalogue, glob string) bool {
+	for _, r := range cat.All() {
 		if ok, _ := filepath.Match(glob, r.ID); ok {
 			return true
 		}
@@ -350,7 +342,7 @@ func matchesAnyRule(glob string) bool {
 
 // ParseKubeMinor reads a Kubernetes version ("1.37", "v1.37.2") and returns its minor.
 func ParseKubeMinor(v string) (int, error) {
-	minor, ok := rules.KubeMinor(strings.TrimSpace(v))
+	minor, ok := apiversions.ParseMinor(strings.TrimSpace(v))
 	if !ok {
 		return 0, fmt.Errorf("kubernetesVersion must look like 1.37 or v1.37.2, got %q", v)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 const header = "apiVersion: kubegate.dev/v1alpha1\nkind: Policy\n"
@@ -34,11 +33,11 @@ exemptions:
     owner: team-obs
     reason: node exporter
     expires: 2027-03-31
-`), "kubegate.yaml")
+`), "kubegate.yaml", testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.FailOn != finding.High || p.Profile != rules.Baseline || p.KubernetesVersion != "1.36" ||
+	if p.FailOn != finding.High || p.Profile != ProfileBaseline || p.KubernetesVersion != "1.36" ||
 		p.Enabled("read-only-root-filesystem") || !p.Enabled("pss-privileged") ||
 		p.Rules.Severity["pss-host-ports"] != finding.Critical || p.Exemptions[0].Expires.String() != "2027-03-31" ||
 		p.exemptionLines[0] != 11 {
@@ -93,7 +92,7 @@ rules:
         namespaces: [payments]
         nodeLabels: {pool: payments}
         taints: [{key: dedicated, value: payments, effect: NoSchedule}]
-`), filepath.Join(dir, "kubegate.yaml"))
+`), filepath.Join(dir, "kubegate.yaml"), testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,25 +102,28 @@ rules:
 		ip.DefaultRule.Vulnerabilities.FailOn != "critical" || ip.Platforms[0] != "linux/s390x" || !ip.AllowStaleDB {
 		t.Errorf("image policy %+v", ip)
 	}
-	o := p.RuleOptions()
-	if o.KubeMinor != 33 || !o.Images.RequireDigest || o.Images.AllowedRegistries[0] != "ghcr.io/acme/" ||
-		o.Images.InsecureRegistries[0] != "registry.local:5000" || o.Settings.MaxTokenExpirationSeconds != 3600 ||
-		o.Settings.NetworkPoliciesElsewhere[0] != "shared-*" || o.Settings.TrustedNodePools[0].Taints[0].Effect != "NoSchedule" {
-		t.Errorf("options %+v", o)
+	st := p.Rules.Settings
+	if p.KubeMinor() != 33 || !ip.RequireDigest || ip.AllowedRegistries[0] != "ghcr.io/acme/" ||
+		ip.InsecureRegistries[0] != "registry.local:5000" || st.MaxTokenExpirationSeconds != 3600 ||
+		st.NetworkPoliciesElsewhere[0] != "shared-*" || st.TrustedNodePools[0].Taints[0].Effect != "NoSchedule" {
+		t.Errorf("policy %+v", p)
+	}
+	if got := ip.ParsedPlatforms(); len(got) != 1 || got[0].OS != "linux" || got[0].Architecture != "s390x" {
+		t.Errorf("platforms %+v", got)
 	}
 }
 
 func TestDefaults(t *testing.T) {
 	p := Default()
-	if p.FailOn != finding.Medium || p.Profile != rules.Restricted {
+	if p.FailOn != finding.Medium || p.Profile != ProfileRestricted {
 		t.Errorf("default %+v", p)
 	}
 	dir := t.TempDir()
-	if p, err := Discover(dir); err != nil || p.File != "" {
+	if p, err := Discover(dir, testCatalogue); err != nil || p.File != "" {
 		t.Errorf("no file: %v %+v", err, p)
 	}
 	os.WriteFile(filepath.Join(dir, "kubegate.yaml"), []byte(header+"failOn: low\n"), 0o644)
-	if p, err := Discover(dir); err != nil || p.FailOn != finding.Low {
+	if p, err := Discover(dir, testCatalogue); err != nil || p.FailOn != finding.Low {
 		t.Errorf("discovered: %v %+v", err, p)
 	}
 }
@@ -180,20 +182,20 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 			}
 			file := filepath.Join(keyDir, "p.yaml")
 			os.WriteFile(file, []byte(body), 0o644)
-			_, err := Parse([]byte(body), file)
+			_, err := Parse([]byte(body), file, testCatalogue)
 			want := strings.ReplaceAll(c.want, "KEYDIR", keyDir)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("error %v, want %q", err, want)
 			}
 		})
 	}
-	if _, err := Parse([]byte("- a\n"), "p.yaml"); err == nil || err.Error() != "p.yaml:1: cannot unmarshal !!seq into policy.Policy" {
+	if _, err := Parse([]byte("- a\n"), "p.yaml", testCatalogue); err == nil || err.Error() != "p.yaml:1: cannot unmarshal !!seq into policy.Policy" {
 		t.Errorf("sequence: %v", err)
 	}
-	if _, err := Parse(nil, "p.yaml"); err == nil || err.Error() != "p.yaml: policy file is empty" {
+	if _, err := Parse(nil, "p.yaml", testCatalogue); err == nil || err.Error() != "p.yaml: policy file is empty" {
 		t.Errorf("empty: %v", err)
 	}
-	if _, err := Load("does-not-exist.yaml"); err == nil || !strings.Contains(err.Error(), "cannot read policy") {
+	if _, err := Load("does-not-exist.yaml", testCatalogue); err == nil || !strings.Contains(err.Error(), "cannot read policy") {
 		t.Errorf("missing: %v", err)
 	}
 }
@@ -207,9 +209,24 @@ func obj(kind, ns, name string, annotations map[string]any) *manifest.Object {
 	return o
 }
 
+// testCatalogue stands for the real one (gate/rules, which imports this package): the
+// rules these tests name, the policy's own, and a fail-closed image rule.
+var testCatalogue = func() *finding.Catalogue {
+	list := []*finding.Rule{RuleExemptionExpired, RuleExemptionUnused, RuleExemptionInvalid,
+		{ID: "image-unverified", Severity: finding.High, FailClosed: true}, {ID: "image-not-scanned", Severity: finding.High, FailClosed: true}, {ID: "image-vulnerable", Severity: finding.High}}
+	for _, id := range []string{"pss-privileged", "pss-host-namespaces", "pss-host-ports", "pss-run-as-non-root", "read-only-root-filesystem"} {
+		list = append(list, &finding.Rule{ID: id, Severity: finding.High})
+	}
+	c, err := finding.NewCatalogue(list)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
 func findingOf(rule string, o *manifest.Object, container string) finding.Finding {
-	r, _ := finding.Get(rule)
-	return finding.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source}
+	r, _ := testCatalogue.Get(rule)
+	return finding.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source, FailClosed: r.FailClosed}
 }
 
 func TestApplyExemptions(t *testing.T) {
@@ -231,7 +248,7 @@ exemptions:
     owner: team-app
     reason: writes caches
     expires: 2027-01-01
-`), "kubegate.yaml")
+`), "kubegate.yaml", testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +312,7 @@ exemptions:
 }
 
 func TestDisabledRuleFindingsDropped(t *testing.T) {
-	p, err := Parse([]byte(header+"rules:\n  disable: [exemption-unused]\nexemptions:\n  - {rule: pss-privileged, owner: o, reason: r, expires: 2099-01-01}\n"), "k.yaml")
+	p, err := Parse([]byte(header+"rules:\n  disable: [exemption-unused]\nexemptions:\n  - {rule: pss-privileged, owner: o, reason: r, expires: 2099-01-01}\n"), "k.yaml", testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,14 +327,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &a [*a]\n"))
 	f.Add([]byte(header + "rules:\n  severity:\n    pss-privileged: low\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse(data, "fuzz.yaml")
+		p, err := Parse(data, "fuzz.yaml", testCatalogue)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
 				t.Errorf("error does not name the file: %v", err)
 			}
 			return
 		}
-		if p.Profile != rules.Baseline && p.Profile != rules.Restricted {
+		if p.Profile != ProfileBaseline && p.Profile != ProfileRestricted {
 			t.Errorf("accepted profile %q", p.Profile)
 		}
 		p.Apply(nil, nil, time.Now())
@@ -362,7 +379,7 @@ func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
 	if len(out.Findings) != 1 || out.Findings[0].RuleID != "image-unverified" || len(out.Exempted) != 1 || out.Exempted[0].RuleID != "image-vulnerable" {
 		t.Errorf("findings %v, exempted %v", out.Findings, out.Exempted)
 	}
-	p, err := Parse([]byte(header+"exemptions:\n  - {rule: image-unverified, namespace: shop, owner: platform, reason: vendor image signed next week, expires: 2099-01-31}\n"), "p.yaml")
+	p, err := Parse([]byte(header+"exemptions:\n  - {rule: image-unverified, namespace: shop, owner: platform, reason: vendor image signed next week, expires: 2099-01-31}\n"), "p.yaml", testCatalogue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +392,7 @@ func TestAnnotationsCannotAdmitUncheckedImages(t *testing.T) {
 // not have; they are read when the image stage starts (CheckEnvKeys), as policy errors at
 // their line.
 func TestEnvKeysAreReadWhenImagesAreChecked(t *testing.T) {
-	p, err := Parse([]byte(header+"images:\n  defaultRule:\n    signature:\n      keys: [env://KUBEGATE_TEST_KEY]\n"), "p.yaml")
+	p, err := Parse([]byte(header+"images:\n  defaultRule:\n    signature:\n      keys: [env://KUBEGATE_TEST_KEY]\n"), "p.yaml", testCatalogue)
 	if err != nil {
 		t.Fatalf("an env:// key was read when the policy loaded: %v", err)
 	}

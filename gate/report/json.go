@@ -8,6 +8,7 @@ import (
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // JSONFinding is one finding in the JSON report. The key names are a contract: later
@@ -64,7 +65,7 @@ func NewJSONReport(r *gate.Result) JSONReport {
 			Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
 			Fingerprint: f.Fingerprint,
 		}
-		if rule, ok := finding.Get(f.RuleID); ok {
+		if rule, ok := rules.Lookup(f.RuleID); ok {
 			jf.Practices = append(jf.Practices, rule.Practices...)
 			jf.Refs = append(jf.Refs, rule.Refs...)
 			jf.Fix = rule.Fix

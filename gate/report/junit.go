@@ -9,6 +9,7 @@ import (
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The JUnit XML elements GitLab and Jenkins read.
@@ -141,7 +142,7 @@ func findingText(o Options, f finding.Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n%s %s: %s: %s\n", o.at(f.Source.File, f.Source.Line),
 		strings.ToUpper(f.Severity.String()), f.RuleID, f.Object, f.Message)
-	if rule, ok := finding.Get(f.RuleID); ok {
+	if rule, ok := rules.Lookup(f.RuleID); ok {
 		fmt.Fprintf(&b, "Fix: %s\n", rule.Fix)
 	}
 	return b.String()

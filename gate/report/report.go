@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // Options apply to every format.
@@ -94,7 +95,7 @@ func firedRules(fs []finding.Finding) []*finding.Rule {
 			continue
 		}
 		seen[f.RuleID] = true
-		if r, ok := finding.Get(f.RuleID); ok {
+		if r, ok := rules.Lookup(f.RuleID); ok {
 			out = append(out, r)
 		} else {
 			out = append(out, &finding.Rule{ID: f.RuleID, Title: f.RuleID, Severity: f.Severity})

@@ -51,7 +51,7 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 			WithFullDescription(sarif.NewMultiformatMessageString(orTitle(rule))).
 			WithHelpURI(ruleURL(rule.ID)).
 			WithHelp(&sarif.MultiformatMessageString{Text: ptr(ruleHelp(rule, false)), Markdown: ptr(ruleHelp(rule, true))}).
-			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(finding.Fails(rule.ID, rule.Severity, r.FailOn), rule.Severity))).
+			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rule.Severity >= r.FailOn || rule.FailClosed, rule.Severity))).
 			WithProperties(ruleProperties(rule))
 	}
 	for _, f := range r.Findings {

@@ -2,16 +2,14 @@ package rules
 
 // API versions (practice 000-1): manifests use API versions the target Kubernetes serves,
 // so that upgrading the cluster to the latest stable release is not blocked by them and
-// they do not silently stop applying. The table is generated from k8s.io/api's own
-// lifecycle functions (go generate), plus the kinds k8s.io/api no longer carries at all.
-
-//go:generate go run ../../internal/apilifecycle/gen
+// they do not silently stop applying. The table is package apiversions'.
 
 import (
 	"fmt"
-	"sync"
 
+	"github.com/kubegate/kubegate/gate/apiversions"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 const deprecationGuide = "https://kubernetes.io/docs/reference/using-api/deprecation-guide/"
@@ -37,84 +35,47 @@ var (
 	}
 )
 
-// apiLifecycle is when Kubernetes 1.x deprecates and stops serving a kind in a version.
-type apiLifecycle struct {
-	apiVersion, kind    string
-	deprecated, removed int    // minors; 0 when not scheduled
-	replacement         string // "apps/v1", or "apps/v1 Deployment" when the kind changes
-}
-
-// gone are kinds whose packages k8s.io/api has deleted, from the deprecation guide.
-var gone = []apiLifecycle{
-	{"extensions/v1beta1", "PodSecurityPolicy", 11, 16, podSecurityAdmission},
-	{"policy/v1beta1", "PodSecurityPolicy", 21, 25, podSecurityAdmission},
-	{"autoscaling/v2beta1", "HorizontalPodAutoscaler", 22, 25, "autoscaling/v2"},
-	{"autoscaling/v2beta2", "HorizontalPodAutoscaler", 23, 26, "autoscaling/v2"},
-	// Stable but deprecated since 1.33; not scheduled for removal.
-	{"v1", "Endpoints", 33, 0, "discovery.k8s.io/v1 EndpointSlice"},
-}
-
-const podSecurityAdmission = "Pod Security Admission (label namespaces pod-security.kubernetes.io/enforce)"
-
-var lifecycles = sync.OnceValue(func() map[[2]string]apiLifecycle {
-	m := make(map[[2]string]apiLifecycle, len(generatedLifecycle)+len(gone))
-	for _, l := range append(generatedLifecycle[:len(generatedLifecycle):len(generatedLifecycle)], gone...) {
-		m[[2]string{l.apiVersion, l.kind}] = l
-	}
-	return m
-})
-
-// NewestKnownMinor is the newest Kubernetes minor the gate's API tables describe.
-func NewestKnownMinor() int { return newestKnownMinor }
-
-func (s *Set) targetMinor() int {
-	if s.KubeMinor > 0 {
-		return s.KubeMinor
-	}
-	return newestKnownMinor
-}
-
 // eachLifecycle calls f for every object whose apiVersion and kind have a lifecycle.
-func eachLifecycle(s *Set, f func(o *manifest.Object, l apiLifecycle)) {
+func eachLifecycle(s *model.Set, f func(o *manifest.Object, l apiversions.Lifecycle)) {
 	for _, o := range s.Objects {
-		if l, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]; ok {
+		if l, ok := apiversions.Of(o.APIVersion, o.Kind); ok {
 			f(o, l)
 		}
 	}
 }
 
-func checkRemovedAPIs(s *Set) []Finding {
-	target := s.targetMinor()
+func checkRemovedAPIs(s *model.Set) []Finding {
+	target := s.TargetMinor()
 	var out []Finding
-	eachLifecycle(s, func(o *manifest.Object, l apiLifecycle) {
-		if l.removed > 0 && target >= l.removed {
+	eachLifecycle(s, func(o *manifest.Object, l apiversions.Lifecycle) {
+		if l.Removed > 0 && target >= l.Removed {
 			out = append(out, apiRemoved.At(o, "apiVersion", "",
-				fmt.Sprintf("%s %s is not served by Kubernetes 1.%d: removed in 1.%d%s", o.APIVersion, o.Kind, target, l.removed, useInstead(l))))
+				fmt.Sprintf("%s %s is not served by Kubernetes 1.%d: removed in 1.%d%s", o.APIVersion, o.Kind, target, l.Removed, useInstead(l))))
 		}
 	})
 	return out
 }
 
-func checkDeprecatedAPIs(s *Set) []Finding {
-	target := s.targetMinor()
+func checkDeprecatedAPIs(s *model.Set) []Finding {
+	target := s.TargetMinor()
 	var out []Finding
-	eachLifecycle(s, func(o *manifest.Object, l apiLifecycle) {
-		if l.deprecated == 0 || target < l.deprecated || (l.removed > 0 && target >= l.removed) {
+	eachLifecycle(s, func(o *manifest.Object, l apiversions.Lifecycle) {
+		if l.Deprecated == 0 || target < l.Deprecated || (l.Removed > 0 && target >= l.Removed) {
 			return
 		}
 		when := "not scheduled for removal"
-		if l.removed > 0 {
-			when = fmt.Sprintf("removed in 1.%d", l.removed)
+		if l.Removed > 0 {
+			when = fmt.Sprintf("removed in 1.%d", l.Removed)
 		}
 		out = append(out, apiDeprecated.At(o, "apiVersion", "",
-			fmt.Sprintf("%s %s is deprecated since 1.%d and %s%s", o.APIVersion, o.Kind, l.deprecated, when, useInstead(l))))
+			fmt.Sprintf("%s %s is deprecated since 1.%d and %s%s", o.APIVersion, o.Kind, l.Deprecated, when, useInstead(l))))
 	})
 	return out
 }
 
-func useInstead(l apiLifecycle) string {
-	if l.replacement == "" {
+func useInstead(l apiversions.Lifecycle) string {
+	if l.Replacement == "" {
 		return ""
 	}
-	return " (use " + l.replacement + ")"
+	return " (use " + l.Replacement + ")"
 }

@@ -13,6 +13,7 @@ import (
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 const encryptDocs = "https://kubernetes.io/docs/tasks/administer-cluster/encrypt-data/"
@@ -53,7 +54,7 @@ var (
 	}
 )
 
-func checkEncryptionPlaintext(s *Set) []Finding {
+func checkEncryptionPlaintext(s *model.Set) []Finding {
 	var out []Finding
 	for _, c := range s.EncryptionConfigs {
 		secrets := false
@@ -71,7 +72,7 @@ func checkEncryptionPlaintext(s *Set) []Finding {
 	return out
 }
 
-func checkEncryptionWeak(s *Set) []Finding {
+func checkEncryptionWeak(s *model.Set) []Finding {
 	var out []Finding
 	for _, c := range s.EncryptionConfigs {
 		for i, rc := range c.V.Resources {
@@ -92,7 +93,7 @@ func checkEncryptionWeak(s *Set) []Finding {
 	return out
 }
 
-func checkImagePolicyFailOpen(s *Set) []Finding {
+func checkImagePolicyFailOpen(s *model.Set) []Finding {
 	var out []Finding
 	for _, o := range s.Objects {
 		if o.Kind != "AdmissionConfiguration" || !strings.HasPrefix(o.APIVersion, "apiserver.") {
@@ -118,7 +119,7 @@ var sensitive = []struct{ group, resource string }{
 	{"", "secrets"}, {"", "serviceaccounts/token"}, {"authentication.k8s.io", "tokenreviews"},
 }
 
-func checkAuditSecretBodies(s *Set) []Finding {
+func checkAuditSecretBodies(s *model.Set) []Finding {
 	var out []Finding
 	for _, c := range s.AuditPolicies {
 		leaks := map[int][]string{} // rule index → the resources it records in full

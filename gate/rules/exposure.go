@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
@@ -63,9 +64,9 @@ var serviceSelectsNothing = &Rule{
 		"where the set has workloads.",
 }
 
-func checkServiceSelectors(s *Set) []Finding {
+func checkServiceSelectors(s *model.Set) []Finding {
 	templates := map[string][]labels.Set{} // namespace → the labels of its pod templates
-	for _, p := range s.allPods() {
+	for _, p := range s.AllPods() {
 		ns := s.NamespaceOf(p.Object)
 		templates[ns] = append(templates[ns], labels.Set(p.Template.Labels()))
 	}
@@ -105,7 +106,7 @@ func isInternalLB(annotations map[string]string) bool {
 	return false
 }
 
-func checkOpenLoadBalancers(s *Set) []Finding {
+func checkOpenLoadBalancers(s *model.Set) []Finding {
 	var out []Finding
 	for _, svc := range s.Services {
 		if svc.V.Spec.Type != corev1.ServiceTypeLoadBalancer || isInternalLB(svc.V.Annotations) {
@@ -132,7 +133,7 @@ func checkOpenLoadBalancers(s *Set) []Finding {
 	return out
 }
 
-func checkNodePorts(s *Set) []Finding {
+func checkNodePorts(s *model.Set) []Finding {
 	var out []Finding
 	for _, svc := range s.Services {
 		if svc.V.Spec.Type == corev1.ServiceTypeNodePort {
@@ -143,7 +144,7 @@ func checkNodePorts(s *Set) []Finding {
 	return out
 }
 
-func checkExternalIPs(s *Set) []Finding {
+func checkExternalIPs(s *model.Set) []Finding {
 	var out []Finding
 	for _, svc := range s.Services {
 		if ips := svc.V.Spec.ExternalIPs; len(ips) > 0 {
@@ -154,7 +155,7 @@ func checkExternalIPs(s *Set) []Finding {
 	return out
 }
 
-func checkIngressTLS(s *Set) []Finding {
+func checkIngressTLS(s *model.Set) []Finding {
 	var out []Finding
 	for _, ing := range s.Ingresses {
 		if len(ing.V.Spec.TLS) == 0 {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/kubegate/kubegate/gate/model"
+	"github.com/kubegate/kubegate/gate/policy"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -35,7 +37,7 @@ var (
 			"or registry.example.com), every image must match one. Docker Hub images are matched as " +
 			"docker.io/library/nginx, docker.io/bitnami/redis, ….",
 	}
-	insecureRegistry = &Rule{
+	ImageRegistryInsecure = &Rule{
 		ID: "image-registry-insecure", Title: "Image from an insecure registry", Severity: High,
 		Practices: []string{"000-5", "002-5"},
 		Refs:      []string{imagesDocs},
@@ -56,47 +58,6 @@ var (
 			"one, or one pulled with another workload's credentials.",
 	}
 )
-
-// image is a parsed container image reference.
-type image struct {
-	repo     string // canonical repository: docker.io/library/nginx, ghcr.io/acme/web
-	digested bool
-	tag      string // "" when none was written
-}
-
-func parseImage(s string) (image, error) {
-	ref, err := name.ParseReference(s)
-	if err != nil {
-		return image{}, err
-	}
-	im := image{repo: CanonicalRepo(ref)}
-	switch r := ref.(type) {
-	case name.Digest:
-		im.digested = true
-	case name.Tag:
-		// name defaults a missing tag to latest; what was written matters here.
-		if strings.HasSuffix(s, ":"+r.TagStr()) {
-			im.tag = r.TagStr()
-		}
-	}
-	return im, nil
-}
-
-// Repo is the canonical repository: docker.io/library/nginx, ghcr.io/acme/web.
-func (im image) Repo() string { return im.repo }
-
-// Digested reports whether the reference pins a digest.
-func (im image) Digested() bool { return im.digested }
-
-// CanonicalRepo names a reference's repository the way policies match it: Docker Hub
-// images as docker.io/library/nginx (go-containerregistry says index.docker.io).
-func CanonicalRepo(ref name.Reference) string {
-	repo := ref.Context().Name()
-	if rest, ok := strings.CutPrefix(repo, name.DefaultRegistry+"/"); ok {
-		repo = "docker.io/" + rest
-	}
-	return repo
-}
 
 // hasPrefix matches a canonical repository against a prefix from the policy: a prefix
 // ending in "/" matches by string, any other matches itself or what lies below it, so
@@ -127,12 +88,12 @@ type RefProblem struct {
 
 // RefProblems judges one image reference as written: pinned, from an allowed registry, not
 // from an insecure one.
-func (p ImagePolicy) RefProblems(ref string) []RefProblem {
-	im, err := parseImage(ref)
-	return p.refProblems(ref, im, err)
+func RefProblems(p *policy.Images, ref string) []RefProblem {
+	im, err := model.ParseImage(ref)
+	return refProblems(p, ref, im, err)
 }
 
-func (p ImagePolicy) refProblems(ref string, im image, parseErr error) []RefProblem {
+func refProblems(p *policy.Images, ref string, im model.Image, parseErr error) []RefProblem {
 	var out []RefProblem
 	add := func(r *Rule, format string, args ...any) {
 		out = append(out, RefProblem{Rule: r, Message: fmt.Sprintf(format, args...)})
@@ -141,33 +102,33 @@ func (p ImagePolicy) refProblems(ref string, im image, parseErr error) []RefProb
 	case parseErr != nil:
 		add(imageNotPinned, "image %q is not a valid image reference", ref)
 		return out
-	case im.digested:
-	case im.tag == "":
+	case im.Digested:
+	case im.Tag == "":
 		add(imageNotPinned, "image %q has no tag, which means :latest", ref)
-	case im.tag == "latest":
+	case im.Tag == "latest":
 		add(imageNotPinned, "image %q uses the mutable :latest tag", ref)
 	case p.RequireDigest:
 		add(imageNotPinned, "image %q is referenced by tag, not by digest (images.requireDigest)", ref)
 	}
 	if len(p.AllowedRegistries) > 0 {
-		if _, ok := matchesAny(im.repo, p.AllowedRegistries); !ok {
-			add(registryNotAllowed, "image %q (%s) is outside images.allowedRegistries [%s]", ref, im.repo, strings.Join(p.AllowedRegistries, ", "))
+		if _, ok := matchesAny(im.Repo, p.AllowedRegistries); !ok {
+			add(registryNotAllowed, "image %q (%s) is outside images.allowedRegistries [%s]", ref, im.Repo, strings.Join(p.AllowedRegistries, ", "))
 		}
 	}
-	if reg, ok := matchesAny(im.repo, p.InsecureRegistries); ok {
-		add(insecureRegistry, "image %q is pulled from %s, listed in images.insecureRegistries", ref, reg)
+	if reg, ok := matchesAny(im.Repo, p.InsecureRegistries); ok {
+		add(ImageRegistryInsecure, "image %q is pulled from %s, listed in images.insecureRegistries", ref, reg)
 	}
 	return out
 }
 
 // refFindings reports rule r's reference problems on every container of the workloads and
 // the static Pods.
-func refFindings(r *Rule) func(*Set) []Finding {
-	return func(s *Set) []Finding {
+func refFindings(r *Rule) func(*model.Set) []Finding {
+	return func(s *model.Set) []Finding {
 		var out []Finding
-		for _, p := range s.allPods() {
+		for _, p := range s.AllPods() {
 			for _, c := range p.Containers {
-				for _, pr := range s.Images.refProblems(c.Image, c.Ref, c.RefErr) {
+				for _, pr := range refProblems(&s.Policy.Images, c.Image, c.Ref, c.RefErr) {
 					if pr.Rule == r {
 						out = append(out, r.At(p.Object, c.Path+".image", c.Name, fmt.Sprintf("container %q: %s", c.Name, pr.Message)))
 					}
@@ -178,12 +139,12 @@ func refFindings(r *Rule) func(*Set) []Finding {
 	}
 }
 
-func checkPullPolicy(s *Set) []Finding {
+func checkPullPolicy(s *model.Set) []Finding {
 	var out []Finding
 	// Not for static Pods: with Always, a control plane could not restart without its registry.
 	for _, p := range s.Pods {
 		for _, c := range p.Containers {
-			if c.RefErr == nil && !c.Ref.digested {
+			if c.RefErr == nil && !c.Ref.Digested {
 				if f, ok := pullPolicyFinding(p, c); ok {
 					out = append(out, f)
 				}
@@ -194,9 +155,9 @@ func checkPullPolicy(s *Set) []Finding {
 }
 
 // pullPolicyFinding judges the pull policy of a container running a tagged image.
-func pullPolicyFinding(p *Pod, c PodContainer) (Finding, bool) {
+func pullPolicyFinding(p *model.Pod, c model.PodContainer) (Finding, bool) {
 	policy, how, field := c.ImagePullPolicy, "", c.Path+".imagePullPolicy"
-	if c.Ref.tag == "" || c.Ref.tag == "latest" {
+	if c.Ref.Tag == "" || c.Ref.Tag == "latest" {
 		// Unset, the API server defaults these to Always; set otherwise, the mutable tag is
 		// the fact, image-not-pinned's: one finding, not two.
 		return Finding{}, false

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/model"
 	"k8s.io/pod-security-admission/api"
 )
 
@@ -52,7 +53,7 @@ var (
 	}
 )
 
-func checkDefaultNamespace(s *Set) []Finding {
+func checkDefaultNamespace(s *model.Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
 		switch s.NamespaceOf(p.Object) {
@@ -69,7 +70,7 @@ func checkDefaultNamespace(s *Set) []Finding {
 
 var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true}
 
-func checkKubePrefix(s *Set) []Finding {
+func checkKubePrefix(s *model.Set) []Finding {
 	var out []Finding
 	for _, ns := range s.Namespaces {
 		if name := ns.Object.Name; strings.HasPrefix(name, "kube-") && !systemNamespaces[name] {
@@ -82,8 +83,8 @@ func checkKubePrefix(s *Set) []Finding {
 
 const enforceLabel = api.EnforceLevelLabel // pod-security.kubernetes.io/enforce
 
-func checkPSALabels(s *Set) []Finding {
-	want := api.Level(s.Profile)
+func checkPSALabels(s *model.Set) []Finding {
+	want := api.Level(s.Policy.Profile)
 	var out []Finding
 	for _, ns := range s.Namespaces {
 		value, set := ns.V.Labels[enforceLabel]
@@ -113,7 +114,7 @@ func levelRank(l api.Level) int {
 	return 0
 }
 
-func checkSystemNamespace(s *Set) []Finding {
+func checkSystemNamespace(s *model.Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
 		if ns := s.NamespaceOf(p.Object); ns == "kube-system" || ns == "kube-public" {

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 const networkPolicyDocs = "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
@@ -62,7 +63,7 @@ var podNotSelected = &Rule{
 }
 
 // checkPodNotSelected names the workloads left out by the policies of their namespace.
-func checkPodNotSelected(s *Set) []Finding {
+func checkPodNotSelected(s *model.Set) []Finding {
 	type nsPolicies struct {
 		ingress, egress         []labels.Selector
 		denyIngress, denyEgress bool
@@ -90,7 +91,7 @@ func checkPodNotSelected(s *Set) []Finding {
 	for _, p := range s.Pods {
 		ns := s.NamespaceOf(p.Object)
 		pols := byNS[ns]
-		if pols == nil || matchesGlob(s.Settings.NetworkPoliciesElsewhere, ns) {
+		if pols == nil || matchesGlob(s.Policy.Rules.Settings.NetworkPoliciesElsewhere, ns) {
 			continue
 		}
 		podLabels := labels.Set(p.Template.Labels())
@@ -125,7 +126,7 @@ func policyTypes(np *networkingv1.NetworkPolicy) (ingress, egress bool) {
 	return ingress, egress
 }
 
-func checkDefaultDeny(s *Set) []Finding {
+func checkDefaultDeny(s *model.Set) []Finding {
 	type coverage struct{ ingress, egress bool }
 	covered := map[string]*coverage{}
 	for _, np := range s.NetworkPolicies {
@@ -141,7 +142,7 @@ func checkDefaultDeny(s *Set) []Finding {
 		in, eg := policyTypes(np.V)
 		c.ingress, c.egress = c.ingress || in, c.egress || eg
 	}
-	namespaceObj := map[string]Typed[corev1.Namespace]{}
+	namespaceObj := map[string]model.Typed[corev1.Namespace]{}
 	for _, ns := range s.Namespaces {
 		namespaceObj[ns.Object.Name] = ns
 	}
@@ -149,7 +150,7 @@ func checkDefaultDeny(s *Set) []Finding {
 	seen := map[string]bool{}
 	for _, p := range s.Pods {
 		ns := s.NamespaceOf(p.Object)
-		if seen[ns] || matchesGlob(s.Settings.NetworkPoliciesElsewhere, ns) {
+		if seen[ns] || matchesGlob(s.Policy.Rules.Settings.NetworkPoliciesElsewhere, ns) {
 			continue
 		}
 		seen[ns] = true
@@ -179,7 +180,7 @@ func checkDefaultDeny(s *Set) []Finding {
 	return out
 }
 
-func checkAllowAll(s *Set) []Finding {
+func checkAllowAll(s *model.Set) []Finding {
 	hooks := webhookPorts(s)
 	var out []Finding
 	for _, np := range s.NetworkPolicies {
@@ -214,7 +215,7 @@ type webhookPort struct {
 }
 
 // webhookPorts lists the pod ports that serve the admission webhooks configured in the set.
-func webhookPorts(s *Set) []webhookPort {
+func webhookPorts(s *model.Set) []webhookPort {
 	services := map[string]*corev1.Service{}
 	for _, svc := range s.Services {
 		services[s.NamespaceOf(svc.Object)+"/"+svc.Object.Name] = svc.V
@@ -257,7 +258,7 @@ func webhookPorts(s *Set) []webhookPort {
 // servedWebhook names the webhook a policy's ingress rule opens a port of, behind the pods
 // the policy selects, and that port; all says every port of the rule serves a webhook (a
 // rule without ports opens every port, so it never does).
-func servedWebhook(s *Set, hooks []webhookPort, np Typed[networkingv1.NetworkPolicy], ports []networkingv1.NetworkPolicyPort) (name, port string, all bool) {
+func servedWebhook(s *model.Set, hooks []webhookPort, np model.Typed[networkingv1.NetworkPolicy], ports []networkingv1.NetworkPolicyPort) (name, port string, all bool) {
 	sel, err := metav1.LabelSelectorAsSelector(&np.V.Spec.PodSelector)
 	if err != nil || len(ports) == 0 {
 		return "", "", false
@@ -276,7 +277,7 @@ func servedWebhook(s *Set, hooks []webhookPort, np Typed[networkingv1.NetworkPol
 }
 
 // openPeers reports the peers of one rule that match everything.
-func openPeers(np Typed[networkingv1.NetworkPolicy], field, dir, noun string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) []Finding {
+func openPeers(np model.Typed[networkingv1.NetworkPolicy], field, dir, noun string, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) []Finding {
 	on := portsText(ports)
 	if len(peers) == 0 {
 		return []Finding{allowAll.At(np.Object, field, "",

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/model"
+	"github.com/kubegate/kubegate/gate/policy"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -27,9 +29,9 @@ var trustedNodePool = &Rule{
 		"the policy the rule checks nothing.",
 }
 
-func checkTrustedNodePools(s *Set) []Finding {
+func checkTrustedNodePools(s *model.Set) []Finding {
 	var out []Finding
-	for _, pool := range s.Settings.TrustedNodePools {
+	for _, pool := range s.Policy.Rules.Settings.TrustedNodePools {
 		for _, p := range s.Pods {
 			ns := s.NamespaceOf(p.Object)
 			if !matchesGlob(pool.Namespaces, ns) {
@@ -40,7 +42,7 @@ func checkTrustedNodePools(s *Set) []Finding {
 					fmt.Sprintf("pod in namespace %q does not require the nodes of trusted pool %q (%s)", ns, pool.Name, labelsText(pool.NodeLabels))))
 			}
 			for i, t := range p.Spec.Tolerations {
-				if strings.HasPrefix(t.Key, "node.kubernetes.io/") || slices.ContainsFunc(pool.Taints, func(taint Taint) bool { return tolerates(t, taint) }) {
+				if strings.HasPrefix(t.Key, "node.kubernetes.io/") || slices.ContainsFunc(pool.Taints, func(taint policy.Taint) bool { return tolerates(t, taint) }) {
 					continue
 				}
 				out = append(out, trustedNodePool.At(p.Object, fmt.Sprintf("%s.tolerations[%d]", p.Template.Path, i), "",
@@ -88,7 +90,7 @@ func selectsPool(spec *corev1.PodSpec, want map[string]string) bool {
 
 // tolerates says whether toleration t matches taint (as the scheduler would, effects
 // included); an empty taint value matches any value.
-func tolerates(t corev1.Toleration, taint Taint) bool {
+func tolerates(t corev1.Toleration, taint policy.Taint) bool {
 	if t.Key != taint.Key || (t.Effect != "" && string(t.Effect) != taint.Effect) {
 		return false
 	}

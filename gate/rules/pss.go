@@ -21,6 +21,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 var pssLink = "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
@@ -89,7 +90,7 @@ func pssEntries() []entry {
 				"(kube-apiserver, kube-controller-manager, kube-scheduler and etcd in kube-system), which "+
 				"need host networking and host paths; the control-plane rules check those.", c.ID, c.Level, c.Level, restrictedToo(c.Level)),
 		}
-		out = append(out, entry{r, func(s *Set) []Finding { return checkPSS(r, check, meta, s) }})
+		out = append(out, entry{r, workloads, func(s *model.Set) []Finding { return checkPSS(r, check, meta, s) }})
 	}
 	return out
 }
@@ -101,8 +102,8 @@ func restrictedToo(l api.Level) string {
 	return ""
 }
 
-func checkPSS(r *Rule, c policy.Check, meta pssMeta, s *Set) []Finding {
-	if c.Level == api.LevelRestricted && s.Profile != Restricted {
+func checkPSS(r *Rule, c policy.Check, meta pssMeta, s *model.Set) []Finding {
+	if c.Level == api.LevelRestricted && api.Level(s.Policy.Profile) != api.LevelRestricted {
 		return nil
 	}
 	v := pssVersion(s.KubeMinor)
@@ -203,7 +204,7 @@ var baselineCapabilities = map[string]bool{
 
 // appArmorAnnotation rewrites the library's detail for the legacy AppArmor annotation, which
 // quotes "key=value" inside quotes, into the key, the value, and the annotation's field.
-func appArmorAnnotation(p *Pod, detail string) (field, msg string, ok bool) {
+func appArmorAnnotation(p *model.Pod, detail string) (field, msg string, ok bool) {
 	const prefix = "container.apparmor.security.beta.kubernetes.io/"
 	i := strings.Index(detail, prefix)
 	if !strings.HasPrefix(detail, "annotation") || i < 0 {
@@ -238,7 +239,7 @@ var quotedName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 
 // locatePSS finds the field a control objects to. The library's detail names the
 // containers at fault ("container \"app\" must …"), or the pod ("pod must …").
-func locatePSS(p *Pod, meta pssMeta, detail string) (field, container string) {
+func locatePSS(p *model.Pod, meta pssMeta, detail string) (field, container string) {
 	base := p.Template.Path
 	spec := p.Template.Spec
 	if meta.podField == "hostNetwork" { // host namespaces: the first one set

@@ -8,13 +8,11 @@ package rules
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/model"
 	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
 const rbacDocs = "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"
@@ -103,72 +101,6 @@ var (
 	}
 )
 
-// rbacIndex resolves role references and aggregation once for all RBAC rules.
-type rbacIndex struct {
-	clusterRoles map[string]*Typed[rbacv1.ClusterRole]
-	roles        map[string]*Typed[rbacv1.ClusterRole] // namespace/name
-	effective    map[*rbacv1.ClusterRole][]rbacv1.PolicyRule
-	boundBy      map[*rbacv1.ClusterRole][]Typed[rbacv1.ClusterRoleBinding]
-}
-
-func newRBACIndex(s *Set) *rbacIndex {
-	x := &rbacIndex{
-		clusterRoles: map[string]*Typed[rbacv1.ClusterRole]{}, roles: map[string]*Typed[rbacv1.ClusterRole]{},
-		effective: map[*rbacv1.ClusterRole][]rbacv1.PolicyRule{}, boundBy: map[*rbacv1.ClusterRole][]Typed[rbacv1.ClusterRoleBinding]{},
-	}
-	for i := range s.Roles {
-		r := &s.Roles[i]
-		if r.Object.Kind == "ClusterRole" {
-			x.clusterRoles[r.Object.Name] = r
-		} else {
-			x.roles[s.NamespaceOf(r.Object)+"/"+r.Object.Name] = r
-		}
-	}
-	for _, r := range x.clusterRoles {
-		x.effective[r.V] = x.aggregate(r.V, map[*rbacv1.ClusterRole]bool{})
-	}
-	for _, r := range x.roles {
-		x.effective[r.V] = r.V.Rules
-	}
-	for _, b := range s.Bindings {
-		if role := x.roleOf(s, b); role != nil {
-			x.boundBy[role.V] = append(x.boundBy[role.V], b)
-		}
-	}
-	return x
-}
-
-// aggregate returns a ClusterRole's rules plus those of the ClusterRoles its
-// aggregationRule selects, as the API server's aggregation controller would fill them in.
-func (x *rbacIndex) aggregate(r *rbacv1.ClusterRole, seen map[*rbacv1.ClusterRole]bool) []rbacv1.PolicyRule {
-	seen[r] = true
-	rules := slices.Clone(r.Rules)
-	if r.AggregationRule == nil {
-		return rules
-	}
-	for _, sel := range r.AggregationRule.ClusterRoleSelectors {
-		selector, err := metav1.LabelSelectorAsSelector(&sel)
-		if err != nil {
-			continue
-		}
-		for _, name := range slices.Sorted(maps.Keys(x.clusterRoles)) {
-			src := x.clusterRoles[name]
-			if !seen[src.V] && selector.Matches(labels.Set(src.V.Labels)) {
-				rules = append(rules, x.aggregate(src.V, seen)...)
-			}
-		}
-	}
-	return rules
-}
-
-// roleOf returns the role a binding refers to, when it is in the set.
-func (x *rbacIndex) roleOf(s *Set, b Typed[rbacv1.ClusterRoleBinding]) *Typed[rbacv1.ClusterRole] {
-	if b.V.RoleRef.Kind == "ClusterRole" {
-		return x.clusterRoles[b.V.RoleRef.Name]
-	}
-	return x.roles[s.NamespaceOf(b.Object)+"/"+b.V.RoleRef.Name]
-}
-
 // grants returns the verbs among want that rule grants on resource in API group.
 // A "*" resource counts only when wildcardResource is set: the wildcard itself is the
 // fact rbac-wildcard reports, and reporting it again here would say one thing twice.
@@ -198,7 +130,7 @@ func isEverything(rule rbacv1.PolicyRule) bool {
 	return slices.Contains(rule.APIGroups, "*") && slices.Contains(rule.Resources, "*") && slices.Contains(rule.Verbs, "*")
 }
 
-func checkRBACWildcard(s *Set) []Finding {
+func checkRBACWildcard(s *model.Set) []Finding {
 	// A role granting everything and bound to someone is one fact, rbac-cluster-admin's,
 	// at the binding: its wildcards are not reported again.
 	admin := map[*rbacv1.ClusterRole]bool{}
@@ -231,7 +163,7 @@ func checkRBACWildcard(s *Set) []Finding {
 	return out
 }
 
-func checkEscalationVerbs(s *Set) []Finding {
+func checkEscalationVerbs(s *model.Set) []Finding {
 	var out []Finding
 	for _, r := range s.Roles {
 		for i, rule := range r.V.Rules {
@@ -262,7 +194,7 @@ var sensitiveSubresources = []struct {
 	{"serviceaccounts/token", []string{"create"}},
 }
 
-func checkSensitiveSubresources(s *Set) []Finding {
+func checkSensitiveSubresources(s *model.Set) []Finding {
 	var out []Finding
 	for _, r := range s.Roles {
 		for i, rule := range r.V.Rules {
@@ -281,17 +213,17 @@ func checkSensitiveSubresources(s *Set) []Finding {
 	return out
 }
 
-func checkClusterSecretsRead(s *Set) []Finding {
-	x := s.rbac()
+func checkClusterSecretsRead(s *model.Set) []Finding {
+	x := s.RBAC()
 	var out []Finding
 	for _, r := range s.Roles {
 		if r.Object.Kind != "ClusterRole" {
 			continue
 		}
-		bindings := x.boundBy[r.V]
+		bindings := x.BoundBy(r.V)
 		scope := "and nothing in the set binds it to a namespace"
 		if len(bindings) > 0 {
-			i := slices.IndexFunc(bindings, func(b Typed[rbacv1.ClusterRoleBinding]) bool { return b.Object.Kind == "ClusterRoleBinding" })
+			i := slices.IndexFunc(bindings, func(b model.Typed[rbacv1.ClusterRoleBinding]) bool { return b.Object.Kind == "ClusterRoleBinding" })
 			if i < 0 {
 				continue // only RoleBindings: namespaced
 			}
@@ -308,7 +240,7 @@ func checkClusterSecretsRead(s *Set) []Finding {
 }
 
 // accountNamespace is the namespace of a ServiceAccount subject: its own, else the binding's.
-func accountNamespace(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
+func accountNamespace(s *model.Set, b model.Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
 	if sub.Namespace != "" {
 		return sub.Namespace
 	}
@@ -316,7 +248,7 @@ func accountNamespace(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Sub
 }
 
 // subjectName names a subject as kubectl does: "ServiceAccount ns/name", "Group devs".
-func subjectName(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
+func subjectName(s *model.Set, b model.Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) string {
 	if sub.Kind == "ServiceAccount" {
 		return fmt.Sprintf("ServiceAccount %s/%s", accountNamespace(s, b, sub), sub.Name)
 	}
@@ -334,14 +266,14 @@ var broadSubjects = map[string]string{
 // systemOrBroad says whether a subject is one of the cluster's own components (a system:*
 // user or group, a ServiceAccount of kube-system) or stands for everyone. Rules about what
 // a role grants skip both: the first are entitled to it, the second are rbac-broad-subject's.
-func systemOrBroad(s *Set, b Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) bool {
+func systemOrBroad(s *model.Set, b model.Typed[rbacv1.ClusterRoleBinding], sub rbacv1.Subject) bool {
 	if sub.Kind == "ServiceAccount" {
 		return accountNamespace(s, b, sub) == "kube-system"
 	}
 	return strings.HasPrefix(sub.Name, "system:")
 }
 
-func checkClusterAdmin(s *Set) []Finding {
+func checkClusterAdmin(s *model.Set) []Finding {
 	var out []Finding
 	for _, g := range adminGrants(s) {
 		out = append(out, rbacClusterAdmin.At(g.binding.Object, fmt.Sprintf("subjects[%d]", g.subject), "",
@@ -353,20 +285,20 @@ func checkClusterAdmin(s *Set) []Finding {
 // adminGrant is cluster-admin, or a role granting everything like it, bound to a subject
 // that is neither a system one nor everyone.
 type adminGrant struct {
-	binding Typed[rbacv1.ClusterRoleBinding]
+	binding model.Typed[rbacv1.ClusterRoleBinding]
 	subject int
-	role    string                     // as the message names it
-	roleObj *Typed[rbacv1.ClusterRole] // nil for the built-in cluster-admin
+	role    string                           // as the message names it
+	roleObj *model.Typed[rbacv1.ClusterRole] // nil for the built-in cluster-admin
 }
 
-func adminGrants(s *Set) []adminGrant {
-	x := s.rbac()
+func adminGrants(s *model.Set) []adminGrant {
+	x := s.RBAC()
 	var out []adminGrant
 	for _, b := range s.Bindings {
-		role, obj := "cluster-admin", (*Typed[rbacv1.ClusterRole])(nil)
+		role, obj := "cluster-admin", (*model.Typed[rbacv1.ClusterRole])(nil)
 		if b.V.RoleRef.Kind != "ClusterRole" || b.V.RoleRef.Name != "cluster-admin" {
-			obj = x.roleOf(s, b)
-			if obj == nil || !slices.ContainsFunc(x.effective[obj.V], isEverything) {
+			obj = x.RoleOf(s, b)
+			if obj == nil || !slices.ContainsFunc(x.Effective(obj.V), isEverything) {
 				continue
 			}
 			role = fmt.Sprintf("%s %q, which grants everything like cluster-admin,", b.V.RoleRef.Kind, b.V.RoleRef.Name)
@@ -380,7 +312,7 @@ func adminGrants(s *Set) []adminGrant {
 	return out
 }
 
-func checkBroadSubjects(s *Set) []Finding {
+func checkBroadSubjects(s *model.Set) []Finding {
 	var out []Finding
 	for _, b := range s.Bindings {
 		for j, sub := range b.V.Subjects {
@@ -393,12 +325,12 @@ func checkBroadSubjects(s *Set) []Finding {
 	return out
 }
 
-func checkCreatePods(s *Set) []Finding {
-	x := s.rbac()
+func checkCreatePods(s *model.Set) []Finding {
+	x := s.RBAC()
 	var out []Finding
 	for _, b := range s.Bindings {
-		r := x.roleOf(s, b)
-		if r == nil || !slices.ContainsFunc(x.effective[r.V], func(rule rbacv1.PolicyRule) bool {
+		r := x.RoleOf(s, b)
+		if r == nil || !slices.ContainsFunc(x.Effective(r.V), func(rule rbacv1.PolicyRule) bool {
 			return len(grants(rule, "", "pods", false, "create")) > 0
 		}) {
 			continue
@@ -423,7 +355,7 @@ func checkCreatePods(s *Set) []Finding {
 	return out
 }
 
-func checkDefaultServiceAccountBinding(s *Set) []Finding {
+func checkDefaultServiceAccountBinding(s *model.Set) []Finding {
 	var out []Finding
 	for _, b := range s.Bindings {
 		for j, sub := range b.V.Subjects {
@@ -437,7 +369,7 @@ func checkDefaultServiceAccountBinding(s *Set) []Finding {
 	return out
 }
 
-func checkTokenAutomount(s *Set) []Finding {
+func checkTokenAutomount(s *model.Set) []Finding {
 	accounts := map[string]*bool{}
 	for _, sa := range s.ServiceAccounts {
 		accounts[s.NamespaceOf(sa.Object)+"/"+sa.Object.Name] = sa.V.AutomountServiceAccountToken

@@ -5,7 +5,11 @@ package rules
 // its binaries or drop tools into the image. Practice 000-2 of the seeds; not part of the
 // Pod Security Standards. Writable paths belong on emptyDir volumes.
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/kubegate/kubegate/gate/model"
+)
 
 var readOnlyRoot = &Rule{
 	ID:        "read-only-root-filesystem",
@@ -23,7 +27,7 @@ var readOnlyRoot = &Rule{
 		"HostProcess) are not judged: Windows does not support the setting.",
 }
 
-func checkReadOnlyRoot(s *Set) []Finding {
+func checkReadOnlyRoot(s *model.Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
 		if p.Windows() {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kubegate/kubegate/gate/model"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -40,10 +41,10 @@ var resourceNeeds = []resourceNeed{
 	{"limits.memory", true, corev1.ResourceMemory},
 }
 
-func checkContainerResources(s *Set) []Finding {
+func checkContainerResources(s *model.Set) []Finding {
 	defaults := limitRangeDefaults(s)
 	needs := resourceNeeds
-	if s.Settings.RequireEphemeralStorageLimit {
+	if s.Policy.Rules.Settings.RequireEphemeralStorageLimit {
 		needs = append(slices.Clip(needs), resourceNeed{"limits.ephemeral-storage", true, corev1.ResourceEphemeralStorage})
 	}
 	var out []Finding
@@ -82,7 +83,7 @@ func has(r corev1.ResourceRequirements, need resourceNeed) bool {
 }
 
 // limitRangeDefaults collects, per namespace, the container defaults LimitRanges give.
-func limitRangeDefaults(s *Set) map[string]corev1.ResourceRequirements {
+func limitRangeDefaults(s *model.Set) map[string]corev1.ResourceRequirements {
 	out := map[string]corev1.ResourceRequirements{}
 	for _, lr := range s.LimitRanges {
 		ns := s.NamespaceOf(lr.Object)

@@ -1,11 +1,14 @@
-// Package rules holds the model of the rendered set (Set, Pod) and the checks of the
-// manifest rules. A check is a pure function over the set; checks never do I/O. The
-// vocabulary (Severity, Rule, Finding, the catalogue) is package finding's; the names
-// below let the checks say it briefly.
+// Package rules holds the manifest rules' checks, one file per family, and the catalogue
+// of every rule (catalogue.go). A check is a pure function over the rendered set
+// (gate/model); checks never do I/O. The vocabulary (Severity, Rule, Finding) is package
+// finding's; the names below let the checks say it briefly.
 package rules
 
 import (
+	"slices"
+
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
@@ -23,19 +26,30 @@ const (
 	Critical = finding.Critical
 )
 
-// checks are the manifest rules' checks, by rule ID.
-var checks = map[string]func(*Set) []Finding{}
+// entry is one rule of the catalogue with its scope (the kinds its check reads) and its
+// check; a rule another stage reports has neither.
+type entry struct {
+	rule  *Rule
+	scope []string
+	check func(*model.Set) []Finding
+}
 
-// Run runs every check whose rule enabled accepts over the set, the checks in parallel.
-func Run(s *Set, enabled func(id string) bool) []Finding {
-	type active struct {
-		id    string
-		check func(*Set) []Finding
+// inScope says whether the set holds an object of one of the kinds.
+func inScope(present map[string]bool, scope []string) bool {
+	return slices.ContainsFunc(scope, func(k string) bool { return k == "*" || present[k] })
+}
+
+// Run runs every check whose rule enabled accepts and whose kinds the set holds, the
+// checks in parallel.
+func Run(s *model.Set, enabled func(id string) bool) []Finding {
+	present := map[string]bool{}
+	for _, o := range s.Objects {
+		present[o.Kind] = true
 	}
-	var run []active
-	for _, r := range finding.All() {
-		if c := checks[r.ID]; c != nil && enabled(r.ID) {
-			run = append(run, active{r.ID, c})
+	var run []entry
+	for _, e := range built().entries {
+		if e.check != nil && enabled(e.rule.ID) && inScope(present, e.scope) {
+			run = append(run, e)
 		}
 	}
 	results := make([][]Finding, len(run))

@@ -5,13 +5,15 @@ import (
 	"strings"
 	"testing"
 
+	kgpolicy "github.com/kubegate/kubegate/gate/policy"
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
-func set(t *testing.T, yaml string, opts Options) *Set {
+func set(t *testing.T, yaml string, opts model.Options) *model.Set {
 	t.Helper()
 	var objs []*manifest.Object
 	for _, d := range manifest.Decode([]byte(yaml), manifest.Source{File: "w.yaml"}) {
@@ -20,16 +22,26 @@ func set(t *testing.T, yaml string, opts Options) *Set {
 		}
 		objs = append(objs, d.Objects...)
 	}
-	return NewSet(objs, opts)
+	return model.NewSet(objs, opts)
 }
 
-func run(t *testing.T, id string, s *Set) []Finding {
+// entryOf is the catalogue's entry for a rule.
+func entryOf(id string) (entry, bool) {
+	for _, e := range built().entries {
+		if e.rule.ID == id {
+			return e, true
+		}
+	}
+	return entry{}, false
+}
+
+func run(t *testing.T, id string, s *model.Set) []Finding {
 	t.Helper()
-	check, ok := checks[id]
-	if !ok {
+	e, ok := entryOf(id)
+	if !ok || e.check == nil {
 		t.Fatalf("no check for rule %s", id)
 	}
-	return check(s)
+	return e.check(s)
 }
 
 const hardened = `apiVersion: apps/v1
@@ -53,7 +65,7 @@ spec:
 // The pod-security rules accept the hardened workload; the whole hardened application,
 // with every rule, is tested in package gate (hardened_test.go).
 func TestHardenedWorkloadPassesPodSecurityRules(t *testing.T) {
-	s := set(t, hardened, Options{})
+	s := set(t, hardened, model.Options{})
 	podRules := func(id string) bool { return strings.HasPrefix(id, "pss-") || id == "read-only-root-filesystem" }
 	if f := Run(s, podRules); len(f) != 0 {
 		t.Errorf("findings on a hardened workload: %+v", f)
@@ -70,7 +82,7 @@ func TestReadOnlyRootFilesystem(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := set(t, strings.Replace(hardened, c.from, c.to, 1), Options{})
+			s := set(t, strings.Replace(hardened, c.from, c.to, 1), model.Options{})
 			got := run(t, "read-only-root-filesystem", s)
 			if len(got) != 1 {
 				t.Fatalf("findings %+v", got)
@@ -84,7 +96,7 @@ func TestReadOnlyRootFilesystem(t *testing.T) {
 	}
 	// Init containers are checked too.
 	withInit := strings.Replace(hardened, "      containers:\n", "      initContainers:\n        - {name: init, image: busybox}\n      containers:\n", 1)
-	if got := run(t, "read-only-root-filesystem", set(t, withInit, Options{})); len(got) != 1 || got[0].Container != "init" {
+	if got := run(t, "read-only-root-filesystem", set(t, withInit, model.Options{})); len(got) != 1 || got[0].Container != "init" {
 		t.Errorf("init container: %+v", got)
 	}
 }
@@ -112,14 +124,14 @@ spec:
           hostPath: {path: /opt/cni/bin}
 `
 	pssOnly := func(id string) bool { return strings.HasPrefix(id, "pss-") }
-	summary := func(p Profile) map[string]string {
+	summary := func(p string) map[string]string {
 		out := map[string]string{}
-		for _, f := range Run(set(t, ds, Options{Profile: p}), pssOnly) {
+		for _, f := range Run(set(t, ds, profile(p)), pssOnly) {
 			out[f.RuleID] = fmt.Sprintf("%s line %d: %s", f.Severity, f.Source.Line, f.Message)
 		}
 		return out
 	}
-	base, restricted := summary(Baseline), summary(Restricted)
+	base, restricted := summary("baseline"), summary("restricted")
 	for id, want := range map[string]string{
 		"pss-host-path-volumes":     `high line 16: hostPath volumes (volume "cni-bin")`,
 		"pss-capabilities-baseline": `high line 14: non-default capabilities (container "install-cni" must not include "NET_ADMIN", "SYS_ADMIN" in securityContext.capabilities.add)`,
@@ -137,7 +149,7 @@ spec:
 	}
 	// A volume only the restricted level forbids is still the restricted rule's.
 	withNFS := strings.Replace(ds, "          hostPath: {path: /opt/cni/bin}\n", "          hostPath: {path: /opt/cni/bin}\n        - name: share\n          nfs: {server: nfs, path: /}\n", 1)
-	got := Run(set(t, withNFS, Options{Profile: Restricted}), func(id string) bool { return id == "pss-restricted-volumes" })
+	got := Run(set(t, withNFS, profile("restricted")), func(id string) bool { return id == "pss-restricted-volumes" })
 	if len(got) != 1 || got[0].Message != `restricted volume types (volume "share" uses restricted volume type "nfs")` {
 		t.Errorf("nfs volume: %+v", got)
 	}
@@ -165,7 +177,7 @@ func TestPSSMessagesAndLines(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.rule, func(t *testing.T) {
-			opts := Options{}
+			opts := model.Options{}
 			got := run(t, c.rule, set(t, strings.Replace(hardened, c.from, c.to, 1), opts))
 			if len(got) != 1 {
 				t.Fatalf("findings %+v", got)
@@ -182,18 +194,18 @@ func TestPSSMessagesAndLines(t *testing.T) {
 
 func TestPSSProfileAndVersion(t *testing.T) {
 	noSeccomp := strings.Replace(hardened, "        seccompProfile: {type: RuntimeDefault}\n", "", 1)
-	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, Options{Profile: Baseline})); len(got) != 0 {
+	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, profile("baseline"))); len(got) != 0 {
 		t.Errorf("restricted control ran at baseline: %+v", got)
 	}
-	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, Options{Profile: Restricted})); len(got) != 1 {
+	if got := run(t, "pss-seccomp-profile-restricted", set(t, noSeccomp, profile("restricted"))); len(got) != 1 {
 		t.Errorf("restricted control did not run at restricted: %+v", got)
 	}
 	// hostProbesAndHostLifecycle exists from policy version 1.34 on.
 	probe := strings.Replace(hardened, "          image: web:1\n", "          image: web:1\n          livenessProbe: {httpGet: {host: 10.0.0.1, port: 80}}\n", 1)
-	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, Options{KubeMinor: 33})); len(got) != 0 {
+	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, kubeMinor(33))); len(got) != 0 {
 		t.Errorf("1.33: %+v", got)
 	}
-	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, Options{KubeMinor: 34})); len(got) != 1 {
+	if got := run(t, "pss-host-probes-and-host-lifecycle", set(t, probe, kubeMinor(34))); len(got) != 1 {
 		t.Errorf("1.34: %+v", got)
 	}
 }
@@ -212,7 +224,7 @@ func TestEveryWorkloadKindIsChecked(t *testing.T) {
 		docs = append(docs, "apiVersion: "+av+"\nkind: "+kind+"\nmetadata: {name: a}\nspec: {template: "+tmpl+"}")
 	}
 	docs = append(docs, "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: crd}\nspec: {template: "+tmpl+"}")
-	got := run(t, "pss-privileged", set(t, strings.Join(docs, "\n---\n"), Options{}))
+	got := run(t, "pss-privileged", set(t, strings.Join(docs, "\n---\n"), model.Options{}))
 	kinds := map[string]bool{}
 	for _, f := range got {
 		kinds[f.Object.APIVersion+" "+f.Object.Kind] = true
@@ -223,19 +235,38 @@ func TestEveryWorkloadKindIsChecked(t *testing.T) {
 }
 
 func TestInvalidPodSpecIsAnError(t *testing.T) {
-	s := set(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      ports: [{containerPort: eighty}]\n", Options{})
+	s := set(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: c\n      ports: [{containerPort: eighty}]\n", model.Options{})
 	if len(s.Pods) != 0 || len(s.Errors) != 1 || !strings.Contains(s.Errors[0].Error(), "w.yaml:7: Pod p: pod template is not a valid PodSpec: spec.containers[0].ports: expected numeric (int or float), got string (json: cannot unmarshal") || !strings.Contains(s.Errors[0].Error(), "containerPort of type int32") {
 		t.Errorf("pods %d errors %v", len(s.Pods), s.Errors)
 	}
 }
 
 func TestCatalogue(t *testing.T) {
-	for _, r := range finding.All() {
+	if _, err := finding.NewCatalogue(func() (l []*Rule) {
+		for _, e := range catalogue() {
+			l = append(l, e.rule)
+		}
+		return l
+	}()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range built().entries {
+		r := e.rule
 		if r.ID != strings.ToLower(r.ID) || strings.ContainsAny(r.ID, " _") || r.Title == "" || r.Fix == "" || r.Doc == "" {
 			t.Errorf("rule %q lacks metadata: %+v", r.ID, r)
 		}
-		if checks[r.ID] != nil && len(r.Practices) == 0 {
-			t.Errorf("rule %s enforces no seed practice", r.ID)
+		if e.check != nil && (len(r.Practices) == 0 || len(e.scope) == 0) {
+			t.Errorf("rule %s enforces no seed practice or reads no kind: %v %v", r.ID, r.Practices, e.scope)
+		}
+		if e.check == nil && e.scope != nil {
+			t.Errorf("rule %s has a scope but no check", r.ID)
+		}
+	}
+	// Every stage's rules are in the catalogue without importing the stage: a policy that
+	// names them is valid wherever the catalogue is.
+	for _, id := range []string{"image-unresolved", "image-not-scanned", "image-vulnerable", "node-file-permissions", "exemption-unused"} {
+		if _, ok := Lookup(id); !ok {
+			t.Errorf("%s is not in the catalogue", id)
 		}
 	}
 	if kebab("hostProbesAndHostLifecycle") != "host-probes-and-host-lifecycle" || kebab("capabilities_baseline") != "capabilities-baseline" {
@@ -247,7 +278,7 @@ func TestCatalogue(t *testing.T) {
 // or HostProcess), as the Pod Security Standards' own OS rules say.
 func TestWindowsPods(t *testing.T) {
 	win := strings.Replace(hardened, "            readOnlyRootFilesystem: true\n", "", 1)
-	linux := run(t, "read-only-root-filesystem", set(t, win, Options{}))
+	linux := run(t, "read-only-root-filesystem", set(t, win, model.Options{}))
 	if len(linux) != 1 {
 		t.Fatalf("linux pod without readOnlyRootFilesystem: %+v", linux)
 	}
@@ -256,13 +287,13 @@ func TestWindowsPods(t *testing.T) {
 		{"      securityContext:\n", "      hostNetwork: true\n      securityContext:\n        windowsOptions: {hostProcess: true}\n"},
 	} {
 		doc := strings.Replace(win, e.from, e.to, 1)
-		if got := run(t, "read-only-root-filesystem", set(t, doc, Options{})); len(got) != 0 {
+		if got := run(t, "read-only-root-filesystem", set(t, doc, model.Options{})); len(got) != 0 {
 			t.Errorf("%q: %+v", e.to, got)
 		}
 	}
 	// The Pod Security Standards skip Linux-only controls for spec.os.name: windows too.
 	bare := "apiVersion: v1\nkind: Pod\nmetadata: {name: w, namespace: shop}\nspec:\n  os: {name: windows}\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: c\n    image: c:1\n    securityContext: {allowPrivilegeEscalation: false}\n"
-	for _, f := range Run(set(t, bare, Options{}), func(id string) bool { return strings.HasPrefix(id, "pss-") }) {
+	for _, f := range Run(set(t, bare, model.Options{}), func(id string) bool { return strings.HasPrefix(id, "pss-") }) {
 		t.Errorf("windows pod: %s %s", f.RuleID, f.Message)
 	}
 }
@@ -270,10 +301,10 @@ func TestWindowsPods(t *testing.T) {
 // TestEphemeralStorageLimitSetting: off by default; on, container-resources asks for it.
 func TestEphemeralStorageLimitSetting(t *testing.T) {
 	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n  containers:\n  - name: c\n    image: c:1\n    resources:\n      requests: {cpu: 10m, memory: 64Mi}\n      limits: {memory: 64Mi}\n"
-	if got := run(t, "container-resources", set(t, pod, Options{})); len(got) != 0 {
+	if got := run(t, "container-resources", set(t, pod, model.Options{})); len(got) != 0 {
 		t.Errorf("default: %+v", got)
 	}
-	on := Options{Settings: Settings{RequireEphemeralStorageLimit: true}}
+	on := settings(kgpolicy.Settings{RequireEphemeralStorageLimit: true})
 	got := run(t, "container-resources", set(t, pod, on))
 	if len(got) != 1 || got[0].Message != `container "c" sets no resources.limits.ephemeral-storage` {
 		t.Errorf("with the setting: %+v", got)
@@ -296,22 +327,6 @@ func TestPSSRuleIDs(t *testing.T) {
 		}
 		if want := "pss-" + kebab(string(c.ID)); meta.id != want {
 			t.Errorf("control %s: rule ID %q, want %q", c.ID, meta.id, want)
-		}
-	}
-}
-
-// TestCatalogueComplete: every registered rule with a check is in the catalogue, once.
-func TestCatalogueComplete(t *testing.T) {
-	seen := map[string]bool{}
-	for _, e := range catalogue() {
-		if seen[e.rule.ID] {
-			t.Errorf("rule %s twice in the catalogue", e.rule.ID)
-		}
-		seen[e.rule.ID] = true
-	}
-	for id := range checks {
-		if !seen[id] {
-			t.Errorf("check %s registered outside the catalogue", id)
 		}
 	}
 }

@@ -7,14 +7,11 @@ package rules
 // at deploy time. See gate/schema.
 
 import (
-	"fmt"
-	"slices"
-	"strings"
-	"sync"
+	"github.com/kubegate/kubegate/gate/apiversions"
+	"github.com/kubegate/kubegate/gate/model"
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/schema"
-	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 const schemaDoc = " Built-in kinds are checked against the field schema of the API types kubegate is built " +
@@ -69,7 +66,7 @@ var schemaRules = map[schema.ProblemKind]*Rule{
 func schemaEntries() []entry {
 	var out []entry
 	for _, kind := range []schema.ProblemKind{schema.UnknownAPIVersion, schema.UnknownKind, schema.UnknownField, schema.WrongType} {
-		out = append(out, entry{schemaRules[kind], func(s *Set) []Finding { return s.schemaFindings(kind) }})
+		out = append(out, entry{schemaRules[kind], anyKind, func(s *model.Set) []Finding { return schemaFindings(s, kind) }})
 	}
 	return out
 }
@@ -85,64 +82,8 @@ func SchemaChecked(enabled func(id string) bool) bool {
 	return false
 }
 
-// schemaVerdicts validates every object once, in parallel, for all the schema rules.
-func (s *Set) schemaVerdicts() ([]schema.Verdict, error) {
-	s.schemaOnce.Do(func() {
-		v, err := schema.NewValidator(s.Objects, s.removedAPI)
-		if err != nil {
-			s.schemaErr = err
-			return
-		}
-		s.schemaResults = make([]schema.Verdict, len(s.Objects))
-		parallel.For(len(s.Objects), func(i int) {
-			if o := s.Objects[i]; !configKind(o) {
-				s.schemaResults[i] = v.Validate(o)
-			}
-		})
-	})
-	return s.schemaResults, s.schemaErr
-}
-
-type schemaState struct {
-	schemaOnce    sync.Once
-	schemaResults []schema.Verdict
-	schemaErr     error
-	// undecodable are the objects the rules could not decode into their API type: an
-	// input error reports their type errors, at the field.
-	undecodable map[*manifest.Object]bool
-}
-
-// decodeError is the input error for an object that does not decode into its API type
-// (the rules cannot check it): at the field the schema names, else at path.
-func (s *Set) decodeError(o *manifest.Object, path, what string, err error) *manifest.Error {
-	if s.undecodable == nil {
-		s.undecodable = map[*manifest.Object]bool{}
-	}
-	s.undecodable[o] = true
-	src, msg := o.SourceOf(path), err.Error()
-	if verdicts, verr := s.schemaVerdicts(); verr == nil {
-		for _, p := range verdicts[slices.Index(s.Objects, o)].Problems {
-			if p.Kind == schema.WrongType {
-				// The schema names the field; the decoder's words name the Go type.
-				src, msg = o.SourceOf(p.Field), p.Msg+" ("+msg+")"
-				break
-			}
-		}
-	}
-	return &manifest.Error{File: src.File, Line: src.Line, Msg: fmt.Sprintf("%s: %s: %s", o.Ref(), what, msg)}
-}
-
-// configKind: configuration files that are inputs (kubelet, kubeadm, API server,
-// kubeconfigs, kubegate's own kinds) are not API objects and are checked by their own rules.
-func configKind(o *manifest.Object) bool {
-	group, _, _ := strings.Cut(o.APIVersion, "/")
-	return strings.HasSuffix(group, ".config.k8s.io") || group == "audit.k8s.io" ||
-		group == "kubeadm.k8s.io" || group == "kubegate.dev" ||
-		o.APIVersion == "v1" && o.Kind == "Config" // a kubeconfig
-}
-
-func (s *Set) schemaFindings(kind schema.ProblemKind) []Finding {
-	verdicts, err := s.schemaVerdicts()
+func schemaFindings(s *model.Set, kind schema.ProblemKind) []Finding {
+	verdicts, err := s.SchemaVerdicts()
 	if err != nil {
 		return nil // NotValidated reports it
 	}
@@ -153,7 +94,7 @@ func (s *Set) schemaFindings(kind schema.ProblemKind) []Finding {
 		if kind != schema.UnknownField && kind != schema.WrongType && knownLifecycle(o) {
 			continue // api-removed and api-deprecated say it, with the replacement
 		}
-		if kind == schema.WrongType && s.undecodable[o] {
+		if kind == schema.WrongType && s.Undecodable(o) {
 			continue // an input error says it
 		}
 		for _, p := range v.Problems {
@@ -165,32 +106,9 @@ func (s *Set) schemaFindings(kind schema.ProblemKind) []Finding {
 	return out
 }
 
-// removedAPI says whether the target Kubernetes has stopped serving apiVersion/kind.
-func (s *Set) removedAPI(apiVersion, kind string) bool {
-	l, ok := lifecycles()[[2]string{apiVersion, kind}]
-	return ok && l.removed > 0 && l.removed <= s.targetMinor()
-}
-
 // knownLifecycle: the apiVersion/kind is one the deprecation table knows (removed or
 // deprecated), which its own rules report.
 func knownLifecycle(o *manifest.Object) bool {
-	_, ok := lifecycles()[[2]string{o.APIVersion, o.Kind}]
+	_, ok := apiversions.Of(o.APIVersion, o.Kind)
 	return ok
-}
-
-// NotValidated lists the kinds ("group/version Kind") of the objects that no schema
-// describes (custom resources whose definition is not among the inputs), for a note.
-func (s *Set) NotValidated() []string {
-	verdicts, err := s.schemaVerdicts()
-	if err != nil {
-		return []string{fmt.Sprintf("all %d objects (%v)", len(s.Objects), err)}
-	}
-	var kinds []string
-	for i, v := range verdicts {
-		if v.NotValidated {
-			kinds = append(kinds, s.Objects[i].APIVersion+" "+s.Objects[i].Kind)
-		}
-	}
-	slices.Sort(kinds)
-	return slices.Compact(kinds)
 }

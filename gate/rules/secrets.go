@@ -15,6 +15,8 @@ import (
 	"unicode"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
+	"github.com/kubegate/kubegate/gate/policy"
 )
 
 const secretsDocs = "https://kubernetes.io/docs/concepts/security/secrets-good-practices/"
@@ -75,7 +77,7 @@ func isCore(o *manifest.Object, kind string) bool {
 	return o.Kind == kind && manifest.Group(o.APIVersion) == ""
 }
 
-func checkSecretLiteralData(s *Set) []Finding {
+func checkSecretLiteralData(s *model.Set) []Finding {
 	var out []Finding
 	for _, o := range s.Objects {
 		if !isCore(o, "Secret") {
@@ -203,9 +205,9 @@ func plainSetting(v string) bool {
 	return strings.Trim(v, "0123456789.smhd") == ""
 }
 
-func checkHardcodedCredentials(s *Set) []Finding {
+func checkHardcodedCredentials(s *model.Set) []Finding {
 	var out []Finding
-	for _, p := range s.allPods() {
+	for _, p := range s.AllPods() {
 		for _, c := range p.Containers {
 			for i, e := range c.Env {
 				if why := looksSecret(e.Name, e.Value); why != "" {
@@ -231,7 +233,7 @@ func checkHardcodedCredentials(s *Set) []Finding {
 	return out
 }
 
-func checkLegacyTokenSecrets(s *Set) []Finding {
+func checkLegacyTokenSecrets(s *model.Set) []Finding {
 	var out []Finding
 	for _, o := range s.Objects {
 		if isCore(o, "Secret") && o.Raw["type"] == "kubernetes.io/service-account-token" {
@@ -243,10 +245,10 @@ func checkLegacyTokenSecrets(s *Set) []Finding {
 	return out
 }
 
-func checkTokenExpiration(s *Set) []Finding {
-	limit := s.Settings.MaxTokenExpirationSeconds
+func checkTokenExpiration(s *model.Set) []Finding {
+	limit := s.Policy.Rules.Settings.MaxTokenExpirationSeconds
 	if limit <= 0 {
-		limit = DefaultMaxTokenExpiration
+		limit = policy.DefaultMaxTokenExpiration
 	}
 	var out []Finding
 	for _, p := range s.Pods {
@@ -266,7 +268,7 @@ func checkTokenExpiration(s *Set) []Finding {
 	return out
 }
 
-func checkSecretEnv(s *Set) []Finding {
+func checkSecretEnv(s *model.Set) []Finding {
 	var out []Finding
 	for _, p := range s.Pods {
 		for _, c := range p.Containers {

@@ -5,10 +5,10 @@ package rules
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/version"
+	"github.com/kubegate/kubegate/gate/apiversions"
+	"github.com/kubegate/kubegate/gate/model"
 )
 
 // endOfLife is when each minor stops getting patches (kubernetes.io/releases, as of
@@ -34,15 +34,15 @@ var unsupportedVersion = &Rule{
 		"supported. The message names the oldest minor still supported.",
 }
 
-func checkSupportedVersion(s *Set) []Finding {
+func checkSupportedVersion(s *model.Set) []Finding {
 	now := s.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	oldest := oldestSupported(now)
 	var out []Finding
-	for _, c := range s.components() {
-		minor, ok := KubeMinor(c.Version)
+	for _, c := range s.Components() {
+		minor, ok := apiversions.ParseMinor(c.Version)
 		if !ok || minor >= oldest {
 			continue
 		}
@@ -66,14 +66,4 @@ func oldestSupported(now time.Time) int {
 		}
 	}
 	return endOfLife[len(endOfLife)-1].minor + 1
-}
-
-// KubeMinor reads the minor of "v1.30.2", "1.30", "stable-1.30" or "v1.30.2-eks-1", with
-// apimachinery's version parser (the one kubectl and the API server use).
-func KubeMinor(v string) (int, bool) {
-	ver, err := version.ParseGeneric(strings.TrimPrefix(v, "stable-"))
-	if err != nil || ver.Major() != 1 || len(ver.Components()) < 2 {
-		return 0, false
-	}
-	return int(ver.Minor()), true
 }

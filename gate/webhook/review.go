@@ -20,6 +20,7 @@ import (
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
@@ -89,13 +90,13 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 	var denied []string
 	var problems []images.Problem
 	var toCheck []string
-	refPolicy := r.Policy.RuleOptions().Images
+	refPolicy := &r.Policy.Images
 	for _, ref := range refs {
 		var refDenied bool
-		for _, p := range refPolicy.RefProblems(ref) {
+		for _, p := range rules.RefProblems(refPolicy, ref) {
 			problems = append(problems, images.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity, Message: p.Message})
-			f, ok := r.judge(p.Rule.ID, p.Rule.Severity, spec.Namespace, now)
-			refDenied = refDenied || (ok && finding.Fails(f.RuleID, f.Severity, r.Policy.FailOn))
+			f, ok := r.judge(images.Problem{RuleID: p.Rule.ID, Severity: p.Rule.Severity}, spec.Namespace, now)
+			refDenied = refDenied || (ok && finding.Fails(f, r.Policy.FailOn))
 		}
 		if !refDenied { // else no need to fetch it from a registry the policy refuses
 			toCheck = append(toCheck, ref)
@@ -122,10 +123,10 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 	}
 
 	for _, p := range problems {
-		f, ok := r.judge(p.RuleID, p.Severity, spec.Namespace, now)
+		f, ok := r.judge(p, spec.Namespace, now)
 		switch {
 		case !ok:
-		case finding.Fails(f.RuleID, f.Severity, r.Policy.FailOn):
+		case finding.Fails(f, r.Policy.FailOn):
 			denied = append(denied, fmt.Sprintf("%s: %s", p.RuleID, p.Message))
 			d.Rules = append(d.Rules, p.RuleID)
 		default:
@@ -143,8 +144,8 @@ func (r *Reviewer) Review(ctx context.Context, spec imagepolicy.ImageReviewSpec)
 
 // judge applies the policy (disabled rules, severity overrides, exemptions) to a finding
 // of a pod in the namespace; the review names nothing else of the pod.
-func (r *Reviewer) judge(rule string, sev finding.Severity, namespace string, now time.Time) (finding.Finding, bool) {
-	return r.Policy.Judge(finding.Finding{RuleID: rule, Severity: sev,
+func (r *Reviewer) judge(p images.Problem, namespace string, now time.Time) (finding.Finding, bool) {
+	return r.Policy.Judge(finding.Finding{RuleID: p.RuleID, Severity: p.Severity, FailClosed: p.Unchecked(),
 		Object: manifest.Ref{APIVersion: "v1", Kind: "Pod", Namespace: namespace}}, now)
 }
 

@@ -16,6 +16,7 @@ import (
 	imagepolicy "k8s.io/api/imagepolicy/v1alpha1"
 
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/internal/testpki"
 )
@@ -106,7 +107,7 @@ exemptions:
   owner: platform
   reason: migrating to ghcr.io/acme by March
   expires: 2027-03-31
-`), "kubegate.yaml")
+`), "kubegate.yaml", rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Command gen writes gate/rules/apilifecycle_gen.go from the k8s.io/api module the build
-// uses: go generate ./gate/rules.
+// Command gen writes gate/apiversions/lifecycle_gen.go from the k8s.io/api module the build
+// uses: go generate ./gate/apiversions.
 package main
 
 import (
@@ -20,7 +20,7 @@ func main() {
 	if err := json.Unmarshal(out, &mod); err != nil {
 		fail(err)
 	}
-	if err := apilifecycle.WriteFile("apilifecycle_gen.go", "rules", mod.Dir, mod.Version); err != nil {
+	if err := apilifecycle.WriteFile("lifecycle_gen.go", "apiversions", mod.Dir, mod.Version); err != nil {
 		fail(err)
 	}
 }

@@ -1,4 +1,4 @@
-package rules
+package policy
 
 // Settings are the per-rule settings of the policy file (rules.settings in kubegate.yaml).
 // Every field has a secure default; the policy package validates them.
@@ -36,9 +36,10 @@ type Taint struct {
 	Effect string `yaml:"effect"` // NoSchedule, PreferNoSchedule or NoExecute
 }
 
-// ImagePolicy is what the manifest-level image rules read from the policy's images section.
-type ImagePolicy struct {
-	AllowedRegistries  []string // reference prefixes; empty allows any
-	InsecureRegistries []string // registries served without TLS or with an untrusted certificate
-	RequireDigest      bool     // every image must be pinned by digest
-}
+// Profile is the Pod Security Standards level the gate enforces.
+type Profile string
+
+const (
+	ProfileBaseline   Profile = "baseline"
+	ProfileRestricted Profile = "restricted"
+)

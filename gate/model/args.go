@@ -1,4 +1,4 @@
-package rules
+package model
 
 import (
 	"strings"
@@ -78,7 +78,7 @@ func (a Args) get(name string) (value, field string, ok bool) {
 }
 
 // splitList splits a comma list, dropping blanks.
-func splitList(s string) []string {
+func SplitList(s string) []string {
 	var out []string
 	for _, e := range strings.Split(s, ",") {
 		if e = strings.TrimSpace(e); e != "" {

@@ -1,9 +1,8 @@
-package rules
+package model
 
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -17,27 +16,17 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
-// Profile is the Pod Security Standards level the gate enforces.
-type Profile string
-
-const (
-	Baseline   Profile = "baseline"
-	Restricted Profile = "restricted"
-)
-
-// Options are the settings rules read.
+// Options are what the set is checked under.
 type Options struct {
-	Profile Profile
-	// KubeMinor is the target Kubernetes minor version (1.<KubeMinor>); 0 means the newest
-	// the gate knows.
-	KubeMinor int
+	// Policy is kubegate.yaml (profile, target version, rule settings, images); nil means
+	// the default policy.
+	Policy *policy.Policy
 	// Namespace is where objects without metadata.namespace are deployed (-n), if known.
 	Namespace string
-	Settings  Settings
-	Images    ImagePolicy
 	// Now is the day end-of-life dates are judged against; zero means now.
 	Now time.Time
 }
@@ -55,6 +44,9 @@ type Set struct {
 	Pods       []*Pod
 	StaticPods []*Pod
 	Options
+	// KubeMinor is the policy's target Kubernetes minor (1.<KubeMinor>); 0 means the
+	// newest the gate knows (TargetMinor).
+	KubeMinor int
 	// Errors are objects the API server would reject as malformed.
 	Errors []*manifest.Error
 
@@ -73,21 +65,18 @@ type Set struct {
 	AuditPolicies     []Typed[auditv1.Policy]
 
 	schemaState                     // validation against the API schema, shared by the schema rules
-	rbac        func() *rbacIndex   // built on first use, shared by the RBAC rules
+	rbacIndex   func() *RBACIndex   // built on first use, shared by the RBAC rules
 	components  func() []*Component // built on first use, shared by the control-plane rules
 	// staticComponents are what StaticPods run, read while sorting the pods.
 	staticComponents []*Component
 }
 
-// matchesGlob says whether name matches one of the policy's globs.
-func matchesGlob(globs []string, name string) bool {
-	for _, g := range globs {
-		if ok, _ := filepath.Match(g, name); ok {
-			return true
-		}
-	}
-	return false
-}
+// RBAC is the index of roles and bindings the RBAC rules share.
+func (s *Set) RBAC() *RBACIndex { return s.rbacIndex() }
+
+// Components are the configured control-plane and node components the control-plane
+// rules share.
+func (s *Set) Components() []*Component { return s.components() }
 
 // Typed is an object decoded into its API type.
 type Typed[T any] struct {
@@ -104,7 +93,7 @@ func (s *Set) NamespaceOf(o *manifest.Object) string {
 }
 
 // allPods are the workload pods and the control-plane static Pods.
-func (s *Set) allPods() []*Pod {
+func (s *Set) AllPods() []*Pod {
 	return append(slices.Clip(s.Pods), s.StaticPods...)
 }
 
@@ -134,10 +123,10 @@ type Pod struct {
 
 // NewSet extracts and decodes the pod templates of objs.
 func NewSet(objs []*manifest.Object, opts Options) *Set {
-	if opts.Profile == "" {
-		opts.Profile = Restricted
+	if opts.Policy == nil {
+		opts.Policy = policy.Default()
 	}
-	s := &Set{Objects: objs, Options: opts}
+	s := &Set{Objects: objs, Options: opts, KubeMinor: opts.Policy.KubeMinor()}
 	var typed []*manifest.Object
 	for _, o := range objs {
 		if t, ok := o.PodTemplate(); ok {
@@ -181,7 +170,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		k, _ := typedKindOf(o)
 		k.add(s, o, values[i])
 	}
-	s.rbac = sync.OnceValue(func() *rbacIndex { return newRBACIndex(s) })
+	s.rbacIndex = sync.OnceValue(func() *RBACIndex { return newRBACIndex(s) })
 	s.components = sync.OnceValue(s.findComponents)
 	return s
 }
@@ -266,7 +255,7 @@ type PodContainer struct {
 	Path      string // "spec.template.spec.containers[0]"
 	Init      bool   // an init container
 	Ephemeral bool   // an ephemeral (debug) container: no resources, ports or probes
-	Ref       image  // the parsed image reference
+	Ref       Image  // the parsed image reference
 	RefErr    error  // the image reference does not parse
 }
 
@@ -276,7 +265,7 @@ type PodContainer struct {
 func (p *Pod) containers() []PodContainer {
 	var out []PodContainer
 	add := func(list string, i int, c *corev1.Container) {
-		im, err := parseImage(c.Image)
+		im, err := ParseImage(c.Image)
 		out = append(out, PodContainer{Container: c, Path: fmt.Sprintf("%s.%s[%d]", p.Template.Path, list, i),
 			Init: list == "initContainers", Ephemeral: list == "ephemeralContainers", Ref: im, RefErr: err})
 	}

@@ -1,4 +1,4 @@
-package rules
+package model
 
 // Control-plane and node components where the repository configures them: kubeadm's static
 // Pods, kubeadm configuration files, KubeletConfiguration files and kubelet flag files
@@ -18,11 +18,11 @@ import (
 
 // The components the control-plane rules check.
 const (
-	apiServer         = "kube-apiserver"
-	controllerManager = "kube-controller-manager"
-	scheduler         = "kube-scheduler"
-	etcd              = "etcd"
-	kubelet           = "kubelet"
+	APIServer         = "kube-apiserver"
+	ControllerManager = "kube-controller-manager"
+	Scheduler         = "kube-scheduler"
+	Etcd              = "etcd"
+	Kubelet           = "kubelet"
 )
 
 // Component is one configured instance of a component.
@@ -38,9 +38,9 @@ type Component struct {
 	// of a static Pod, kubeadm's kubernetesVersion), with the field that says so.
 	Version, VersionField string
 	layers                []layer
-	// configFile: the kubelet reads a config file, so a field absent from it takes the
+	// ConfigFile: the kubelet reads a config file, so a field absent from it takes the
 	// KubeletConfiguration default rather than the flag default.
-	configFile bool
+	ConfigFile bool
 }
 
 // layer is one place settings come from.
@@ -52,42 +52,42 @@ type layer struct {
 	defaults string
 }
 
-// setting is a value a component runs with and where it comes from.
-type setting struct {
-	name   string // as written: "--flag" or the config field
-	value  string
-	source manifest.Source
-	// from is how the value was given: "" when written by the user, else "kubeadm's
+// Setting is a value a component runs with and where it comes from.
+type Setting struct {
+	Name   string // as written: "--flag" or the config field
+	Value  string
+	Source manifest.Source
+	// From is how the value was given: "" when written by the user, else "kubeadm's
 	// default" or the component's "default".
-	from string
+	From string
 }
 
 // Setting is the value the first configured component of that name has for flag (or the
 // kubelet's KubeletConfiguration field), when it is written.
 func (s *Set) Setting(component, flag, field string) (string, bool) {
-	for _, c := range s.components() {
+	for _, c := range s.Components() {
 		if c.Name == component {
-			st, ok := c.lookup(flag, field)
-			return st.value, ok
+			st, ok := c.Lookup(flag, field)
+			return st.Value, ok
 		}
 	}
 	return "", false
 }
 
-// lookup finds flag (or, for the kubelet, the KubeletConfiguration field) in the layers.
-func (c *Component) lookup(flag, field string) (setting, bool) {
+// Lookup finds flag (or, for the kubelet, the KubeletConfiguration field) in the layers.
+func (c *Component) Lookup(flag, field string) (Setting, bool) {
 	for _, l := range c.layers {
 		if v, f, ok := l.args.get(flag); ok {
-			return setting{name: "--" + flag, value: v, source: l.source(f), from: l.defaults}, true
+			return Setting{Name: "--" + flag, Value: v, Source: l.source(f), From: l.defaults}, true
 		}
 		if field == "" || l.cfg == nil {
 			continue
 		}
 		if v, ok := configValue(l.cfg, field); ok {
-			return setting{name: field, value: v, source: l.source(field), from: l.defaults}, true
+			return Setting{Name: field, Value: v, Source: l.source(field), From: l.defaults}, true
 		}
 	}
-	return setting{}, false
+	return Setting{}, false
 }
 
 func (l layer) source(field string) manifest.Source {
@@ -108,7 +108,7 @@ func configValue(cfg map[string]any, field string) (string, bool) {
 	case nil:
 		return "", false
 	case string:
-		if x == "" || (strings.HasSuffix(x, "s") && isZeroDuration(x)) {
+		if x == "" || (strings.HasSuffix(x, "s") && IsZeroDuration(x)) {
 			return "", false
 		}
 		return x, true
@@ -133,7 +133,7 @@ func configValue(cfg map[string]any, field string) (string, bool) {
 	}
 }
 
-func isZeroDuration(s string) bool {
+func IsZeroDuration(s string) bool {
 	return strings.Trim(s, "0hms.") == "" && strings.ContainsAny(s, "0")
 }
 
@@ -147,7 +147,7 @@ func (s *Set) findComponents() []*Component {
 		switch g := manifest.Group(o.APIVersion); {
 		case g == "kubeadm.k8s.io":
 			for _, c := range kubeadmComponents(o) {
-				if c.Name == kubelet {
+				if c.Name == Kubelet {
 					kubeadmKubelets[o.Source.File] = c
 				} else {
 					out = append(out, c)
@@ -171,7 +171,7 @@ func (s *Set) findComponents() []*Component {
 		flagLayers = append(flagLayers, flagsLayer(kubeletFlags[i]))
 	}
 	for _, o := range kubeletConfigs {
-		c := &Component{Name: kubelet, Object: o, configFile: true}
+		c := &Component{Name: Kubelet, Object: o, ConfigFile: true}
 		c.layers = slices.Clone(flagLayers)
 		if k := kubeadmKubelets[o.Source.File]; k != nil {
 			// kubeadm passes kubeletExtraArgs as flags over the KubeletConfiguration it ships
@@ -192,8 +192,8 @@ func (s *Set) findComponents() []*Component {
 		}
 	}
 	if len(kubeletConfigs) == 0 && len(flagLayers) > 0 {
-		c := &Component{Name: kubelet, Object: kubeletFlags[0], layers: flagLayers}
-		_, c.configFile = c.lookup("config", "")
+		c := &Component{Name: Kubelet, Object: kubeletFlags[0], layers: flagLayers}
+		_, c.ConfigFile = c.Lookup("config", "")
 		out = append(out, c)
 	}
 	return out
@@ -230,7 +230,7 @@ func staticPodComponent(s *Set, p *Pod) *Component {
 			continue
 		}
 		argv, fields := containerArgv(c)
-		name := path.Base(c.Ref.repo) // the image's entrypoint runs
+		name := path.Base(c.Ref.Repo) // the image's entrypoint runs
 		if len(c.Command) > 0 {
 			name = "" // the command runs: an empty "sh -c" script runs nothing
 			if len(argv) > 0 {
@@ -238,18 +238,18 @@ func staticPodComponent(s *Set, p *Pod) *Component {
 			}
 		}
 		name = strings.TrimSuffix(name, "-amd64")
-		if !slices.Contains([]string{apiServer, controllerManager, scheduler, etcd}, name) {
+		if !slices.Contains([]string{APIServer, ControllerManager, Scheduler, Etcd}, name) {
 			continue
 		}
 		comp := &Component{Name: name, Object: p.Object, Container: c.Name, Field: c.Path + ".command"}
 		if len(c.Command) == 0 {
 			comp.Field = c.Path + ".args"
 		}
-		if name != etcd && c.Ref.tag != "" {
-			comp.Version, comp.VersionField = c.Ref.tag, c.Path+".image"
+		if name != Etcd && c.Ref.Tag != "" {
+			comp.Version, comp.VersionField = c.Ref.Tag, c.Path+".image"
 		}
 		comp.layers = []layer{{obj: p.Object, args: parseArgs(argv, fields)}}
-		if name == etcd {
+		if name == Etcd {
 			comp.layers = append(comp.layers, layer{obj: p.Object, args: etcdEnv(c)})
 		}
 		return comp
@@ -300,14 +300,14 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 	case "ClusterConfiguration":
 		version, _ := o.Raw["kubernetesVersion"].(string)
 		for _, sec := range []struct{ name, field string }{
-			{apiServer, "apiServer"}, {controllerManager, "controllerManager"},
-			{scheduler, "scheduler"}, {etcd, "etcd.local"},
+			{APIServer, "apiServer"}, {ControllerManager, "controllerManager"},
+			{Scheduler, "scheduler"}, {Etcd, "etcd.local"},
 		} {
-			if sec.name == etcd && manifest.Lookup(o.Raw, "etcd", "external") != nil {
+			if sec.name == Etcd && manifest.Lookup(o.Raw, "etcd", "external") != nil {
 				continue // an external etcd is configured elsewhere
 			}
 			c := &Component{Name: sec.name, Object: o, Field: sec.field}
-			if sec.name == apiServer && version != "" {
+			if sec.name == APIServer && version != "" {
 				// One version for the whole control plane: reported once.
 				c.Version, c.VersionField = version, "kubernetesVersion"
 			}
@@ -321,7 +321,7 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 		if manifest.Lookup(o.Raw, "nodeRegistration", "kubeletExtraArgs") == nil {
 			return nil
 		}
-		out = append(out, &Component{Name: kubelet, Object: o, Field: "nodeRegistration.kubeletExtraArgs", configFile: true, layers: []layer{
+		out = append(out, &Component{Name: Kubelet, Object: o, Field: "nodeRegistration.kubeletExtraArgs", ConfigFile: true, layers: []layer{
 			{obj: o, args: extraArgs(o, "nodeRegistration.kubeletExtraArgs")},
 			{obj: o, cfg: kubeadmKubeletDefaults, defaults: "kubeadm's default"},
 		}})
@@ -353,7 +353,7 @@ func extraArgs(o *manifest.Object, field string) Args {
 // Pod manifests before applying extraArgs (cmd/kubeadm/app/phases/controlplane/manifests.go
 // and phases/etcd/local.go).
 var kubeadmDefaults = map[string]Args{
-	apiServer: fixedArgs(
+	APIServer: fixedArgs(
 		"--authorization-mode=Node,RBAC", "--client-ca-file=/etc/kubernetes/pki/ca.crt",
 		"--enable-admission-plugins=NodeRestriction", "--enable-bootstrap-token-auth=true",
 		"--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt", "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
@@ -363,12 +363,12 @@ var kubeadmDefaults = map[string]Args{
 		"--service-account-key-file=/etc/kubernetes/pki/sa.pub", "--service-account-signing-key-file=/etc/kubernetes/pki/sa.key",
 		"--tls-cert-file=/etc/kubernetes/pki/apiserver.crt", "--tls-private-key-file=/etc/kubernetes/pki/apiserver.key",
 	),
-	controllerManager: fixedArgs(
+	ControllerManager: fixedArgs(
 		"--bind-address=127.0.0.1", "--root-ca-file=/etc/kubernetes/pki/ca.crt",
 		"--service-account-private-key-file=/etc/kubernetes/pki/sa.key", "--use-service-account-credentials=true",
 	),
-	scheduler: fixedArgs("--bind-address=127.0.0.1"),
-	etcd: fixedArgs(
+	Scheduler: fixedArgs("--bind-address=127.0.0.1"),
+	Etcd: fixedArgs(
 		"--cert-file=/etc/kubernetes/pki/etcd/server.crt", "--key-file=/etc/kubernetes/pki/etcd/server.key",
 		"--client-cert-auth=true", "--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt",
 		"--peer-key-file=/etc/kubernetes/pki/etcd/peer.key", "--peer-client-cert-auth=true",

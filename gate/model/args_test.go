@@ -1,9 +1,7 @@
-package rules
+package model
 
 import (
-	"net"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -55,35 +53,8 @@ func TestConfigValueZeroMeansDefault(t *testing.T) {
 		}
 	}
 	for s, zero := range map[string]bool{"0": true, "0s": true, "0h0m0s": true, "5m": false, "10s": false, "": false} {
-		if isZeroDuration(s) != zero {
-			t.Errorf("isZeroDuration(%q) = %t", s, !zero)
-		}
-	}
-}
-
-func TestSupportedVersions(t *testing.T) {
-	for v, want := range map[string]int{"v1.30.2": 30, "1.35": 35, "stable-1.33": 33, "v1.36.2-eks-1": 36} {
-		if got, ok := KubeMinor(v); !ok || got != want {
-			t.Errorf("KubeMinor(%q) = %d, %t", v, got, ok)
-		}
-	}
-	if _, ok := KubeMinor("3.6.5-0"); ok {
-		t.Error("an etcd version read as a Kubernetes version")
-	}
-	for day, want := range map[string]int{"2026-10-27": 34, "2026-10-28": 35, "2026-11-22": 35, "2030-01-01": 38} {
-		now, _ := time.Parse(time.DateOnly, day)
-		if got := oldestSupported(now); got != want {
-			t.Errorf("oldest supported on %s = 1.%d, want 1.%d", day, got, want)
-		}
-	}
-}
-
-func TestIsPublicIP(t *testing.T) {
-	for ip, public := range map[string]bool{"10.0.0.10": false, "192.168.1.1": false, "127.0.0.1": false,
-		"0.0.0.0": false, "169.254.169.254": false, "100.64.1.1": false, "100.127.255.255": false,
-		"100.128.0.1": true, "34.120.1.2": true, "::1": false, "fd00::1": false, "2001:4860:4860::8888": true} {
-		if got := isPublicIP(net.ParseIP(ip)); got != public {
-			t.Errorf("isPublicIP(%s) = %t", ip, got)
+		if IsZeroDuration(s) != zero {
+			t.Errorf("IsZeroDuration(%q) = %t", s, !zero)
 		}
 	}
 }
