@@ -1,5 +1,5 @@
 // Package finding is the gate's vocabulary, which every stage and report imports: severities,
-// rules (what they check and how to fix it, in one catalogue), findings, and the one verdict
+// rules (what they check and how to fix it; gate/rules lists them all), findings, and the one verdict
 // on a finding.
 package finding
 

@@ -1,3 +1,7 @@
+// Package model is the rendered set as the checks read it: every object, the pod
+// templates and the kinds set-level rules join decoded into their API types once, parsed
+// image references, the RBAC index, the configured control-plane components and the schema
+// verdicts, with the policy the set is checked under. It runs no rule.
 package model
 
 import (
