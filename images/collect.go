@@ -58,7 +58,7 @@ func (u Use) Workload() string { return u.Object.Ref().String() + "/" + u.Contai
 // parse are left to the image-not-pinned rule.
 func Collect(set *model.Set) []*Image {
 	byRef := map[string]*Image{}
-	for _, p := range append(slices.Clip(set.Pods), set.StaticPods...) {
+	for _, p := range set.AllPods() {
 		for _, c := range p.Containers {
 			if c.RefErr != nil || c.Image == "" {
 				continue
