@@ -1,10 +1,13 @@
-# kubegate — every go command runs with GOEXPERIMENT=jsonv2 (Trivy, linked by the image
-# stage, needs it at build time) and CGO_ENABLED=0 (a static binary: the Dockerfile runs
-# `make build`, so the binary tested here is the one in the image). Setting both for every
-# command keeps one build cache.
+# kubegate — every go command (build, vet, test, the demo) runs with one flag set, so that
+# they share one build cache: the experiment, cgo setting and -trimpath are part of every
+# compiled package's cache key, and a command with another set recompiles all ~2,900
+# packages. GOEXPERIMENT=jsonv2: Trivy, linked by the image stage, needs it at build time.
+# CGO_ENABLED=0: a static binary (the Dockerfile runs `make build`, so the binary tested here
+# is the one in the image). -trimpath: no build machine paths in the binary.
 export GOEXPERIMENT := jsonv2
 export CGO_ENABLED := 0
 export GOTOOLCHAIN := local
+export GOFLAGS := -trimpath
 
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -12,13 +15,13 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench bench-webhook lint demo fuzz crosscheck clean
+.PHONY: all build test bench perf bench-webhook lint demo fuzz crosscheck clean
 
 all: build
 
 ## build: bin/kubegate, static (the Dockerfile's build line).
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubegate
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubegate
 
 ## test: unit and end-to-end tests (no network but loopback).
 test:
@@ -29,6 +32,13 @@ test:
 ## the real-chart corpus, and the image stage cold vs cached and 1 vs 8 slow images).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./gate/... ./cmd/...
+
+## perf: whole-process time and peak memory against kube-score (installed through the Go
+## module proxy), interleaved, medians and ratios: make perf [ROUNDS=15] [INPUT="files"]
+## (default input: the vendored upstream goldens; the README's figures come from here).
+ROUNDS ?= 15
+perf:
+	./scripts/perf.sh $(ROUNDS) $(INPUT)
 
 ## bench-webhook: the webhook's latency for a cached image, this tree against BASE (a
 ## commit), medians of interleaved runs: make bench-webhook BASE=main~5
@@ -45,7 +55,7 @@ lint:
 ## small vulnerability DB. The app fails the gate on purpose; the target succeeds when the
 ## gate reports that failure (exit 1). The CI reports of the run are left in bin/demo-reports.
 demo: build
-	@$(GO) build -trimpath -o bin/kubegate-demo ./cmd/kubegate-demo
+	@$(GO) build -o bin/kubegate-demo ./cmd/kubegate-demo
 	@rm -rf bin/demo-reports; ./bin/kubegate-demo --reports bin/demo-reports $(BIN) testdata/demo; \
 	rc=$$?; if [ $$rc -eq 1 ]; then echo; echo "make demo: the demo app failed the gate, as intended (exit 1)."; else echo "make demo: expected exit 1 from the gate, got $$rc"; exit 1; fi
 	@for f in kubegate.sarif kubegate.junit.xml kubegate.codequality.json kubegate.md; do test -s bin/demo-reports/$$f || { echo "make demo: no $$f"; exit 1; }; done

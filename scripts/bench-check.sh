@@ -13,12 +13,12 @@ rounds=${2:-15}
 shift $(( $# >= 2 ? 2 : 1 ))
 inputs=("$@")
 [ ${#inputs[@]} -gt 0 ] || inputs=(testdata/upstream/golden/*.yaml)
-export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local
+export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add -q --detach "$work/base" "$base"
-(cd "$work/base" && go build -trimpath -ldflags '-s -w' -o "$work/base-kubegate" ./cmd/kubegate)
-go build -trimpath -ldflags '-s -w' -o "$work/head-kubegate" ./cmd/kubegate
+(cd "$work/base" && go build -ldflags '-s -w' -o "$work/base-kubegate" ./cmd/kubegate)
+go build -ldflags '-s -w' -o "$work/head-kubegate" ./cmd/kubegate
 ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
 for side in base head; do "$work/$side-kubegate" check --offline --format json "${inputs[@]}" >/dev/null 2>&1 || true; done # warm-up
 for _ in $(seq "$rounds"); do

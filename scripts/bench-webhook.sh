@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 base=${1:?usage: scripts/bench-webhook.sh BASE_REV [ROUNDS] [REVIEWS]}
 rounds=${2:-7}
 reviews=${3:-5000}
-export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local
+export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add -q --detach "$work/base" "$base"

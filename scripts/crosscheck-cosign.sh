@@ -7,7 +7,7 @@
 # proxy): run it with `make crosscheck`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local
+export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 BIN=$(go env GOPATH)/bin
 [ -x "$BIN/cosign" ] || go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
 [ -x "$BIN/crane" ] || go install github.com/google/go-containerregistry/cmd/crane@v0.22.1

@@ -6,12 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: scripts/report-identity.sh BASE_REV}
-export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local
+export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 git worktree add -q --detach "$work/base" "$base"
-(cd "$work/base" && go build -trimpath -o "$work/base-kubegate" ./cmd/kubegate)
-go build -trimpath -o "$work/head-kubegate" ./cmd/kubegate
+(cd "$work/base" && go build -o "$work/base-kubegate" ./cmd/kubegate)
+go build -o "$work/head-kubegate" ./cmd/kubegate
 inputs=(testdata/demo testdata/controlplane/hardened testdata/controlplane/insecure testdata/hardened)
 for c in testdata/upstream/charts/*/; do inputs+=("${c%/}"); done
 for k in testdata/upstream/kustomize/*/; do inputs+=("${k%/}"); done

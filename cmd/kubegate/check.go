@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,13 +19,15 @@ import (
 	"github.com/kubegate/kubegate/gate/render"
 	"github.com/kubegate/kubegate/gate/report"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/internal/glob"
 )
 
 // inputFlags are the flags shared by check and render.
 type inputFlags struct {
-	config      string
-	kubeVersion string
-	render      render.Options
+	config              string
+	kubeVersion         string
+	render              render.Options
+	skipDirs, skipFiles []string
 }
 
 func (f *inputFlags) register(fs *pflag.FlagSet) {
@@ -35,6 +38,32 @@ func (f *inputFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.render.ReleaseName, "release-name", "release-name", "Helm release name")
 	fs.StringVarP(&f.render.Namespace, "namespace", "n", "", "namespace of objects that set none (as with kubectl apply -n); also the Helm release namespace")
 	fs.DurationVar(&f.render.HelmTimeout, "helm-timeout", time.Minute, "stop a chart whose templates have not finished rendering after this long")
+	fs.StringSliceVar(&f.skipDirs, "skip-dirs", nil, "directories to leave out when a directory is checked, globs (comma-separated or repeated; also the policy's skipDirs): testdata, charts/*/ci, **/vendor")
+	fs.StringSliceVar(&f.skipFiles, "skip-files", nil, "files to leave out when a directory is checked, globs (also the policy's skipFiles): *.test.yaml, deploy/legacy/*.yaml")
+}
+
+// checkArgs rejects argument mistakes that would otherwise pass silently: stdin named
+// twice, and Helm values files (-f) with no chart to apply them to.
+func (f *inputFlags) checkArgs(args []string) error {
+	if n := len(slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a != "-" })); n > 1 {
+		return errors.New("standard input (-) can be read only once")
+	}
+	if len(f.render.ValuesFiles) > 0 && len(args) == 0 {
+		return fmt.Errorf("-f/--values is a Helm values file; name the manifests, Kustomize roots or charts to check as arguments: kubegate check CHART -f %s", f.render.ValuesFiles[0])
+	}
+	if len(f.render.ValuesFiles) > 0 || len(f.render.SetValues) > 0 {
+		for _, a := range args {
+			if render.HasChart(a) {
+				return nil
+			}
+		}
+		what := "-f " + strings.Join(f.render.ValuesFiles, " -f ")
+		if len(f.render.ValuesFiles) == 0 {
+			what = "--set"
+		}
+		return fmt.Errorf("%s: Helm values, but no Helm chart (a directory with Chart.yaml) is among the arguments %s; manifests are checked as arguments, not with -f", what, strings.Join(args, " "))
+	}
+	return nil
 }
 
 // loadPolicy reads the policy and applies flag overrides.
@@ -56,6 +85,13 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 		p.KubernetesVersion = f.kubeVersion
 	}
 	f.render.KubeVersion = p.KubernetesVersion
+	f.render.SkipDirs = append(slices.Clone(p.SkipDirs), f.skipDirs...)
+	f.render.SkipFiles = append(slices.Clone(p.SkipFiles), f.skipFiles...)
+	for _, g := range append(slices.Clone(f.skipDirs), f.skipFiles...) {
+		if !glob.Valid(g) || strings.TrimSpace(g) == "" {
+			return nil, fmt.Errorf("--skip-dirs/--skip-files: bad glob %q", g)
+		}
+	}
 	return p, nil
 }
 
@@ -67,14 +103,20 @@ type reportFlags struct {
 	outputs       []string
 	noColor       bool
 	githubActions bool
+	exitCode      int
+	severities    []string
+	show          map[finding.Severity]bool // nil: every severity
 }
 
 func (f *reportFlags) register(fs *pflag.FlagSet) {
 	formats := strings.Join(report.Formats(), ", ")
 	fs.StringVar(&f.failOn, "fail-on", "", "lowest severity that fails the gate: critical, high, medium, low, info (default from the policy: medium); an image that could not be checked fails at any level")
-	fs.StringVarP(&f.format, "format", "o", "text", "report format on standard output: "+formats)
+	fs.StringVar(&f.format, "format", "text", "report format on standard output: "+formats)
+	deprecatedAlias(fs, "format", "", "o", "in trivy -o names the output file; here files are written with --output FORMAT=PATH")
 	fs.StringArrayVar(&f.outputs, "output", nil, "also write a report to a file, FORMAT=PATH (repeatable), e.g. sarif=kubegate.sarif")
 	fs.BoolVar(&f.noColor, "no-color", false, "never colour the text report (also: NO_COLOR=1)")
+	fs.IntVar(&f.exitCode, "exit-code", 1, "exit code when the gate fails on findings; 0 reports without failing (input and policy errors still exit 2)")
+	fs.StringSliceVar(&f.severities, "severity", nil, "report only findings of these severities, e.g. critical,high (the others are left out of the reports and the verdict; an image that could not be checked is always reported)")
 	fs.BoolVar(&f.githubActions, "github-actions", os.Getenv("GITHUB_ACTIONS") == "true",
 		"annotate findings with workflow commands, append a job summary to $GITHUB_STEP_SUMMARY and set step outputs in $GITHUB_OUTPUT (default: on when GITHUB_ACTIONS=true)")
 }
@@ -87,6 +129,19 @@ func (f *reportFlags) apply(p *policy.Policy) error {
 			return fmt.Errorf("--fail-on: %v", err)
 		}
 		p.FailOn = s
+	}
+	if f.exitCode == 2 || f.exitCode < 0 || f.exitCode > 125 {
+		return fmt.Errorf("--exit-code must be 0, 1 or 3 to 125 (2 means an input or policy error), got %d", f.exitCode)
+	}
+	if len(f.severities) > 0 {
+		f.show = map[finding.Severity]bool{}
+		for _, name := range f.severities {
+			s, err := finding.ParseSeverity(name)
+			if err != nil {
+				return fmt.Errorf("--severity: %v", err)
+			}
+			f.show[s] = true
+		}
 	}
 	if !slices.Contains(report.Formats(), f.format) {
 		return fmt.Errorf("--format must be one of %s, got %q", strings.Join(report.Formats(), ", "), f.format)
@@ -107,6 +162,14 @@ func (f *reportFlags) apply(p *policy.Policy) error {
 // annotations, job summary and step outputs; then turns the verdict into the exit code.
 func (f *reportFlags) write(cmd *cobra.Command, res *gate.Result) error {
 	out := cmd.OutOrStdout()
+	f.filter(res)
+	code := res.ExitCode()
+	if code == 1 && f.exitCode != 1 {
+		if f.exitCode == 0 {
+			res.Notes = append(res.Notes, "report only (--exit-code 0): the gate fails, and kubegate exits 0")
+		}
+		code = f.exitCode
+	}
 	o := report.Options{Version: version, Root: repoRoot()}
 	stdout := o
 	stdout.Color = f.format == "text" && !f.noColor && isTerminal(out)
@@ -134,10 +197,23 @@ func (f *reportFlags) write(cmd *cobra.Command, res *gate.Result) error {
 			return err
 		}
 	}
-	if code := res.ExitCode(); code != 0 {
+	if code != 0 {
 		return exitError{code}
 	}
 	return nil
+}
+
+// filter leaves out the findings whose severity --severity does not name, except those
+// of images that could not be checked (they fail closed, so they are always shown).
+func (f *reportFlags) filter(res *gate.Result) {
+	if f.show == nil {
+		return
+	}
+	n := len(res.Findings)
+	res.Findings = slices.DeleteFunc(res.Findings, func(x finding.Finding) bool { return !f.show[x.Severity] && !x.FailClosed })
+	if left := n - len(res.Findings); left > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("--severity %s: %d %s of other severities left out", strings.Join(f.severities, ","), left, plural(left, "finding", "findings")))
+	}
 }
 
 // writeReport writes one report file, creating its directory.
@@ -205,8 +281,14 @@ func newCheckCmd() *cobra.Command {
 		Example: "  kubegate check deploy/overlays/prod charts/app\n" +
 			"  helm template app charts/app | kubegate check -\n" +
 			"  kubegate check --profile baseline --fail-on high --format json manifests/",
-		Args: cobra.MinimumNArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.checkArgs(args); err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return errors.New("name the manifests, directories, Kustomize roots or Helm charts to check (- for standard input): kubegate check deploy/")
+			}
 			p, err := in.loadPolicy()
 			if err != nil {
 				return err
@@ -274,4 +356,11 @@ func isTerminal(w any) bool {
 	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

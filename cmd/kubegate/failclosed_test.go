@@ -114,7 +114,7 @@ spec:
 func (w *failWorld) check(t *testing.T, image string) (int, string) {
 	t.Helper()
 	code, out, errOut := kubegate(t, "", "check", "--config", w.policy, "--fail-on", "critical", "--skip-db-update",
-		"--trivy-cache-dir", w.trivyDir, "--cache-dir", filepath.Join(w.dir, "cache"), "--registry-timeout", "500ms",
+		"--trivy-cache-dir", w.trivyDir, "--verdict-cache-dir", filepath.Join(w.dir, "cache"), "--registry-timeout", "500ms",
 		w.manifests(t, image))
 	return code, out + errOut
 }

@@ -83,7 +83,7 @@ rules:
 
 func (w *imageWorld) args(cmd string, extra ...string) []string {
 	return append([]string{cmd, "--config", w.policy, "--skip-db-update", "--trivy-cache-dir", w.trivyDir,
-		"--cache-dir", filepath.Join(w.dir, "cache"), w.manifests}, extra...)
+		"--verdict-cache-dir", filepath.Join(w.dir, "cache"), w.manifests}, extra...)
 }
 
 func TestImageStage(t *testing.T) {
@@ -167,7 +167,7 @@ func BenchmarkImageStage(b *testing.B) {
 						os.RemoveAll(filepath.Join(w.trivyDir, "fanal")) // Trivy's layer cache
 						b.StartTimer()
 					}
-					args := w.args("check", "--cache-dir", cache)
+					args := w.args("check", "--verdict-cache-dir", cache)
 					if code, out, _ := kubegate(b, "", args...); code != 1 {
 						b.Fatalf("exit %d\n%s", code, out)
 					}

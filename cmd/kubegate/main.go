@@ -57,7 +57,11 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 			"against hardening rules (Pod Security Standards and more), and fails the build on violations.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
+		// Old flag names keep working, with a warning.
+		PersistentPreRun: warnDeprecated,
 	}
+	root.SetVersionTemplate("kubegate {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -249,7 +250,7 @@ data: {a: b}
 		{"missing file", []string{"check", "--offline", filepath.Join(dir, "nope.yaml")}, 2, "no such file"},
 		{"unknown policy key names its line", []string{"check", "--offline", "--config", policyBad, clean}, 2, policyBad + `:4: unknown key "fialOn"`},
 		{"bad flag", []string{"check", "--profile", "loose", clean}, 2, "--profile must be baseline or restricted"},
-		{"no path", []string{"check"}, 2, "requires at least 1 arg"},
+		{"no path", []string{"check"}, 2, "name the manifests, directories, Kustomize roots or Helm charts to check"},
 		{"looping chart", []string{"check", "--offline", "--helm-timeout", "500ms", "../../gate/render/testdata/loop"}, 2, "templates did not finish rendering within 500ms"},
 	}
 	for _, c := range cases {
@@ -366,10 +367,16 @@ func TestRenderCommand(t *testing.T) {
 	}
 }
 
+// TestVersion: `kubegate version` and `kubegate --version` (as trivy, helm and kubectl
+// users type it) print the same line.
 func TestVersion(t *testing.T) {
 	code, out, _ := kubegate(t, "", "version")
-	if code != 0 || !strings.HasPrefix(out, "kubegate ") {
+	if code != 0 || !strings.HasPrefix(out, "kubegate ") || !strings.Contains(out, runtime.Version()) {
 		t.Errorf("exit %d %q", code, out)
+	}
+	code, flag, _ := kubegate(t, "", "--version")
+	if code != 0 || flag != out {
+		t.Errorf("--version: exit %d %q, want %q", code, flag, out)
 	}
 }
 

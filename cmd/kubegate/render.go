@@ -19,6 +19,9 @@ func newRenderCmd() *cobra.Command {
 			"and print them, each preceded by a comment naming the file and line it came from.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.checkArgs(args); err != nil {
+				return err
+			}
 			if _, err := in.loadPolicy(); err != nil {
 				return err
 			}
@@ -26,16 +29,19 @@ func newRenderCmd() *cobra.Command {
 			res := render.Render(args, in.render)
 			var b strings.Builder
 			for _, o := range res.Objects {
-				data, err := yaml.Marshal(o.Raw)
-				if err != nil {
-					return fmt.Errorf("%s: %v", o.Source, err)
-				}
 				b.WriteString("---\n# Source: " + o.Source.String())
 				if o.Source.Via != "" {
 					b.WriteString(" (via " + o.Source.Via + ")")
 				}
 				b.WriteString("\n")
-				b.Write(data)
+				// As kubectl and helm write YAML: two spaces, list items at their key's indent.
+				enc := yaml.NewEncoder(&b)
+				enc.SetIndent(2)
+				enc.CompactSeqIndent()
+				if err := enc.Encode(o.Raw); err != nil {
+					return fmt.Errorf("%s: %v", o.Source, err)
+				}
+				enc.Close()
 			}
 			fmt.Fprint(cmd.OutOrStdout(), b.String())
 			for _, n := range res.Notes {

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/kubegate/kubegate/gate/report"
+	"github.com/kubegate/kubegate/internal/suggest"
 
 	"github.com/spf13/cobra"
 
@@ -22,18 +27,29 @@ func newRulesCmd() *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
+			list := rules.Catalogue().All()
+			if len(args) == 1 {
+				r, ok := rules.Lookup(args[0])
+				if !ok {
+					ids := make([]string, len(list))
+					for i, r := range list {
+						ids[i] = r.ID
+					}
+					return fmt.Errorf("unknown rule %q%s (run `kubegate rules` for the list)", args[0], suggest.Hint(args[0], ids))
+				}
+				list = []*finding.Rule{r}
+			}
 			switch format {
 			case "text":
 			case "markdown":
 				return rulesMarkdown(out)
+			case "json":
+				return rulesJSON(out, list, len(args) == 1)
 			default:
-				return fmt.Errorf("--format must be text or markdown, got %q", format)
+				return fmt.Errorf("--format must be text, json or markdown, got %q", format)
 			}
 			if len(args) == 1 {
-				r, ok := rules.Lookup(args[0])
-				if !ok {
-					return fmt.Errorf("unknown rule %q (run `kubegate rules` for the list)", args[0])
-				}
+				r := list[0]
 				fmt.Fprintf(out, "%s — %s\n\n", r.ID, r.Title)
 				fmt.Fprintf(out, "Severity:  %s%s\n", r.Severity, failsClosed(r))
 				fmt.Fprintf(out, "Practices: %s\n", orNone(r.Practices))
@@ -49,8 +65,44 @@ func newRulesCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "o", "text", "text, or markdown: the whole catalogue as a document (docs/rules.md)")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json, or markdown: the whole catalogue as a document (docs/rules.md)")
+	deprecatedAlias(cmd.Flags(), "format", "", "o", "in trivy -o names the output file; here files are written with --output FORMAT=PATH")
 	return cmd
+}
+
+// jsonRule is a rule in `kubegate rules --format json`.
+type jsonRule struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Severity    string   `json:"severity"`
+	FailsClosed bool     `json:"failsClosed,omitempty"`
+	Practices   []string `json:"practices"`
+	Refs        []string `json:"refs"`
+	Fix         string   `json:"fix"`
+	Doc         string   `json:"doc"`
+	HelpURI     string   `json:"helpUri"`
+}
+
+// rulesJSON writes the rules as a JSON array, or one rule as an object.
+func rulesJSON(out io.Writer, list []*finding.Rule, one bool) error {
+	rs := make([]jsonRule, len(list))
+	for i, r := range list {
+		rs[i] = jsonRule{ID: r.ID, Title: r.Title, Severity: r.Severity.String(), FailsClosed: r.FailClosed,
+			Practices: orEmpty(r.Practices), Refs: orEmpty(r.Refs), Fix: r.Fix, Doc: r.Doc, HelpURI: report.RuleURL(r.ID)}
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	if one {
+		return enc.Encode(rs[0])
+	}
+	return enc.Encode(rs)
+}
+
+func orEmpty(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // failsClosed says that a rule's findings fail the gate whatever failOn.

@@ -121,7 +121,7 @@ func serveWebhook(t *testing.T, w *imageWorld, p pki) (addr string, cmd *exec.Cm
 	self, _ := os.Executable()
 	cmd = exec.Command(self, "webhook", "serve", "--config", w.policy, "--tls-cert", p.serverCert, "--tls-key", p.serverKey,
 		"--client-ca", p.ca, "--listen", "127.0.0.1:0", "--skip-db-update", "--trivy-cache-dir", w.trivyDir,
-		"--cache-dir", filepath.Join(w.dir, "cache"))
+		"--verdict-cache-dir", filepath.Join(w.dir, "cache"))
 	cmd.Env = append(os.Environ(), "KUBEGATE_TEST_AS_CLI=1")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

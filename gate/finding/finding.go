@@ -54,7 +54,8 @@ func (s *Severity) UnmarshalText(b []byte) error {
 func (s *Severity) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseSeverity(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+		// A TypeError lets yaml.v3 go on and report every bad value of the file at once.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*s = v
 	return nil

@@ -1,10 +1,9 @@
 package policy
 
 import (
-	"path"
-	"regexp"
-	"strings"
 	"time"
+
+	globs "github.com/kubegate/kubegate/internal/glob"
 )
 
 // The images section's rules, in the policy's words: what an image must satisfy. The
@@ -79,41 +78,7 @@ func (v VulnIgnore) ExpiresAt() (t time.Time, ok bool) {
 }
 
 // GlobMatch matches a reference glob: ** matches across "/", * and ? within a segment.
-func GlobMatch(glob, repo string) bool {
-	if !strings.Contains(glob, "**") {
-		ok, _ := path.Match(glob, repo)
-		return ok
-	}
-	re, err := globRegexp(glob)
-	return err == nil && re.MatchString(repo)
-}
-
-func globRegexp(glob string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	for i := 0; i < len(glob); i++ {
-		switch c := glob[i]; {
-		case c == '*' && i+1 < len(glob) && glob[i+1] == '*':
-			b.WriteString(".*")
-			i++
-		case c == '*':
-			b.WriteString("[^/]*")
-		case c == '?':
-			b.WriteString("[^/]")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	b.WriteString("$")
-	return regexp.Compile(b.String())
-}
+func GlobMatch(pattern, repo string) bool { return globs.Match(pattern, repo) }
 
 // ValidGlob reports whether a match glob is well formed.
-func ValidGlob(glob string) bool {
-	if strings.Contains(glob, "**") {
-		_, err := globRegexp(glob)
-		return err == nil
-	}
-	_, err := path.Match(glob, "")
-	return err == nil
-}
+func ValidGlob(pattern string) bool { return globs.Valid(pattern) }

@@ -33,44 +33,41 @@ func (i *Images) ParsedPlatforms() []v1.Platform {
 
 // validateImages checks images.rules, images.defaultRule and images.platforms; line finds
 // the line of a field path.
-func (p *Policy) validateImages(line func(string) int) error {
+func (p *Policy) validateImages(line func(string) int) {
 	errAt := p.errorsAt(line)
 	for i, s := range p.Images.Platforms {
 		if _, err := v1.ParsePlatform(s); err != nil || !strings.Contains(s, "/") {
-			return errAt(fmt.Sprintf("images.platforms[%d]", i), "images.platforms: want os/architecture such as linux/amd64, got %q", s)
+			errAt(fmt.Sprintf("images.platforms[%d]", i), "images.platforms: want os/architecture such as linux/amd64, got %q", s)
 		}
 	}
 	for i := range p.Images.Rules {
 		at := fmt.Sprintf("images.rules[%d]", i)
 		r := &p.Images.Rules[i]
 		if len(r.Match) == 0 {
-			return errAt(at, "an image rule needs match: globs such as ghcr.io/acme/**")
+			errAt(at, "an image rule needs match: globs such as ghcr.io/acme/**")
 		}
 		for j, g := range r.Match {
 			if !ValidGlob(g) || strings.TrimSpace(g) == "" {
-				return errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
+				errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
 			}
 		}
-		if err := p.validateImageRule(r, at, line); err != nil {
-			return err
-		}
+		p.validateImageRule(r, at, line)
 	}
 	if r := p.Images.DefaultRule; r != nil {
 		if len(r.Match) > 0 {
-			return errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
+			errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
 		}
-		return p.validateImageRule(r, "images.defaultRule", line)
+		p.validateImageRule(r, "images.defaultRule", line)
 	}
-	return nil
 }
 
 // validateImageRule checks one image rule. Its key files are read now: a key that is
 // missing or is not a public key is a policy error, not a finding on every image.
-func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) int) error {
+func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) int) {
 	errAt := p.errorsAt(line)
 	if s := r.Signature; s != nil {
 		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
-			return errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
+			errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
 		}
 		for k, key := range s.Keys {
 			path := fmt.Sprintf("%s.signature.keys[%d]", at, k)
@@ -81,52 +78,51 @@ func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) in
 				continue
 			}
 			if _, _, err := ReadKey(key, p.KeyDir()); err != nil {
-				return errAt(path, "key %q: %v", key, err)
+				errAt(path, "key %q: %v", key, err)
 			}
 		}
 		for k, id := range s.Keyless {
 			kat := fmt.Sprintf("%s.signature.keyless[%d]", at, k)
 			if (id.Issuer == "") == (id.IssuerRegExp == "") || (id.Subject == "") == (id.SubjectRegExp == "") {
-				return errAt(kat, "a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp")
+				errAt(kat, "a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp")
 			}
 			for _, re := range []string{id.IssuerRegExp, id.SubjectRegExp} {
 				if _, err := regexp.Compile(re); err != nil {
-					return errAt(kat, "bad regular expression %q: %v", re, err)
+					errAt(kat, "bad regular expression %q: %v", re, err)
 				}
 			}
 		}
 	}
 	for k, a := range r.Attestations {
 		if strings.TrimSpace(a.Type) == "" {
-			return errAt(fmt.Sprintf("%s.attestations[%d]", at, k), "an attestation needs a type: slsaprovenance, cyclonedx, spdxjson, vuln or a predicate URI")
+			errAt(fmt.Sprintf("%s.attestations[%d]", at, k), "an attestation needs a type: slsaprovenance, cyclonedx, spdxjson, vuln or a predicate URI")
 		}
 	}
 	if len(r.Attestations) > 0 && r.Signature == nil {
-		return errAt(at+".attestations", "attestations are verified with the rule's signature keys or identities: add signature")
+		errAt(at+".attestations", "attestations are verified with the rule's signature keys or identities: add signature")
 	}
 	if v := r.Vulnerabilities; v != nil {
 		if v.FailOn != "" && !strings.EqualFold(v.FailOn, "off") {
 			if sev, err := finding.ParseSeverity(v.FailOn); err != nil || sev == finding.Info {
-				return errAt(at+".vulnerabilities.failOn", "failOn must be critical, high, medium, low or off, got %q", v.FailOn)
+				errAt(at+".vulnerabilities.failOn", "failOn must be critical, high, medium, low or off, got %q", v.FailOn)
 			}
 		}
 		for k, ig := range v.Ignore {
 			iat := fmt.Sprintf("%s.vulnerabilities.ignore[%d]", at, k)
 			if _, ok := ig.ExpiresAt(); !ok {
-				return errAt(iat, "an ignored vulnerability needs expires: a date like 2027-01-31, got %q", ig.Expires)
+				errAt(iat, "an ignored vulnerability needs expires: a date like 2027-01-31, got %q", ig.Expires)
 			}
 			if ig.ID == "" || strings.TrimSpace(ig.Reason) == "" {
-				return errAt(iat, "an ignored vulnerability needs an id and a reason")
+				errAt(iat, "an ignored vulnerability needs an id and a reason")
 			}
 		}
 	}
-	return nil
 }
 
-// errorsAt makes policy errors at the line of a field path.
-func (p *Policy) errorsAt(line func(string) int) func(path, format string, args ...any) error {
-	return func(path, format string, args ...any) error {
-		return &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)}
+// errorsAt records policy errors at the line of a field path.
+func (p *Policy) errorsAt(line func(string) int) func(path, format string, args ...any) {
+	return func(path, format string, args ...any) {
+		p.problems = append(p.problems, &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)})
 	}
 }
 

@@ -10,6 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +21,8 @@ import (
 	"github.com/kubegate/kubegate/gate/apiversions"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	globs "github.com/kubegate/kubegate/internal/glob"
+	"github.com/kubegate/kubegate/internal/suggest"
 )
 
 const (
@@ -38,6 +43,10 @@ type Policy struct {
 	Rules             RuleSettings     `yaml:"rules"`
 	Images            Images           `yaml:"images"`
 	Exemptions        []Exemption      `yaml:"exemptions"`
+	// SkipDirs and SkipFiles are globs of paths left out when a directory is checked
+	// (with --skip-dirs and --skip-files added to them).
+	SkipDirs  []string `yaml:"skipDirs"`
+	SkipFiles []string `yaml:"skipFiles"`
 
 	// File is where the policy was read from ("" for the built-in default).
 	File string `yaml:"-"`
@@ -45,6 +54,8 @@ type Policy struct {
 	exemptionLines []int
 	// envKeys are read when images are checked (CheckEnvKeys).
 	envKeys []envKey
+	// problems are what validation found, all of them.
+	problems Errors
 }
 
 // RuleSettings turns rules off, changes their severity and sets what rules read.
@@ -96,7 +107,7 @@ type Date struct{ time.Time }
 func (d *Date) UnmarshalYAML(n *yaml.Node) error {
 	t, err := time.Parse(time.DateOnly, n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: expires: want a date like 2027-01-31, got %q", n.Line, n.Value)
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expires: want a date like 2027-01-31, got %q", n.Line, n.Value)}}
 	}
 	d.Time = t
 	return nil
@@ -114,6 +125,26 @@ type Error struct {
 	File string
 	Line int
 	Msg  string
+}
+
+// Errors are every problem of a policy file, each at its line, reported at once.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// orNil is es as an error, or nil when there is none.
+func (es Errors) orNil() error {
+	if len(es) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(es, func(a, b *Error) int { return a.Line - b.Line })
+	return es
 }
 
 func (e *Error) Error() string {
@@ -150,30 +181,144 @@ func Parse(data []byte, file string, cat *finding.Catalogue) (*Policy, error) {
 	p.File = file
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var decodeErrs Errors
 	if err := dec.Decode(p); err != nil {
-		if errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, &Error{File: file, Msg: "policy file is empty"}
+		case !errors.As(err, &te):
+			return nil, yamlError(file, err) // not YAML, or not a mapping: nothing more to say
 		}
-		return nil, yamlError(file, err)
+		// yaml.v3 decodes what it can and lists every key and value it could not: report
+		// them all, with what validation finds in the rest.
+		for _, e := range te.Errors {
+			decodeErrs = append(decodeErrs, yamlError(file, errors.New(e)))
+		}
 	}
 	// A second parse, into nodes, gives validate the lines to name: yaml.v3's strict
 	// unknown-key check exists only on its Decoder, not on Node.Decode. Policy files are small.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
-	if err := p.validate(&root, cat); err != nil {
+	for _, e := range decodeErrs {
+		// yaml.v3 shortens long values in its messages: name them whole.
+		if short := truncatedValue.FindStringSubmatch(e.Msg); short != nil {
+			if full := scalarAt(&root, e.Line, short[1]); full != "" {
+				e.Msg = strings.ReplaceAll(e.Msg, short[1]+"...", full)
+			}
+		}
+	}
+	_ = p.validate(&root, cat)
+	all := decodeErrs
+	for _, e := range p.problems {
+		// A value that did not decode is left empty: validation would only repeat it.
+		if !slices.ContainsFunc(decodeErrs, func(d *Error) bool { return d.Line == e.Line }) {
+			all = append(all, e)
+		}
+	}
+	if err := all.orNil(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// yamlError rewrites yaml.v3's messages ("yaml: unmarshal errors:\n  line 3: field x not
-// found in type policy.Policy") as file:line errors in the user's terms.
-func yamlError(file string, err error) error {
+// yamlError rewrites one of yaml.v3's messages ("line 3: field x not found in type
+// policy.Policy", "cannot unmarshal !!str `a` into []string") as a file:line error in the
+// user's terms, naming the key the user probably meant.
+func yamlError(file string, err error) *Error {
 	line, msg := manifest.YAMLErrorLine(err)
 	if f, typ, ok := strings.Cut(msg, " not found in type "); ok && strings.HasPrefix(f, "field ") {
-		msg = fmt.Sprintf("unknown key %q (in %s)", strings.TrimPrefix(f, "field "), friendlyType(typ))
+		key := strings.TrimPrefix(f, "field ")
+		msg = fmt.Sprintf("unknown key %q (in %s)%s", key, friendlyType(typ), suggest.Hint(key, yamlKeys(typ)))
+	} else if m := cannotUnmarshal.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("want %s, got %s", friendlyGoType(m[3]), friendlyValue(m[1], m[2]))
+		if strings.HasPrefix(m[3], "[]") && m[1] != "!!seq" {
+			msg += fmt.Sprintf(" (a list is written [%s] or as - items, one per line)", m[2])
+		}
 	}
 	return &Error{File: file, Line: line, Msg: msg}
+}
+
+// truncatedValue is a value yaml.v3 shortened in a message ("ghcr.io...").
+var truncatedValue = regexp.MustCompile(`"([^"]*)\.\.\."`)
+
+// scalarAt is the value of the first scalar at line that starts with prefix.
+func scalarAt(n *yaml.Node, line int, prefix string) string {
+	if n.Kind == yaml.ScalarNode && n.Line == line && strings.HasPrefix(n.Value, prefix) {
+		return n.Value
+	}
+	for _, c := range n.Content {
+		if v := scalarAt(c, line, prefix); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// cannotUnmarshal is yaml.v3's wrong-type message: tag, value (for scalars) and Go type.
+var cannotUnmarshal = regexp.MustCompile("^cannot unmarshal (!![a-z]+)(?: `([^`]*)`)? into (\\S+)$")
+
+func friendlyGoType(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping (key: value lines)"
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	}
+	return friendlyType(t) + " (a mapping)"
+}
+
+func friendlyValue(tag, value string) string {
+	switch tag {
+	case "!!str":
+		return fmt.Sprintf("the string %q", value)
+	case "!!seq":
+		return "a list"
+	case "!!map":
+		return "a mapping"
+	case "!!int", "!!float", "!!bool":
+		return value
+	}
+	return tag + " " + value
+}
+
+// yamlKeys are the keys of the policy type yaml.v3 names ("policy.Settings"), for "did
+// you mean".
+func yamlKeys(typ string) []string {
+	var out []string
+	var walk func(t reflect.Type)
+	seen := map[reflect.Type]bool{}
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct || seen[t] {
+			return
+		}
+		seen[t] = true
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Anonymous {
+				walk(f.Type)
+				continue
+			}
+			if t.String() == typ {
+				if k, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); k != "" && k != "-" {
+					out = append(out, k)
+				}
+			}
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[Policy]())
+	walk(reflect.TypeFor[Baseline]())
+	return out
 }
 
 func friendlyType(t string) string {
@@ -213,8 +358,9 @@ func friendlyType(t string) string {
 }
 
 func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
-	errAt := func(line int, format string, args ...any) error {
-		return &Error{File: p.File, Line: line, Msg: fmt.Sprintf(format, args...)}
+	p.problems = nil
+	errAt := func(line int, format string, args ...any) {
+		p.problems = append(p.problems, &Error{File: p.File, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
 	doc := root
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
@@ -222,26 +368,26 @@ func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 	}
 	line := func(path string) int { return manifest.NodeLine(doc, path) }
 	if p.APIVersion != APIVersion {
-		return errAt(line("apiVersion"), "apiVersion must be %s, got %q", APIVersion, p.APIVersion)
+		errAt(line("apiVersion"), "apiVersion must be %s, got %q", APIVersion, p.APIVersion)
 	}
 	if p.Kind != Kind {
-		return errAt(line("kind"), "kind must be %s, got %q", Kind, p.Kind)
+		errAt(line("kind"), "kind must be %s, got %q", Kind, p.Kind)
 	}
 	if p.Profile != ProfileBaseline && p.Profile != ProfileRestricted {
-		return errAt(line("profile"), "profile must be baseline or restricted, got %q", p.Profile)
+		errAt(line("profile"), "profile must be baseline or restricted, got %q", p.Profile)
 	}
 	if p.KubernetesVersion != "" {
 		if _, err := ParseKubeMinor(p.KubernetesVersion); err != nil {
-			return errAt(line("kubernetesVersion"), "%v", err)
+			errAt(line("kubernetesVersion"), "%v", err)
 		}
 	}
 	for i, id := range p.Rules.Disable {
 		r, ok := cat.Get(id)
 		switch {
 		case !ok:
-			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q (see `kubegate rules`)", id)
+			errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q%s (see `kubegate rules`)", id, suggest.Hint(id, ruleIDs(cat)))
 		case r.FailClosed:
-			return errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "%s cannot be disabled: an image that could not be checked never passes. "+
+			errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "%s cannot be disabled: an image that could not be checked never passes. "+
 				"To stop requiring signatures drop signature from the image rule, to stop scanning set vulnerabilities.failOn: off, "+
 				"and to admit one workload add an exemption with an owner, a reason and an expiry", id)
 		}
@@ -250,85 +396,96 @@ func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 		r, ok := cat.Get(id)
 		switch {
 		case !ok:
-			return errAt(line("rules.severity."+id), "unknown rule %q (see `kubegate rules`)", id)
+			errAt(line("rules.severity."+id), "unknown rule %q%s (see `kubegate rules`)", id, suggest.Hint(id, ruleIDs(cat)))
 		case r.FailClosed:
-			return errAt(line("rules.severity."+id), "%s fails the gate whatever its severity (an image that could not be checked never passes): an override would only mislabel it", id)
+			errAt(line("rules.severity."+id), "%s fails the gate whatever its severity (an image that could not be checked never passes): an override would only mislabel it", id)
 		}
 	}
-	if err := p.validateSettings(line); err != nil {
-		return err
-	}
+	p.validateSettings(line)
 	for field, list := range map[string][]string{"images.allowedRegistries": p.Images.AllowedRegistries, "images.insecureRegistries": p.Images.InsecureRegistries} {
 		for i, r := range list {
 			if strings.TrimSpace(r) == "" || strings.Contains(r, "://") {
-				return errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: want a registry or repository prefix such as ghcr.io/acme/, got %q", field, r)
+				errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: want a registry or repository prefix such as ghcr.io/acme/, got %q", field, r)
 			}
 		}
 	}
-	if err := p.validateImages(line); err != nil {
-		return err
+	for field, list := range map[string][]string{"skipDirs": p.SkipDirs, "skipFiles": p.SkipFiles} {
+		for i, g := range list {
+			if strings.TrimSpace(g) == "" || !globs.Valid(g) {
+				errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: bad glob %q", field, g)
+			}
+		}
 	}
+	p.validateImages(line)
 	p.exemptionLines = make([]int, len(p.Exemptions))
 	for i, e := range p.Exemptions {
 		l := line(fmt.Sprintf("exemptions[%d]", i))
 		p.exemptionLines[i] = l
 		switch {
 		case e.Rule == "":
-			return errAt(l, "exemption needs a rule (an ID or a glob such as pss-*)")
+			errAt(l, "exemption needs a rule (an ID or a glob such as pss-*)")
 		case !matchesAnyRule(cat, e.Rule):
-			return errAt(l, "exemption rule %q matches no rule (see `kubegate rules`)", e.Rule)
+			errAt(l, "exemption rule %q matches no rule%s (see `kubegate rules`)", e.Rule, suggest.Hint(e.Rule, ruleIDs(cat)))
 		case strings.TrimSpace(e.Owner) == "":
-			return errAt(l, "exemption for %s needs an owner (who answers for it)", e.Rule)
+			errAt(l, "exemption for %s needs an owner (who answers for it)", e.Rule)
 		case strings.TrimSpace(e.Reason) == "":
-			return errAt(l, "exemption for %s needs a reason", e.Rule)
+			errAt(l, "exemption for %s needs a reason", e.Rule)
 		case e.Expires.IsZero():
-			return errAt(l, "exemption for %s needs an expiry date (expires: 2027-01-31)", e.Rule)
+			errAt(l, "exemption for %s needs an expiry date (expires: 2027-01-31)", e.Rule)
 		}
 		for _, g := range []string{e.Rule, e.Kind, e.Namespace, e.Name, e.Container} {
 			if _, err := filepath.Match(g, ""); err != nil {
-				return errAt(l, "bad glob %q: %v", g, err)
+				errAt(l, "bad glob %q: %v", g, err)
 			}
 		}
 	}
-	return nil
+	return p.problems.orNil()
 }
 
 // validateSettings checks rules.settings; line finds the line of a field path.
-func (p *Policy) validateSettings(line func(string) int) error {
+func (p *Policy) validateSettings(line func(string) int) {
 	st := p.Rules.Settings
-	errAt := func(path, format string, args ...any) error {
-		return &Error{File: p.File, Line: line("rules.settings." + path), Msg: fmt.Sprintf(format, args...)}
+	errAt := func(path, format string, args ...any) {
+		p.problems = append(p.problems, &Error{File: p.File, Line: line("rules.settings." + path), Msg: fmt.Sprintf(format, args...)})
 	}
 	if t := st.MaxTokenExpirationSeconds; t != 0 && t < 600 {
-		return errAt("maxTokenExpirationSeconds", "maxTokenExpirationSeconds must be at least 600 (the API server's minimum), got %d", t)
+		errAt("maxTokenExpirationSeconds", "maxTokenExpirationSeconds must be at least 600 (the API server's minimum), got %d", t)
 	}
 	for i, g := range st.NetworkPoliciesElsewhere {
 		if _, err := filepath.Match(g, ""); err != nil {
-			return errAt(fmt.Sprintf("networkPoliciesElsewhere[%d]", i), "bad glob %q: %v", g, err)
+			errAt(fmt.Sprintf("networkPoliciesElsewhere[%d]", i), "bad glob %q: %v", g, err)
 		}
 	}
 	for i, pool := range st.TrustedNodePools {
 		at := fmt.Sprintf("trustedNodePools[%d]", i)
 		switch {
 		case pool.Name == "":
-			return errAt(at, "a trusted node pool needs a name")
+			errAt(at, "a trusted node pool needs a name")
 		case len(pool.Namespaces) == 0:
-			return errAt(at, "trusted node pool %q needs namespaces (the sensitive namespaces it is for)", pool.Name)
+			errAt(at, "trusted node pool %q needs namespaces (the sensitive namespaces it is for)", pool.Name)
 		case len(pool.NodeLabels) == 0:
-			return errAt(at, "trusted node pool %q needs nodeLabels (the labels its nodes carry)", pool.Name)
+			errAt(at, "trusted node pool %q needs nodeLabels (the labels its nodes carry)", pool.Name)
 		}
 		for _, g := range pool.Namespaces {
 			if _, err := filepath.Match(g, ""); err != nil {
-				return errAt(at, "bad glob %q: %v", g, err)
+				errAt(at, "bad glob %q: %v", g, err)
 			}
 		}
 		for j, t := range pool.Taints {
 			if t.Key == "" || (t.Effect != "NoSchedule" && t.Effect != "PreferNoSchedule" && t.Effect != "NoExecute") {
-				return errAt(fmt.Sprintf("%s.taints[%d]", at, j), "a taint needs a key and an effect (NoSchedule, PreferNoSchedule or NoExecute)")
+				errAt(fmt.Sprintf("%s.taints[%d]", at, j), "a taint needs a key and an effect (NoSchedule, PreferNoSchedule or NoExecute)")
 			}
 		}
 	}
-	return nil
+}
+
+// ruleIDs are the catalogue's rule IDs, for "did you mean".
+func ruleIDs(cat *finding.Catalogue) []string {
+	var ids []string
+	for _, r := range cat.All() {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 func matchesAnyRule(cat *finding.Catalogue, glob string) bool {
@@ -344,7 +501,11 @@ func matchesAnyRule(cat *finding.Catalogue, glob string) bool {
 func ParseKubeMinor(v string) (int, error) {
 	minor, ok := apiversions.ParseMinor(strings.TrimSpace(v))
 	if !ok {
-		return 0, fmt.Errorf("kubernetesVersion must look like 1.37 or v1.37.2, got %q", v)
+		return 0, fmt.Errorf("kubernetesVersion must look like 1.%d or v1.%d.2, got %q", apiversions.NewestKnownMinor, apiversions.NewestKnownMinor, v)
+	}
+	if minor > apiversions.NewestKnownMinor {
+		// Rules would judge it by the newest release they know, silently.
+		return 0, fmt.Errorf("Kubernetes %q is newer than this kubegate knows (1.0 to 1.%d): upgrade kubegate, or target 1.%d", v, apiversions.NewestKnownMinor, apiversions.NewestKnownMinor)
 	}
 	return minor, nil
 }

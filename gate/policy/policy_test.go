@@ -170,6 +170,13 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"not a key", "images:\n  defaultRule:\n    signature:\n      keys: [p.yaml]\n", `p.yaml:6: key "p.yaml": not a PEM public key`},
 		// An image that could not be checked never passes: no setting turns that off.
 		{"disable a fail-closed rule", "rules:\n  disable: [image-unverified]\n", "p.yaml:4: image-unverified cannot be disabled: an image that could not be checked never passes"},
+		{"unknown Kubernetes version", "kubernetesVersion: \"1.99\"\n", `p.yaml:3: Kubernetes "1.99" is newer than this kubegate knows (1.0 to 1.37): upgrade kubegate, or target 1.37`},
+		{"near-miss key", "failon: high\n", `p.yaml:3: unknown key "failon" (in the policy) (did you mean failOn?)`},
+		{"near-miss settings key", "rules:\n  settings:\n    maxTokenExpiration: 600\n", `(in rules.settings) (did you mean maxTokenExpirationSeconds?)`},
+		{"near-miss rule ID", "rules:\n  disable: [pss-privilege]\n", `p.yaml:4: unknown rule "pss-privilege" (did you mean pss-privileged?)`},
+		{"near-miss exemption rule", "exemptions:\n  - {rule: read-only-root-filesytem, owner: o, reason: r, expires: 2027-01-01}\n", `(did you mean read-only-root-filesystem?)`},
+		{"string for a list", "images:\n  allowedRegistries: ghcr.io/acme/\n", `p.yaml:4: want a list, got the string "ghcr.io/acme/" (a list is written [ghcr.io/acme/] or as - items, one per line)`},
+		{"bad skip glob", "skipDirs: [\"[a\"]\n", `p.yaml:3: skipDirs: bad glob "[a"`},
 		{"lower a fail-closed rule", "rules:\n  severity:\n    image-not-scanned: low\n", "p.yaml:5: image-not-scanned fails the gate whatever its severity"},
 	}
 	keyDir := t.TempDir()
@@ -189,7 +196,7 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Parse([]byte("- a\n"), "p.yaml", testCatalogue); err == nil || err.Error() != "p.yaml:1: cannot unmarshal !!seq into policy.Policy" {
+	if _, err := Parse([]byte("- a\n"), "p.yaml", testCatalogue); err == nil || err.Error() != "p.yaml:1: want the policy (a mapping), got a list" {
 		t.Errorf("sequence: %v", err)
 	}
 	if _, err := Parse(nil, "p.yaml", testCatalogue); err == nil || err.Error() != "p.yaml: policy file is empty" {
@@ -227,6 +234,23 @@ var testCatalogue = func() *finding.Catalogue {
 func findingOf(rule string, o *manifest.Object, container string) finding.Finding {
 	r, _ := testCatalogue.Get(rule)
 	return finding.Finding{RuleID: rule, Severity: r.Severity, Object: o.Ref(), Container: container, Message: "m", Source: o.Source, FailClosed: r.FailClosed}
+}
+
+// TestParseReportsEveryError: a policy with several problems gets them all at once, each
+// at its line, in line order: decoding errors and validation errors alike.
+func TestParseReportsEveryError(t *testing.T) {
+	body := header + "failOn: severe\nprofile: strict\nrules:\n  disable: [nope]\nexemptions:\n  - {rule: pss-privileged}\nimages:\n  platforms: amd64\n"
+	_, err := Parse([]byte(body), "p.yaml", testCatalogue)
+	want := []string{
+		`p.yaml:3: unknown severity "severe" (want one of info, low, medium, high, critical)`,
+		`p.yaml:4: profile must be baseline or restricted, got "strict"`,
+		`p.yaml:6: unknown rule "nope" (see ` + "`kubegate rules`" + `)`,
+		`p.yaml:8: exemption for pss-privileged needs an owner (who answers for it)`,
+		`p.yaml:10: want a list, got the string "amd64" (a list is written [amd64] or as - items, one per line)`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
 }
 
 func TestApplyExemptions(t *testing.T) {

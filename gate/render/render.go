@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/glob"
 )
 
 // Options steer rendering.
@@ -28,6 +29,10 @@ type Options struct {
 	// HelmTimeout bounds one chart's template execution (a template can loop).
 	HelmTimeout time.Duration
 	Stdin       io.Reader
+	// SkipDirs and SkipFiles are globs (--skip-dirs, --skip-files, the policy's skipDirs
+	// and skipFiles) of directories and files left out when a directory is walked: a glob
+	// without "/" matches the last element, one with "/" the whole path.
+	SkipDirs, SkipFiles []string
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for when neither
@@ -151,6 +156,7 @@ func fileExists(p string) bool {
 // only through that root), other YAML/JSON files are read as manifests.
 func (r *Result) renderDir(root string, opts Options) {
 	var files, kustomizations, charts []string
+	skipped := 0
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			r.errorf(p, 0, "%v", unwrapPathError(err))
@@ -158,6 +164,10 @@ func (r *Result) renderDir(root string, opts Options) {
 		}
 		if d.IsDir() {
 			if p != root && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			if p != root && matchesAny(opts.SkipDirs, p) {
+				skipped++
 				return filepath.SkipDir
 			}
 			switch kind(p) {
@@ -168,6 +178,10 @@ func (r *Result) renderDir(root string, opts Options) {
 				charts = append(charts, p)
 				return filepath.SkipDir
 			}
+			return nil
+		}
+		if matchesAny(opts.SkipFiles, p) {
+			skipped++
 			return nil
 		}
 		switch strings.ToLower(filepath.Ext(p)) {
@@ -182,6 +196,9 @@ func (r *Result) renderDir(root string, opts Options) {
 	})
 	if err != nil {
 		r.errorf(root, 0, "%v", err)
+	}
+	if skipped > 0 {
+		r.note(fmt.Sprintf("%s: %d %s left out by --skip-dirs/--skip-files (or the policy's skipDirs/skipFiles)", root, skipped, plural(skipped, "path", "paths")))
 	}
 	for _, f := range files {
 		r.renderFile(f, false)
@@ -275,4 +292,42 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// HasChart says whether path is a Helm chart directory or holds one below it: where -f
+// and --set values apply.
+func HasChart(path string) bool {
+	found := false
+	_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil || found:
+			return filepath.SkipAll
+		case !d.IsDir():
+			return nil
+		case p != path && strings.HasPrefix(d.Name(), "."):
+			return filepath.SkipDir
+		case kind(p) == helmChart:
+			found = true
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found
+}
+
+// matchesAny says whether a walked path matches one of the skip globs.
+func matchesAny(globs []string, p string) bool {
+	for _, g := range globs {
+		if glob.MatchPath(g, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -88,7 +88,7 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 				break
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | [%s](%s) | %s | %s |\n", o.at(f.Source.File, f.Source.Line),
-				f.Severity, f.RuleID, ruleURL(f.RuleID), cell(f.Object.String()), cell(f.Message))
+				f.Severity, f.RuleID, RuleURL(f.RuleID), cell(f.Object.String()), cell(f.Message))
 		}
 	}
 	if len(r.Notes) > 0 {

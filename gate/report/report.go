@@ -84,7 +84,8 @@ func startLine(n int) int { return max(n, 1) }
 const RuleDocs = "https://github.com/kubegate/kubegate/blob/main/docs/rules.md"
 
 // ruleURL links to the rule's section of the rule docs.
-func ruleURL(id string) string { return RuleDocs + "#" + id }
+// RuleURL is the documentation of one rule.
+func RuleURL(id string) string { return RuleDocs + "#" + id }
 
 // firedRules are the rules of the findings, in order of first appearance.
 func firedRules(fs []finding.Finding) []*finding.Rule {

@@ -49,7 +49,7 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 			WithName(rule.Title).
 			WithShortDescription(sarif.NewMultiformatMessageString(rule.Title)).
 			WithFullDescription(sarif.NewMultiformatMessageString(orTitle(rule))).
-			WithHelpURI(ruleURL(rule.ID)).
+			WithHelpURI(RuleURL(rule.ID)).
 			WithHelp(&sarif.MultiformatMessageString{Text: ptr(ruleHelp(rule, false)), Markdown: ptr(ruleHelp(rule, true))}).
 			WithDefaultConfiguration(sarif.NewReportingConfiguration().WithLevel(level(rule.Severity >= r.FailOn || rule.FailClosed, rule.Severity))).
 			WithProperties(ruleProperties(rule))

@@ -5,8 +5,8 @@ package schematest
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -14,10 +14,24 @@ import (
 )
 
 // Dir is testdata/schemas of the repository.
-func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "schemas")
-}
+func Dir() string { return schemaDir }
+
+// schemaDir is found when the test binary starts, before a test changes directory: the
+// first directory above the test's own (go test's working directory) with go.mod. The
+// source path runtime.Caller would give is module-relative under -trimpath.
+var schemaDir = func() string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "testdata", "schemas")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return filepath.Join("testdata", "schemas")
+		}
+		dir = parent
+	}
+}()
 
 // Validate fails t unless doc — JSON, or YAML when yamlDoc — is valid against the schema
 // file of testdata/schemas (formats asserted). References to other files are not fetched.
