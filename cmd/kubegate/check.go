@@ -270,6 +270,7 @@ func newCheckCmd() *cobra.Command {
 		images        imageFlags
 		baseline      string
 		writeBaseline string
+		validateOnly  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -290,6 +291,13 @@ func newCheckCmd() *cobra.Command {
 				return errors.New("name the manifests, directories, Kustomize roots or Helm charts to check (- for standard input): kubegate check deploy/")
 			}
 			p, err := in.loadPolicy()
+			if validateOnly && err == nil {
+				err = rep.apply(p)
+				if err == nil && profile != "" && profile != string(policy.ProfileBaseline) && profile != string(policy.ProfileRestricted) {
+					err = fmt.Errorf("--profile must be baseline or restricted, got %q", profile)
+				}
+				return err
+			}
 			if err != nil {
 				return err
 			}
@@ -336,6 +344,8 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&baseline, "baseline", "", "accept the findings recorded in FILE: only new findings fail (matched by rule, object and field, not line)")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "record the current findings in FILE as the baseline (and pass, unless an input fails)")
 	images.register(cmd.Flags())
+	cmd.Flags().BoolVar(&validateOnly, "validate-only", false, "check the flags, arguments and policy, and stop (what `hook install` does with the hook's arguments)")
+	_ = cmd.Flags().MarkHidden("validate-only")
 	return cmd
 }
 

@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,12 +47,28 @@ func newHookCmd() *cobra.Command {
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			self, err := os.Executable()
+			args, err = withPath(args)
 			if err != nil {
 				return err
 			}
+			// The arguments are check's: try them now, as check will read them, rather than
+			// install a hook that blocks every push over a typo.
+			var errOut strings.Builder
+			if code := run(append([]string{"check", "--validate-only"}, args...), strings.NewReader(""), io.Discard, &errOut); code != 0 {
+				return fmt.Errorf("the hook would run `kubegate check %s`, which stops before checking anything:\n%s",
+					strings.Join(args, " "), strings.TrimSpace(errOut.String()))
+			}
+			// The hook runs kubegate from PATH, so that an upgrade (or another machine's
+			// install path in a shared repository) needs no new hook.
+			if _, err := exec.LookPath("kubegate"); err != nil {
+				self, _ := os.Executable()
+				fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: warning: kubegate is not on PATH, where the hook looks for it; add %s to PATH (this kubegate is %s)\n", filepath.Dir(self), self)
+			}
 			script := "#!/bin/sh\n" + hookMarker + "\n# Checks the commits being pushed; bypass once with: git push --no-verify\n" +
-				"exec " + shellQuote(self) + " hook pre-push"
+				"if ! command -v kubegate >/dev/null 2>&1; then\n" +
+				"  echo 'kubegate: not found on PATH, so the push is not checked and is blocked; install it (https://github.com/kubegate/kubegate#install) or bypass once with git push --no-verify' >&2\n" +
+				"  exit 1\nfi\n" +
+				"exec kubegate hook pre-push"
 			for _, a := range args {
 				script += " " + shellQuote(a)
 			}
@@ -78,8 +97,8 @@ func newHookCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(args) == 0 {
-				args = []string{"."}
+			if args, err = withPath(args); err != nil {
+				return err
 			}
 			failed := 0
 			for _, u := range updates {
@@ -105,6 +124,20 @@ func newHookCmd() *cobra.Command {
 	}
 	hook.AddCommand(install, run)
 	return hook
+}
+
+// withPath adds "." to check's arguments when they name no path (flags only), as check
+// on a push checks the whole commit by default.
+func withPath(args []string) ([]string, error) {
+	c := newCheckCmd()
+	c.SetArgs(args)
+	if err := c.ParseFlags(args); err != nil {
+		return nil, fmt.Errorf("kubegate check %s: %w", strings.Join(args, " "), err)
+	}
+	if len(c.Flags().Args()) == 0 {
+		return append(slices.Clip(args), "."), nil
+	}
+	return args, nil
 }
 
 // checkCommit exports the commit and runs check in it, so that relative paths and the

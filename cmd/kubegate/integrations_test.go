@@ -340,8 +340,32 @@ func TestPrePushHook(t *testing.T) {
 	if code, out := git("push -q origin main"); code != 0 || !strings.Contains(out, "no manifest, chart or policy changed, not checked again") {
 		t.Errorf("docs-only push: exit %d\n%s", code, out)
 	}
-	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !bytes.Contains([]byte(hook), []byte(" hook pre-push '--offline' 'deploy'\n")) {
+	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !bytes.Contains([]byte(hook), []byte("\nexec kubegate hook pre-push '--offline' 'deploy'\n")) {
 		t.Errorf("hook script:\n%s", hook)
+	}
+
+	// The hook's arguments are check's, tried when it is installed: a typo is refused, not
+	// installed to block every push.
+	code, _, errOut := kubegate(t, "", "hook", "install", "--", "--fial-on", "high")
+	if code != 2 || !strings.Contains(errOut, "unknown flag: --fial-on") {
+		t.Errorf("--fial-on: exit %d %s", code, errOut)
+	}
+	code, _, errOut = kubegate(t, "", "hook", "install", "--", "--fail-on", "severe", "deploy")
+	if code != 2 || !strings.Contains(errOut, "the hook would run `kubegate check --fail-on severe deploy`, which stops before checking anything") ||
+		!strings.Contains(errOut, `--fail-on: unknown severity "severe"`) {
+		t.Errorf("--fail-on severe: exit %d %s", code, errOut)
+	}
+	// Flags and no path: the whole commit is checked.
+	if code, _, errOut := kubegate(t, "", "hook", "install", "--", "--offline", "--fail-on", "high"); code != 0 {
+		t.Fatalf("flags only: exit %d %s", code, errOut)
+	}
+	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !strings.Contains(hook, "exec kubegate hook pre-push '--offline' '--fail-on' 'high' '.'\n") {
+		t.Errorf("flags only: hook script:\n%s", hook)
+	}
+	// Without kubegate on PATH the hook blocks the push and says why.
+	code, out = sh(t, repo, []string{"PATH=/usr/bin:/bin"}, "sh", ".git/hooks/pre-push origin "+remote)
+	if code == 0 || !strings.Contains(out, "kubegate: not found on PATH, so the push is not checked and is blocked") {
+		t.Errorf("no kubegate on PATH: exit %d %s", code, out)
 	}
 }
 
