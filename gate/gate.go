@@ -59,6 +59,8 @@ type Result struct {
 	FailOn  finding.Severity
 	// Images are the verdicts of the image stage, one per distinct image.
 	Images []*images.Verdict
+	// NotChecked are the images the manifests use that were not checked (--offline).
+	NotChecked []*images.Image
 }
 
 // Checked is one object the rules saw.
@@ -124,6 +126,7 @@ func Run(ctx context.Context, opts Options) *Result {
 		}
 		res.Notes = append(res.Notes, fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached))
 	case len(used) > 0:
+		res.NotChecked = used
 		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(used), imageRefs(used)))
 	}
 	return res

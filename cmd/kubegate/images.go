@@ -20,15 +20,13 @@ func newImagesCmd() *cobra.Command {
 		Short: "List every image the inputs use: digest, signature, vulnerabilities, user, workloads",
 		Long: "Render the inputs like check, resolve every image in its registry, verify its signature\n" +
 			"under the policy's images.rules and scan it, then print one row per image. The\n" +
-			"findings themselves are check's; images exits 0 unless an input cannot be read (2).",
+			"findings themselves are check's; images exits 0 unless an input cannot be read (2).\n" +
+			"With --offline it lists the images the inputs use, marked not checked.",
 		Example: "  kubegate images deploy/overlays/prod\n  kubegate images --format json charts/app",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format must be text or json, got %q", format)
-			}
-			if images.offline {
-				return fmt.Errorf("images needs the registries: drop --offline")
 			}
 			p, err := in.loadPolicy()
 			if err != nil {
@@ -43,7 +41,11 @@ func newImagesCmd() *cobra.Command {
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				err = enc.Encode(report.NewJSONImages(res.Images))
+				list := report.NewJSONImages(res.Images)
+				if images.offline {
+					list = report.NotCheckedImages(res.NotChecked, "--offline")
+				}
+				err = enc.Encode(list)
 			} else {
 				err = report.Images(out, res)
 			}
@@ -61,6 +63,7 @@ func newImagesCmd() *cobra.Command {
 	}
 	in.register(cmd.Flags())
 	images.register(cmd.Flags())
-	cmd.Flags().StringVarP(&format, "format", "o", "text", "output format: text or json")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	deprecatedAlias(cmd.Flags(), "format", "", "o", "in trivy -o names the output file")
 	return cmd
 }

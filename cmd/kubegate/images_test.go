@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/report"
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
 	"github.com/kubegate/kubegate/images/trivy"
@@ -129,6 +131,25 @@ func TestImageStage(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("images exit %d", code)
+	}
+	// Every problem with its reason, after the table.
+	for _, s := range []string{
+		h + "/acme/agent:1: image-runs-as-root: image " + h + "/acme/agent:1 (" + agentDigest + ", linux/amd64) runs as root (config User \"\")",
+		h + "/acme/agent:1: image-vulnerable: image " + h + "/acme/agent:1@" + agentDigest + ": CVE-2026-3001 (critical) in musl 1.2.5-r9",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("images output lacks the reason %q:\n%s", s, out)
+		}
+	}
+	_, out, _ = kubegate(t, "", w.args("images", "--format", "json")...)
+	var listed []report.JSONImage
+	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 2 || len(listed[0].Details) != 2 {
+		t.Errorf("images --format json: %v %+v", err, listed)
+	}
+	// Offline: the images the inputs use, not checked.
+	code, out, _ = kubegate(t, "", w.args("images", "--offline")...)
+	if code != 0 || !strings.Contains(out, h+"/acme/agent:1") || !strings.Contains(out, "not checked (--offline)") || !strings.Contains(out, "Deployment shop/agent/c") {
+		t.Errorf("images --offline: exit %d\n%s", code, out)
 	}
 
 	_, out, _ = kubegate(t, "", w.args("check", "--offline")...)
