@@ -70,7 +70,10 @@ func run(bin, demo string, keep bool, reports string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	app := filepath.Join(tmp, "app")
+	// The app keeps its path in the repository, so that the reports name files a user can
+	// open there: testdata/demo/chart/templates/… (the lines are the same; only the
+	// registry host of the images changes).
+	app := filepath.Join(tmp, "testdata", "demo")
 	if err := copyTree(demo, app, func(b []byte) []byte {
 		return []byte(strings.ReplaceAll(string(b), "ghcr.io/acme/", host+"/acme/"))
 	}); err != nil {
@@ -91,11 +94,11 @@ images:
 	if err := os.WriteFile(filepath.Join(tmp, "kubegate.yaml"), []byte(policy), 0o644); err != nil {
 		return 0, err
 	}
-	// Run in tmp, so that the report's paths are short: app/chart/templates/….
+	// Run in tmp, so that the report's paths are the repository's: testdata/demo/….
 	args := []string{
 		"--config", "kubegate.yaml", "--namespace", "monitoring",
-		"--skip-db-update", "--trivy-cache-dir", "trivy", "--cache-dir", "cache",
-		"app/kustomize/overlays/prod", "app/chart",
+		"--skip-db-update", "--trivy-cache-dir", "trivy", "--verdict-cache-dir", "cache",
+		"testdata/demo/kustomize/overlays/prod", "testdata/demo/chart",
 	}
 	env := append(os.Environ(), "SSL_CERT_FILE="+filepath.Join(tmp, "registry-ca.pem"))
 	fmt.Printf("$ kubegate images …   (images served by a registry on https://%s)\n", host)

@@ -205,7 +205,7 @@ func TestGitLabTemplate(t *testing.T) {
 	}
 	env = append(env, "CI_PROJECT_DIR="+project, "GITLAB_CI=true")
 	code, out := sh(t, project, env, "sh", strings.Join(job.Script, "\n"))
-	if code != 1 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
+	if code != 1 || !strings.Contains(textRows(out), "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	var issues []codeQualityIssue
@@ -263,7 +263,7 @@ func TestPreCommitHook(t *testing.T) {
 	repo := t.TempDir()
 	command := strings.Join(append([]string{h.Entry}, h.Args...), " ")
 	write(t, repo, "deploy/pod.yaml", privilegedPod)
-	if code, out := sh(t, repo, nil, "sh", command); code != 1 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
+	if code, out := sh(t, repo, nil, "sh", command); code != 1 || !strings.Contains(textRows(out), "deploy/pod.yaml:11  CRITICAL  pss-privileged") {
 		t.Errorf("%s: exit %d\n%s", command, code, out)
 	}
 	write(t, repo, "deploy/pod.yaml", calmPod)
@@ -320,7 +320,7 @@ func TestPrePushHook(t *testing.T) {
 	}
 	git("commit -qam privileged")
 	code, out := git("push -q origin main")
-	if code == 0 || !strings.Contains(out, "deploy/pod.yaml:11  CRITICAL  pss-privileged") || !strings.Contains(out, "kubegate: push blocked") {
+	if code == 0 || !strings.Contains(textRows(out), "deploy/pod.yaml:11  CRITICAL  pss-privileged") || !strings.Contains(out, "kubegate: push blocked") {
 		t.Fatalf("violating push: exit %d\n%s", code, out)
 	}
 	if _, remoteHead := sh(t, remote, nil, "sh", "git log --format=%s -1 main"); strings.TrimSpace(remoteHead) != "clean" {

@@ -44,7 +44,7 @@ func result() *gate.Result {
 			Digest: "sha256:f902", Platforms: []images.Platform{{OS: "linux", Architecture: "amd64"}}, Users: []string{""},
 			OS: "debian 12.7", SignedBy: []string{"key cosign.pub"}, Attested: []string{"slsaprovenance"},
 			Counts:   map[string]int{"HIGH": 1},
-			Problems: []images.Problem{{RuleID: "image-runs-as-root", RootUser: true}, {RuleID: "image-vulnerable"}},
+			Problems: []images.Problem{{RuleID: "image-runs-as-root", RootUser: true, Message: "image runs as root"}, {RuleID: "image-vulnerable", Message: "CVE-1 (high) in openssl"}},
 		}},
 	}
 }
@@ -70,7 +70,7 @@ func TestJSONContract(t *testing.T) {
 	f := doc["findings"].([]any)[0]
 	checks := map[string][]string{
 		"top":     {"errors", "findings", "images", "notes", "summary"},
-		"image":   {"attested", "digest", "image", "os", "platforms", "problems", "signedBy", "usedBy", "users", "vulnerabilities"},
+		"image":   {"attested", "details", "digest", "image", "os", "platforms", "problems", "signedBy", "usedBy", "users", "vulnerabilities"},
 		"finding": {"container", "field", "fingerprint", "fix", "message", "object", "practices", "refs", "rule", "severity", "source"},
 		"object":  {"apiVersion", "kind", "name", "namespace"},
 		"source":  {"file", "line", "values"},
@@ -105,18 +105,34 @@ func TestText(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	for _, want := range []string{
-		"Input errors\nbad.yaml:2  ERROR  invalid YAML: x\n",
-		"base/d.yaml  (via kustomize:overlay)\nbase/d.yaml:3  MEDIUM    read-only-root-filesystem  Deployment d: m\n",
-		"pod.yaml\npod.yaml:11  CRITICAL  pss-privileged  Pod apps/p: privileged",
-		"must not set securityContext.privileged=true)\n    value set in values.yaml:4 (securityContext.privileged)\n",
-		"How to fix\n  pss-privileged: Remove securityContext.privileged: true (or set it to false).\n  read-only-root-filesystem: Set securityContext.readOnlyRootFilesystem: true",
-		"note: images: 1 checked (0 from cache)",
-		"2 objects, 2 findings (1 critical, 0 high, 1 medium, 0 low, 0 info), 1 input errors — ERROR (failOn: medium)\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("text lacks %q\n%s", want, out)
-		}
+	// Files named once; line, severity and rule in aligned columns; the field and the
+	// values line under the row; plurals right.
+	want := `Input errors
+bad.yaml:2  ERROR  invalid YAML: x
+
+pod.yaml
+  11  CRITICAL  pss-privileged             Pod apps/p: privileged (container "app" must not set securityContext.privileged=true)
+      at spec.containers[0].securityContext.privileged; value set in values.yaml:4 (securityContext.privileged)
+
+base/d.yaml  (via kustomize:overlay)
+   3  MEDIUM    read-only-root-filesystem  Deployment d: m
+
+How to fix
+  pss-privileged: Remove securityContext.privileged: true (or set it to false).
+  read-only-root-filesystem: Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the container must write.
+
+note: images: 1 checked (0 from cache)
+
+2 objects, 2 findings (1 critical, 0 high, 1 medium, 0 low, 0 info), 1 input error — ERROR (failOn: medium)
+`
+	if out != want {
+		t.Errorf("text report:\n%s\nwant:\n%s", out, want)
+	}
+	one := &gate.Result{Objects: 1, FailOn: finding.Medium, Findings: result().Findings[1:]}
+	buf.Reset()
+	Text(&buf, one, Options{})
+	if !strings.Contains(buf.String(), "\n1 object, 1 finding (0 critical, 0 high, 1 medium, 0 low, 0 info) — FAIL (failOn: medium)\n") {
+		t.Errorf("plurals:\n%s", buf.String())
 	}
 	if strings.Contains(out, "\x1b[") {
 		t.Error("colour without a terminal")
@@ -135,6 +151,8 @@ func TestImagesTable(t *testing.T) {
 	}
 	want := `IMAGE               DIGEST       SIGNED BY                       VULNS C/H/M/L  USER    PROBLEMS                             USED BY
 ghcr.io/acme/web:1  sha256:f902  key cosign.pub +slsaprovenance  0/1/0/0        (root)  image-runs-as-root,image-vulnerable  Pod apps/p/app
+ghcr.io/acme/web:1: image-runs-as-root: image runs as root
+ghcr.io/acme/web:1: image-vulnerable: CVE-1 (high) in openssl
 note: images: 1 checked (0 from cache)
 `
 	if buf.String() != want {

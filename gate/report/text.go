@@ -16,9 +16,10 @@ var severityColor = map[finding.Severity]string{
 
 const reset = "\x1b[0m"
 
-// Text writes the report for people: input errors first, then findings grouped by file as
-// "file:line  SEVERITY  rule  object: message", the fix of each rule that fired, notes,
-// and a summary line with the verdict.
+// Text writes the report for people: input errors first, then findings grouped by file —
+// the file named once, then one row per finding with aligned columns (line, SEVERITY,
+// rule, object: message) and, under it, the field at fault and the values-file line that
+// set it —, the fix of each rule that fired, notes, and a summary line with the verdict.
 func Text(w io.Writer, r *gate.Result, o Options) error {
 	paint := func(code, s string) string {
 		if !o.Color {
@@ -34,10 +35,16 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 		}
 		b.WriteString("\n")
 	}
-	file := ""
+	lineWidth, ruleWidth := 1, 0
 	for _, f := range r.Findings {
-		if f.Source.File != file {
-			if file != "" {
+		lineWidth = max(lineWidth, len(fmt.Sprint(f.Source.Line)))
+		ruleWidth = max(ruleWidth, len(f.RuleID))
+	}
+	indent := strings.Repeat(" ", 2+lineWidth+2)
+	file := ""
+	for i, f := range r.Findings {
+		if i == 0 || f.Source.File != file {
+			if i > 0 {
 				b.WriteString("\n")
 			}
 			file = f.Source.File
@@ -47,11 +54,21 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 			}
 			b.WriteString(paint("\x1b[1m", header) + "\n")
 		}
-		sev := strings.ToUpper(f.Severity.String())
-		fmt.Fprintf(&b, "%s  %s  %s  %s: %s\n", location(f.Source.File, f.Source.Line),
-			paint(severityColor[f.Severity], fmt.Sprintf("%-8s", sev)), f.RuleID, f.Object, f.Message)
+		line := "-"
+		if f.Source.Line > 0 {
+			line = fmt.Sprint(f.Source.Line)
+		}
+		sev := fmt.Sprintf("%-8s", strings.ToUpper(f.Severity.String()))
+		fmt.Fprintf(&b, "  %*s  %s  %-*s  %s: %s\n", lineWidth, line, paint(severityColor[f.Severity], sev), ruleWidth, f.RuleID, f.Object, f.Message)
+		var where []string
+		if f.Field != "" {
+			where = append(where, "at "+f.Field)
+		}
 		if v := f.Source.Values; v != nil {
-			fmt.Fprintf(&b, "    value set in %s\n", v)
+			where = append(where, "value set in "+v.String())
+		}
+		if len(where) > 0 {
+			b.WriteString(paint("\x1b[2m", indent+strings.Join(where, "; ")) + "\n")
 		}
 	}
 	if fired := firedRules(r.Findings); len(fired) > 0 {
@@ -86,7 +103,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	for s := finding.Critical; s >= finding.Info; s-- {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s.String()], s))
 	}
-	line := fmt.Sprintf("%d objects, %d findings (%s)", r.Objects, len(r.Findings), strings.Join(parts, ", "))
+	line := fmt.Sprintf("%s, %s (%s)", count(r.Objects, "object", "objects"), count(len(r.Findings), "finding", "findings"), strings.Join(parts, ", "))
 	if len(r.Exempted) > 0 {
 		line += fmt.Sprintf(", %d exempted", len(r.Exempted))
 	}
@@ -94,7 +111,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 		line += fmt.Sprintf(", %d baselined", len(r.Baselined))
 	}
 	if len(r.Errors) > 0 {
-		line += fmt.Sprintf(", %d input errors", len(r.Errors))
+		line += ", " + count(len(r.Errors), "input error", "input errors")
 	}
 	// Say why a run fails when no finding reaches failOn: images that could not be checked.
 	unchecked := 0
@@ -104,7 +121,11 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 		}
 	}
 	if unchecked > 0 {
-		line += fmt.Sprintf(", %d on images not checked (these fail at any failOn)", unchecked)
+		if unchecked == 1 {
+			line += ", 1 on an image not checked (it fails at any failOn)"
+		} else {
+			line += fmt.Sprintf(", %d on images not checked (these fail at any failOn)", unchecked)
+		}
 	}
 	var verdict string
 	switch r.Verdict() {
@@ -116,4 +137,12 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 		verdict = paint("\x1b[1;31m", "ERROR")
 	}
 	return fmt.Sprintf("%s — %s (failOn: %s)", line, verdict, r.FailOn)
+}
+
+// count is "1 finding", "2 findings".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

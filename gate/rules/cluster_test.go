@@ -160,7 +160,7 @@ func TestTokenAutomount(t *testing.T) {
 	}
 	expect(t, messages(t, "service-account-token-automount", pod+sa("false"), model.Options{}))
 	expect(t, messages(t, "service-account-token-automount", pod, model.Options{}),
-		`pod mounts an API token of ServiceAccount "s" (the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not in the set)`)
+		`pod mounts an API token of ServiceAccount "s" (the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not defined in the checked files)`)
 	declared := strings.Replace(pod, "serviceAccountName: s,", "serviceAccountName: s, automountServiceAccountToken: true,", 1)
 	expect(t, messages(t, "service-account-token-automount", declared+sa("false"), model.Options{}))
 }

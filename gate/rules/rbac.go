@@ -221,7 +221,7 @@ func checkClusterSecretsRead(s *model.Set) []Finding {
 			continue
 		}
 		bindings := x.BoundBy(r.V)
-		scope := "and nothing in the set binds it to a namespace"
+		scope := "and nothing in the checked files binds it to a namespace"
 		if len(bindings) > 0 {
 			i := slices.IndexFunc(bindings, func(b model.Typed[rbacv1.ClusterRoleBinding]) bool { return b.Object.Kind == "ClusterRoleBinding" })
 			if i < 0 {
@@ -384,7 +384,7 @@ func checkTokenAutomount(s *model.Set) []Finding {
 		if auto != nil && !*auto {
 			continue
 		}
-		why := "the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not in the set"
+		why := "the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not defined in the checked files"
 		if known {
 			why = "neither the pod nor the ServiceAccount sets automountServiceAccountToken: false"
 		}

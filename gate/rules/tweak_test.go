@@ -95,7 +95,7 @@ func TestWorkloadRulesOnTypedTweaks(t *testing.T) {
 		{"container-resources", func(d *appsv1.Deployment) { ctr(d).Resources.Limits = nil }, "spec.template.spec.containers[0].resources: container \"web\" sets no resources.limits.memory"},
 		{"image-not-pinned", func(d *appsv1.Deployment) { ctr(d).Image = "ghcr.io/acme/web:latest" }, "spec.template.spec.containers[0].image: container \"web\": image \"ghcr.io/acme/web:latest\" uses the mutable :latest tag"},
 		{"image-pull-policy", func(d *appsv1.Deployment) { ctr(d).Image = "ghcr.io/acme/web:1.4.2" }, "spec.template.spec.containers[0].image: container \"web\" runs tagged image \"ghcr.io/acme/web:1.4.2\" with imagePullPolicy IfNotPresent (the default for a tagged image): a node may run a stale cached copy"},
-		{"service-account-token-automount", func(d *appsv1.Deployment) { spec(d).AutomountServiceAccountToken = nil }, "spec.template.spec.automountServiceAccountToken: pod mounts an API token of ServiceAccount \"default\" (the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not in the set)"},
+		{"service-account-token-automount", func(d *appsv1.Deployment) { spec(d).AutomountServiceAccountToken = nil }, "spec.template.spec.automountServiceAccountToken: pod mounts an API token of ServiceAccount \"default\" (the pod does not set automountServiceAccountToken: false, and the ServiceAccount is not defined in the checked files)"},
 		{"secret-env-var", func(d *appsv1.Deployment) {
 			ctr(d).Env = []corev1.EnvVar{{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "password"}}}}
