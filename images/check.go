@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/internal/parallel"
+	"github.com/kubegate/kubegate/internal/progress"
 )
 
 // Scans says whether any image can be scanned under the policy: some rule (or the default
@@ -58,9 +57,9 @@ type Checker struct {
 	// verified or scanned again. Optional.
 	DigestOf func(ctx context.Context, ref string) (string, error)
 	Cache    *Cache
-	Policy   *policy.Policy // its images section; nil: the default policy
-	Parallel int            // images checked at once; default DefaultParallel()
-	Progress io.Writer      // nil: no progress line
+	Policy   *policy.Policy     // its images section; nil: the default policy
+	Parallel int                // images checked at once; default DefaultParallel()
+	Progress *progress.Reporter // nil: no progress
 	Now      time.Time
 }
 
@@ -94,23 +93,10 @@ func (c *Checker) Check(ctx context.Context, images []*Image) []*Verdict {
 	n := c.Concurrency()
 	out := make([]*Verdict, len(images))
 	var done atomic.Int32
-	var mu sync.Mutex
-	progress := func() {
-		if c.Progress == nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(c.Progress, "\rimages: %d/%d checked", done.Load(), len(images))
-		if int(done.Load()) == len(images) {
-			fmt.Fprintln(c.Progress)
-		}
-	}
-	progress()
+	c.Progress.Count("images checked", 0, len(images))
 	parallel.ForN(n, len(images), func(i int) {
 		out[i] = c.checkOne(ctx, images[i])
-		done.Add(1)
-		progress()
+		c.Progress.Count("images checked", int(done.Add(1)), len(images))
 	})
 	return out
 }

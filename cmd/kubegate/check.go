@@ -351,6 +351,7 @@ func newCheckCmd() *cobra.Command {
 
 // runGate runs the gate with the image stage the flags configure and the baseline, if any.
 func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline) (*gate.Result, error) {
+	images.progress = cmd.ErrOrStderr()
 	checker, release, err := images.checker(p)
 	if err != nil {
 		return nil, err

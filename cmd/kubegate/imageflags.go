@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/registry"
 	"github.com/kubegate/kubegate/images/trivy"
+	"github.com/kubegate/kubegate/internal/progress"
 )
 
 // imageFlags configure the image stage of check and images.
@@ -32,6 +34,8 @@ type imageFlags struct {
 	noCache       bool
 	trustedRoot   string
 	quiet         bool
+	// progress is where progress goes (the command's stderr); nil: os.Stderr.
+	progress io.Writer
 }
 
 func (f *imageFlags) register(fs *pflag.FlagSet) {
@@ -45,7 +49,7 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	deprecatedAlias(fs, "verdict-cache-dir", "cache-dir", "", "in trivy --cache-dir is Trivy's cache, which is --trivy-cache-dir here")
 	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures and transparency-log checks (default: the public-good root, through TUF)")
-	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr (on a terminal one line rewritten in place; in a CI log a line per stage and at most one count line every 2 s)")
 }
 
 // checker builds the image stage under the policy, and what releases it; the Trivy DB is
@@ -69,9 +73,18 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	})
 	res := registry.New(registry.Options{Insecure: insecure, Timeout: f.regTimeout})
 	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir(), TrustedRootFile: f.trustedRoot}
+	var prog *progress.Reporter
+	if !f.quiet {
+		w := f.progress
+		if w == nil {
+			w = os.Stderr
+		}
+		file, isFile := w.(*os.File)
+		prog = progress.New(w, isFile && term.IsTerminal(int(file.Fd())), 2*time.Second)
+	}
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
-			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB})
+			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog})
 	}}
 	c := &images.Checker{
 		Resolver: res,
@@ -79,12 +92,10 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		Scanner:  scanner,
 		Policy:   p,
 		Parallel: f.parallel,
+		Progress: prog,
 	}
 	if !f.noCache {
 		c.Cache, c.DigestOf = &images.Cache{Dir: f.cacheDir}, res.Digest
-	}
-	if !f.quiet && term.IsTerminal(int(os.Stderr.Fd())) {
-		c.Progress = os.Stderr
 	}
 	return c, scanner.Close, nil
 }

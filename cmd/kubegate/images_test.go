@@ -114,7 +114,14 @@ func TestImageStage(t *testing.T) {
 	}
 
 	// Unchanged digests: the verdicts come from the cache, with the same findings.
-	_, out2, _ := kubegate(t, "", w.args("check", "--format", "json")...)
+	_, out2, progressLog := kubegate(t, "", w.args("check", "--format", "json")...)
+	// Not a terminal (a CI log): plain progress lines, the first and the last count.
+	if !strings.Contains(progressLog, "images checked: 0/2\n") || !strings.Contains(progressLog, "images checked: 2/2\n") || strings.Contains(progressLog, "\r") {
+		t.Errorf("progress in a log:\n%q", progressLog)
+	}
+	if _, _, quiet := kubegate(t, "", w.args("check", "--format", "json", "--quiet")...); strings.Contains(quiet, "images checked") {
+		t.Errorf("progress with --quiet:\n%s", quiet)
+	}
 	r2 := jsonReport(t, out2)
 	if len(r2.Findings) != len(r.Findings) || !strings.Contains(strings.Join(r2.Notes, "\n"), "images: 2 checked (2 from cache)") {
 		t.Fatalf("second run: %d findings, notes %v", len(r2.Findings), r2.Notes)

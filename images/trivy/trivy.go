@@ -52,6 +52,7 @@ import (
 	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/rpm"
 
 	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/internal/progress"
 )
 
 // DefaultDBRepositories are Trivy's own defaults: the mirror first, then GHCR.
@@ -62,6 +63,8 @@ type Options struct {
 	// CacheDir is Trivy's cache directory, shared with the trivy CLI: the DB lives in
 	// CacheDir/db, analysed layers in CacheDir/fanal. Default: the user cache dir + trivy.
 	CacheDir string
+	// Progress says when the DB is downloaded, and how big it is; nil says nothing.
+	Progress *progress.Reporter
 	// DBRepositories are tried in order to download the DB.
 	DBRepositories []string
 	// SkipDBUpdate uses the DB in the cache as it is; it must exist.
@@ -113,9 +116,15 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 		return nil, fmt.Errorf("vulnerability DB in %s: %w", dbDir, err)
 	}
 	if needs {
+		opts.Progress.Stage("images: downloading the vulnerability DB from %s", strings.Join(opts.DBRepositories, " or "))
 		if err := s.download(ctx, dbDir); err != nil {
 			return nil, err
 		}
+		size := "?"
+		if st, err := os.Stat(db.Path(dbDir)); err == nil {
+			size = fmt.Sprintf("%.0f MB", float64(st.Size())/1e6)
+		}
+		opts.Progress.Stage("images: vulnerability DB downloaded (%s)", size)
 	}
 	if err := s.open(dbDir); err != nil {
 		return nil, err
