@@ -124,7 +124,7 @@ var defects = []defect{
 	{rule: "rbac-sensitive-subresources", edits: []edit{{"    verbs: [get, watch]\n", "    verbs: [get, watch]\n  - apiGroups: [\"\"]\n    resources: [pods/exec]\n    verbs: [create]\n"}},
 		msg: "rules[1] grants create pods/exec", at: "  - apiGroups: [\"\"]\n    resources: [pods/exec]"},
 	{rule: "rbac-cluster-secrets-read", add: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: secret-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    verbs: [get, list]\n",
-		msg: "rules[0] grants get, list on secrets in every namespace, and nothing in the set binds it to a namespace",
+		msg: "rules[0] grants get, list on secrets in every namespace, and nothing in the checked files binds it to a namespace",
 		at:  "  - apiGroups: [\"\"]\n    resources: [secrets]"},
 	{rule: "rbac-cluster-admin", add: "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: web-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n  - kind: ServiceAccount\n    name: web\n    namespace: shop\n",
 		msg: "binds cluster-admin to ServiceAccount shop/web", at: "  - kind: ServiceAccount\n    name: web\n"},
