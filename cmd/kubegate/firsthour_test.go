@@ -195,3 +195,20 @@ func TestPolicyErrorsAllAtOnce(t *testing.T) {
 	}
 	_ = os.Remove(filepath.Join(dir, "kubegate.yaml"))
 }
+
+// TestPathsAsWrittenAreCleaned: "./testdata/demo/chart/" and "testdata/demo/chart" give the
+// same report, with no "//" or "./" in a path.
+func TestPathsAsWrittenAreCleaned(t *testing.T) {
+	noGitHub(t)
+	chdir(t, "../..")
+	_, clean, _ := kubegate(t, "", "check", "--offline", "--no-color", "testdata/demo/chart")
+	_, messy, _ := kubegate(t, "", "check", "--offline", "--no-color", "./testdata/demo/chart/")
+	if messy != clean || strings.Contains(messy, "//") || strings.Contains(messy, "./testdata") {
+		t.Errorf("./testdata/demo/chart/:\n%s\ntestdata/demo/chart:\n%s", messy, clean)
+	}
+	// Standard input is <stdin> in findings and in errors alike.
+	_, out, _ := kubegate(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec:\n  containers: [{name: c, image: nginx:1.27}]\n---\nkind: [\n", "check", "--offline", "--no-color", "-")
+	if !strings.Contains(out, "<stdin>:8  ERROR") || !strings.Contains(textRows(out), "<stdin>:4  MEDIUM") {
+		t.Errorf("stdin:\n%s", out)
+	}
+}

@@ -82,6 +82,11 @@ func Render(paths []string, opts Options) *Result {
 	}
 	r := &Result{}
 	for _, p := range paths {
+		if p != "-" {
+			// "./deploy/" and "deploy" name the same input: report it one way, with no
+			// "//" where a file name is appended.
+			p = filepath.Clean(p)
+		}
 		before, beforeErrs, beforeEmpty := len(r.Objects), len(r.Errors), r.emptyLists
 		r.renderPath(p, opts)
 		if len(r.Objects) == before && len(r.Errors) == beforeErrs && r.emptyLists == beforeEmpty {
