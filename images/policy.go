@@ -1,6 +1,9 @@
 package images
 
-import "github.com/kubegate/kubegate/gate/policy"
+import (
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/internal/glob"
+)
 
 // scanning is the rule's vulnerability threshold (the default one when it sets none), or
 // nil when it scans nothing (failOn: off).
@@ -24,7 +27,7 @@ var DefaultRule = policy.ImageRule{Vulnerabilities: &policy.VulnerabilityRule{Fa
 func MatchRule(rules []policy.ImageRule, def *policy.ImageRule, repo string) *policy.ImageRule {
 	for i := range rules {
 		for _, g := range rules[i].Match {
-			if policy.GlobMatch(g, repo) {
+			if glob.Match(g, repo) {
 				return &rules[i]
 			}
 		}

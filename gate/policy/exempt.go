@@ -148,12 +148,12 @@ func (p *Policy) exemptionFor(f finding.Finding, now time.Time, expired []bool) 
 }
 
 func (e Exemption) covers(f finding.Finding) bool {
-	return glob(e.Rule, f.RuleID) && glob(e.Kind, f.Object.Kind) && glob(e.Namespace, f.Object.Namespace) &&
-		glob(e.Name, f.Object.Name) && glob(e.Container, f.Container)
+	return matchOrEmpty(e.Rule, f.RuleID) && matchOrEmpty(e.Kind, f.Object.Kind) && matchOrEmpty(e.Namespace, f.Object.Namespace) &&
+		matchOrEmpty(e.Name, f.Object.Name) && matchOrEmpty(e.Container, f.Container)
 }
 
-// glob matches an empty pattern against anything.
-func glob(pattern, s string) bool {
+// matchOrEmpty matches a selector glob; an empty one matches anything.
+func matchOrEmpty(pattern, s string) bool {
 	if pattern == "" {
 		return true
 	}
@@ -176,7 +176,7 @@ func annotationExempts(o *manifest.Object, f finding.Finding) exemptState {
 		return notExempt
 	}
 	for _, pat := range strings.Split(list, ",") {
-		if glob(strings.TrimSpace(pat), f.RuleID) && strings.TrimSpace(pat) != "" {
+		if matchOrEmpty(strings.TrimSpace(pat), f.RuleID) && strings.TrimSpace(pat) != "" {
 			if strings.TrimSpace(ann[AnnotationExemptReason]) == "" {
 				return exemptNoReason
 			}

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"time"
-
-	globs "github.com/kubegate/kubegate/internal/glob"
 )
 
 // The images section's rules, in the policy's words: what an image must satisfy. The
@@ -76,9 +74,3 @@ func (v VulnIgnore) ExpiresAt() (t time.Time, ok bool) {
 	}
 	return d.AddDate(0, 0, 1), true
 }
-
-// GlobMatch matches a reference glob: ** matches across "/", * and ? within a segment.
-func GlobMatch(pattern, repo string) bool { return globs.Match(pattern, repo) }
-
-// ValidGlob reports whether a match glob is well formed.
-func ValidGlob(pattern string) bool { return globs.Valid(pattern) }

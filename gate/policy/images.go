@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/internal/glob"
 )
 
 // KeyDir is where relative key paths of images.rules are found: the policy file's directory.
@@ -47,7 +48,7 @@ func (p *Policy) validateImages(line func(string) int) {
 			errAt(at, "an image rule needs match: globs such as ghcr.io/acme/**")
 		}
 		for j, g := range r.Match {
-			if !ValidGlob(g) || strings.TrimSpace(g) == "" {
+			if !glob.Valid(g) || strings.TrimSpace(g) == "" {
 				errAt(fmt.Sprintf("%s.match[%d]", at, j), "bad glob %q", g)
 			}
 		}

@@ -21,7 +21,7 @@ import (
 	"github.com/kubegate/kubegate/gate/apiversions"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	globs "github.com/kubegate/kubegate/internal/glob"
+	"github.com/kubegate/kubegate/internal/glob"
 	"github.com/kubegate/kubegate/internal/suggest"
 )
 
@@ -411,7 +411,7 @@ func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 	}
 	for field, list := range map[string][]string{"skipDirs": p.SkipDirs, "skipFiles": p.SkipFiles} {
 		for i, g := range list {
-			if strings.TrimSpace(g) == "" || !globs.Valid(g) {
+			if strings.TrimSpace(g) == "" || !glob.Valid(g) {
 				errAt(line(fmt.Sprintf("%s[%d]", field, i)), "%s: bad glob %q", field, g)
 			}
 		}

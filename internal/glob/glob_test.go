@@ -7,13 +7,19 @@ func TestMatch(t *testing.T) {
 		glob, name string
 		want       bool
 	}{
-		{"ghcr.io/acme/**", "ghcr.io/acme/a/b", true},
-		{"ghcr.io/acme/*", "ghcr.io/acme/a/b", false},
-		{"*/app/vuln", "127.0.0.1:5000/app/vuln", true},
+		{"ghcr.io/acme/**", "ghcr.io/acme/web", true},
+		{"ghcr.io/acme/**", "ghcr.io/acme/team/web", true},
+		{"ghcr.io/acme/**", "ghcr.io/acme-evil/web", false},
+		{"ghcr.io/acme/*", "ghcr.io/acme/team/web", false},
+		{"ghcr.io/acme/*", "ghcr.io/acme/web", true},
 		{"docker.io/library/nginx", "docker.io/library/nginx", true},
+		{"**", "registry.local:5000/x", true},
+		{"*/app/vuln", "127.0.0.1:5000/app/vuln", true},
+		{"ghcr.io/acme/we?", "ghcr.io/acme/web", true},
+		{"ghcr.io/acme.io/**", "ghcr.io/acmexio/web", false}, // dots are literal
 	} {
 		if got := Match(tc.glob, tc.name); got != tc.want {
-			t.Errorf("Match(%q, %q) = %t", tc.glob, tc.name, got)
+			t.Errorf("Match(%q, %q) = %v, want %v", tc.glob, tc.name, got, tc.want)
 		}
 	}
 }
