@@ -212,7 +212,7 @@ func (f *reportFlags) filter(res *gate.Result) {
 	n := len(res.Findings)
 	res.Findings = slices.DeleteFunc(res.Findings, func(x finding.Finding) bool { return !f.show[x.Severity] && !x.FailClosed })
 	if left := n - len(res.Findings); left > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("--severity %s: %d %s of other severities left out", strings.Join(f.severities, ","), left, plural(left, "finding", "findings")))
+		res.Notes = append(res.Notes, fmt.Sprintf("--severity %s: %s of other severities left out", strings.Join(f.severities, ","), report.Count(left, "finding", "findings")))
 	}
 }
 
@@ -291,13 +291,6 @@ func newCheckCmd() *cobra.Command {
 				return errors.New("name the manifests, directories, Kustomize roots or Helm charts to check (- for standard input): kubegate check deploy/")
 			}
 			p, err := in.loadPolicy()
-			if validateOnly && err == nil {
-				err = rep.apply(p)
-				if err == nil && profile != "" && profile != string(policy.ProfileBaseline) && profile != string(policy.ProfileRestricted) {
-					err = fmt.Errorf("--profile must be baseline or restricted, got %q", profile)
-				}
-				return err
-			}
 			if err != nil {
 				return err
 			}
@@ -307,8 +300,8 @@ func newCheckCmd() *cobra.Command {
 				}
 				p.Profile = policy.Profile(profile)
 			}
-			if err := rep.apply(p); err != nil {
-				return err
+			if err := rep.apply(p); err != nil || validateOnly {
+				return err // --validate-only: everything above held; check nothing
 			}
 			in.render.Stdin = cmd.InOrStdin()
 			var base *policy.Baseline
@@ -367,11 +360,4 @@ func isTerminal(w any) bool {
 	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

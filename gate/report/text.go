@@ -103,7 +103,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	for s := finding.Critical; s >= finding.Info; s-- {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[s.String()], s))
 	}
-	line := fmt.Sprintf("%s, %s (%s)", count(r.Objects, "object", "objects"), count(len(r.Findings), "finding", "findings"), strings.Join(parts, ", "))
+	line := fmt.Sprintf("%s, %s (%s)", Count(r.Objects, "object", "objects"), Count(len(r.Findings), "finding", "findings"), strings.Join(parts, ", "))
 	if len(r.Exempted) > 0 {
 		line += fmt.Sprintf(", %d exempted", len(r.Exempted))
 	}
@@ -111,7 +111,7 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 		line += fmt.Sprintf(", %d baselined", len(r.Baselined))
 	}
 	if len(r.Errors) > 0 {
-		line += ", " + count(len(r.Errors), "input error", "input errors")
+		line += ", " + Count(len(r.Errors), "input error", "input errors")
 	}
 	// Say why a run fails when no finding reaches failOn: images that could not be checked.
 	unchecked := 0
@@ -139,8 +139,8 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	return fmt.Sprintf("%s — %s (failOn: %s)", line, verdict, r.FailOn)
 }
 
-// count is "1 finding", "2 findings".
-func count(n int, one, many string) string {
+// Count is "1 finding", "2 findings".
+func Count(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
