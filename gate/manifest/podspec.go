@@ -1,6 +1,10 @@
 package manifest
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // podTemplatePaths says where each workload kind keeps its pod template: the path of the
 // template's metadata parent ("" for a Pod, whose own metadata applies).
@@ -15,6 +19,9 @@ var podTemplatePaths = map[string][]string{
 	"Job":                   {"spec", "template"},
 	"CronJob":               {"spec", "jobTemplate", "spec", "template"},
 }
+
+// WorkloadKinds are the kinds that carry a pod template, sorted.
+func WorkloadKinds() []string { return slices.Sorted(maps.Keys(podTemplatePaths)) }
 
 // workloadGroups are the API groups whose kinds above are the built-in workloads (a CRD
 // may reuse a kind name in its own group).

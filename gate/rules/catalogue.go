@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/node"
 	"github.com/kubegate/kubegate/gate/policy"
 )
@@ -14,7 +15,7 @@ import (
 // TestScopesAreTrue runs every check on just its kinds and expects the same findings.
 var (
 	anyKind      = []string{"*"}
-	workloads    = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+	workloads    = manifest.WorkloadKinds() // the kinds the model reads pod templates from
 	namespaces   = []string{"Namespace"}
 	services     = []string{"Service"}
 	rbacObjects  = []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
