@@ -137,6 +137,11 @@ func IsZeroDuration(s string) bool {
 	return strings.Trim(s, "0hms.") == "" && strings.ContainsAny(s, "0")
 }
 
+// ComponentKinds are the kinds findComponents reads: control-plane static Pods, kubeadm's
+// configurations, KubeletConfiguration and kubelet flag files. The control-plane rules'
+// scope.
+var ComponentKinds = []string{"Pod", "ClusterConfiguration", "InitConfiguration", "JoinConfiguration", "KubeletConfiguration", manifest.KubeletFlagsKind}
+
 // findComponents finds every configured component of the set.
 func (s *Set) findComponents() []*Component {
 	out := slices.Clone(s.staticComponents)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/gate/model"
 	"github.com/kubegate/kubegate/gate/node"
 	"github.com/kubegate/kubegate/gate/policy"
 )
@@ -21,7 +22,7 @@ var (
 	rbacObjects  = []string{"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
 	bindings     = []string{"RoleBinding", "ClusterRoleBinding"}
 	secrets      = []string{"Secret"}
-	controlPlane = []string{"Pod", "ClusterConfiguration", "InitConfiguration", "JoinConfiguration", "KubeletConfiguration", "KubeletFlags"}
+	controlPlane = model.ComponentKinds
 )
 
 // kinds joins scopes.
