@@ -68,6 +68,6 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
-	root.AddCommand(newCheckCmd(), newGenerateCmd(), newGitHubActionCmd(), newHookCmd(), newImagesCmd(), newNodeCmd(), newRenderCmd(), newRulesCmd(), newVersionCmd(), newWebhookCmd())
+	root.AddCommand(newCheckCmd(), newDBCmd(), newGenerateCmd(), newGitHubActionCmd(), newHookCmd(), newImagesCmd(), newNodeCmd(), newRenderCmd(), newRulesCmd(), newVersionCmd(), newWebhookCmd())
 	return root
 }

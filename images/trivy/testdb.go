@@ -1,18 +1,11 @@
 package trivy
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
@@ -75,8 +68,8 @@ func WriteDB(cacheDir string, advisories []Advisory, updatedAt time.Time) error 
 	})
 }
 
-// DBArtifact is a DB as Trivy publishes it in its OCI repository: one tar+gzip layer of
-// trivy.db and metadata.json, titled db.tar.gz. Like WriteDB, never while a Scanner is open.
+// DBArtifact is a DB as Trivy publishes it in its OCI repository (see PushDB). Like
+// WriteDB, never while a Scanner is open.
 func DBArtifact(advisories []Advisory, updatedAt time.Time) (v1.Image, error) {
 	tmp, err := os.MkdirTemp("", "kubegate-db-")
 	if err != nil {
@@ -86,20 +79,5 @@ func DBArtifact(advisories []Advisory, updatedAt time.Time) (v1.Image, error) {
 	if err := WriteDB(tmp, advisories, updatedAt); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, f := range []string{"trivy.db", "metadata.json"} {
-		b, err := os.ReadFile(filepath.Join(db.Dir(tmp), f))
-		if err != nil {
-			return nil, err
-		}
-		tw.WriteHeader(&tar.Header{Name: f, Mode: 0o644, Size: int64(len(b))})
-		tw.Write(b)
-	}
-	tw.Close()
-	gz.Close()
-	const mediaType = "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"
-	return mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(buf.Bytes(), mediaType), MediaType: mediaType,
-		Annotations: map[string]string{"org.opencontainers.image.title": "db.tar.gz"}})
+	return packDB(db.Dir(tmp))
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -74,6 +75,19 @@ type Options struct {
 	InsecureDBRegistry bool
 }
 
+// DBRef parses a DB repository as the trivy CLI does: without a tag, the tag is the DB
+// schema version this build reads (":2"), never "latest".
+func DBRef(repo string, opts ...name.Option) (name.Reference, error) {
+	ref, err := name.ParseReference(repo, append(opts, name.WithDefaultTag(""))...)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability DB repository %q: %v", repo, err)
+	}
+	if t, ok := ref.(name.Tag); ok && t.TagStr() == "" {
+		ref = t.Tag(strconv.Itoa(tdb.SchemaVersion))
+	}
+	return ref, nil
+}
+
 // DefaultCacheDir is Trivy's own default, so kubegate and trivy share one DB download.
 func DefaultCacheDir() string { return cache.DefaultDir() }
 
@@ -104,9 +118,9 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 	}
 	s := &Scanner{opts: opts, vuln: vulnerability.NewClient(tdb.Config{})}
 	for _, r := range opts.DBRepositories {
-		ref, err := name.ParseReference(r)
+		ref, err := DBRef(r)
 		if err != nil {
-			return nil, fmt.Errorf("vulnerability DB repository %q: %v", r, err)
+			return nil, err
 		}
 		s.repos = append(s.repos, ref)
 	}
@@ -159,10 +173,8 @@ func (s *Scanner) open(dbDir string) error {
 		db.Close()
 		return fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
 	}
-	s.info.Store(&images.DBInfo{
-		Version:   fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format("20060102T150405Z")),
-		UpdatedAt: meta.UpdatedAt,
-	})
+	info := dbInfo(meta)
+	s.info.Store(&info)
 	return nil
 }
 

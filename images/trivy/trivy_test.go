@@ -1,7 +1,9 @@
 package trivy
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"os"
@@ -226,5 +228,37 @@ func TestRefreshSwapsTheDB(t *testing.T) {
 	}
 	if n := scan(); n != 2 || !s.DB().UpdatedAt.Equal(second) {
 		t.Fatalf("after the refresh: %d vulnerabilities (want 2), DB %+v", n, s.DB())
+	}
+}
+
+// TestUntarDBWritesOnlyTheDB: a crafted layer cannot write outside the directory, and a
+// layer without both files is not a DB.
+func TestUntarDBWritesOnlyTheDB(t *testing.T) {
+	layer := func(names ...string) *bytes.Buffer {
+		var buf bytes.Buffer
+		gz := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(gz)
+		for _, n := range names {
+			tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+			tw.Write([]byte("{}"))
+		}
+		tw.Close()
+		gz.Close()
+		return &buf
+	}
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "db")
+	os.Mkdir(dir, 0o755)
+	if err := untarDB(layer("../evil", "/abs", "trivy.db", "metadata.json"), dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "evil")); err == nil {
+		t.Error("../evil written")
+	}
+	if err := untarDB(layer("trivy.db"), t.TempDir()); err == nil || err.Error() != "not a vulnerability DB layer: want trivy.db and metadata.json in it" {
+		t.Errorf("half a DB: %v", err)
+	}
+	if err := untarDB(bytes.NewBufferString("plain"), t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "not a vulnerability DB layer: ") {
+		t.Errorf("not gzip: %v", err)
 	}
 }
