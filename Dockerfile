@@ -1,11 +1,14 @@
 # syntax=docker/dockerfile:1
-# kubegate as a container: a static binary (built by `make build`, as CI tests it) on
-# Alpine (a shell for GitLab CI jobs, CA certificates for registries), run as a non-root
-# user.
+# kubegate as a container, built from source: a static binary (built by `make build`, as CI
+# tests it) on distroless static (CA certificates, no shell, no package manager), as the
+# distroless nonroot user. The release image is build/release.Dockerfile, the same base.
 #   docker build --build-arg VERSION=$(git describe --tags --always) -t kubegate .
 #   docker run --rm -v "$PWD:/work" -w /work kubegate check --offline deploy/
+# For CI jobs that run scripts in the image (GitLab CI), a busybox shell:
+#   docker build --build-arg BASE=gcr.io/distroless/static-debian12:debug-nonroot -t kubegate:debug .
 
 ARG GO_VERSION=1.26.8
+ARG BASE=gcr.io/distroless/static-debian12:nonroot
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
@@ -18,12 +21,8 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
     make build VERSION=${VERSION} && \
     go version -m bin/kubegate | grep -q 'CGO_ENABLED=0'
 
-FROM alpine:3.22
-RUN apk add --no-cache ca-certificates git && \
-    adduser -D -u 65532 -h /home/kubegate kubegate
+FROM ${BASE}
 COPY --from=build /src/bin/kubegate /usr/local/bin/kubegate
 USER 65532:65532
-ENV HOME=/home/kubegate
 WORKDIR /work
-ENTRYPOINT ["kubegate"]
-CMD ["--help"]
+ENTRYPOINT ["/usr/local/bin/kubegate"]

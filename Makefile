@@ -15,7 +15,16 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench perf bench-webhook lint demo fuzz crosscheck clean
+.PHONY: all build test bench perf bench-webhook lint demo fuzz crosscheck release-check clean
+
+# Tools the tests run, installed through the Go module proxy into .cache/bin once. The
+# cosign CLI is the one the GitHub Action verifies releases with; its version is go.mod's
+# cosign library.
+TOOLS  := $(CURDIR)/.cache/bin
+COSIGN := $(TOOLS)/cosign-v3.1.3
+$(COSIGN):
+	GOBIN=$(TOOLS)/tmp-cosign $(GO) install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+	mv $(TOOLS)/tmp-cosign/cosign $@ && rmdir $(TOOLS)/tmp-cosign
 
 all: build
 
@@ -23,10 +32,15 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/kubegate
 
+# GitLab's CI schema, for the GitLab template and component tests (npm, once).
+GITLAB_SCHEMA := $(CURDIR)/.cache/schemas/gitlab-ci-4.65.1.json
+$(GITLAB_SCHEMA):
+	./scripts/gitlab-ci-schema.sh $@
+
 ## test: unit and end-to-end tests (no network but loopback).
-test:
+test: $(COSIGN) $(GITLAB_SCHEMA)
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 $(PKGS)
+	KUBEGATE_TEST_COSIGN=$(COSIGN) KUBEGATE_TEST_GITLAB_SCHEMA=$(GITLAB_SCHEMA) $(GO) test -count=1 $(PKGS)
 
 ## bench: the gate's benchmarks (objects/s over generated sets of 2,500 and 10,000 objects,
 ## the real-chart corpus, and the image stage cold vs cached and 1 vs 8 slow images).
@@ -64,6 +78,11 @@ demo: build
 ## kubegate in a crane registry on loopback; installs cosign and crane (not part of test).
 crosscheck:
 	./scripts/crosscheck-cosign.sh
+
+## release-check: goreleaser check on .goreleaser.yaml and a snapshot build for this
+## platform, which must be built as make build builds (installs goreleaser; CI runs it).
+release-check:
+	./scripts/release-check.sh
 
 ## fuzz: run each fuzz target for FUZZTIME (default 2m).
 FUZZTIME ?= 2m

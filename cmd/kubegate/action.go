@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,6 +66,16 @@ func actionArgs() ([]string, error) {
 		args = append(args, "--offline")
 	default:
 		return nil, fmt.Errorf("input offline must be true or false, got %q", v)
+	}
+	// The cache the action restores (input cache): Trivy's DB and the verdicts. On today's
+	// exact key the DB was downloaded or found fresh today: used as it is, so a repository's
+	// jobs download it at most once a day. Flags in args come later and win.
+	if dir := os.Getenv("KUBEGATE_ACTION_CACHE_DIR"); dir != "" {
+		trivyDir := filepath.Join(dir, "trivy")
+		args = append(args, "--trivy-cache-dir", trivyDir, "--verdict-cache-dir", filepath.Join(dir, "verdicts"))
+		if _, err := os.Stat(filepath.Join(trivyDir, "db", "metadata.json")); err == nil && os.Getenv("KUBEGATE_ACTION_CACHE_HIT") == "true" {
+			args = append(args, "--skip-db-update")
+		}
 	}
 	args = append(args, shellwords.Split(actionInput("args"))...)
 	paths := strings.Fields(actionInput("paths")) // one per line or space-separated

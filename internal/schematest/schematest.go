@@ -34,7 +34,8 @@ var schemaDir = func() string {
 }()
 
 // Validate fails t unless doc — JSON, or YAML when yamlDoc — is valid against the schema
-// file of testdata/schemas (formats asserted). References to other files are not fetched.
+// file of testdata/schemas, or at an absolute path (formats asserted). References to other
+// files are not fetched.
 func Validate(t testing.TB, schema string, doc []byte, yamlDoc bool) {
 	t.Helper()
 	if yamlDoc {
@@ -49,7 +50,10 @@ func Validate(t testing.TB, schema string, doc []byte, yamlDoc bool) {
 	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	sch, err := c.Compile(filepath.Join(Dir(), schema))
+	if !filepath.IsAbs(schema) {
+		schema = filepath.Join(Dir(), schema)
+	}
+	sch, err := c.Compile(schema)
 	if err != nil {
 		t.Fatalf("compiling %s: %v", schema, err)
 	}
