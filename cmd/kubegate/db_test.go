@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/kubegate/kubegate/images/imagetest"
 	"github.com/kubegate/kubegate/images/trivy"
 )
 
@@ -62,6 +63,13 @@ func TestDBMirrorRoundTrip(t *testing.T) {
 	code, _, errOut = kubegate(t, "", "db", "pull", "--db-repository", w.web, "--db-repository", w.reg.Host()+"/none/trivy-db", "--trivy-cache-dir", dst)
 	if code != 2 || !strings.Contains(errOut, w.web+": not a vulnerability DB: layer media type") || !strings.Contains(errOut, w.reg.Host()+"/none/trivy-db:2: ") {
 		t.Errorf("pull of a non-DB: exit %d\n%s", code, errOut)
+	}
+	// A layer that does not match its digest (a mirror serving altered bytes) is refused.
+	w.reg.Inject("/v2/mirror/trivy-db/blobs/", imagetest.Fault{FlipByte: true})
+	code, _, errOut = kubegate(t, "", "db", "pull", "--db-repository", mirror, "--trivy-cache-dir", dst)
+	w.reg.Clear()
+	if code != 2 || !strings.Contains(errOut, mirror+":2: ") {
+		t.Errorf("pull of a corrupted layer: exit %d\n%s", code, errOut)
 	}
 	if info, err := trivy.ReadDB(filepath.Join(dst, "db")); err != nil || info.Version != version {
 		t.Errorf("the DB after a failed pull: %+v, %v", info, err)

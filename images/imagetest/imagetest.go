@@ -42,7 +42,10 @@ import (
 type Fault struct {
 	Status  int           // answer with this status (401, 404, 500, …)
 	Delay   time.Duration // stall this long before answering
-	Corrupt bool          // flip bytes of the body (a digest mismatch)
+	Corrupt bool          // flip bytes of the body (a digest mismatch): every 'a' becomes 'b'
+	// FlipByte inverts the middle byte of the body: a digest mismatch in any body, where
+	// Corrupt changes nothing in one without an 'a' (compressed layers, say).
+	FlipByte bool
 	// Truncate sends half the body under the full Content-Length, then closes.
 	Truncate bool
 	Reset    bool // close the connection without an answer
@@ -90,7 +93,7 @@ func newRegistry(serve func(http.Handler) *httptest.Server) *Registry {
 				}
 				return
 			}
-			if f.Truncate || f.Corrupt {
+			if f.Truncate || f.Corrupt || f.FlipByte {
 				rec := httptest.NewRecorder()
 				inner.ServeHTTP(rec, req)
 				body := rec.Body.Bytes()
@@ -103,6 +106,9 @@ func newRegistry(serve func(http.Handler) *httptest.Server) *Registry {
 							body[i] = 'b'
 						}
 					}
+				}
+				if f.FlipByte && len(body) > 0 {
+					body[len(body)/2] ^= 0xff
 				}
 				if !f.Truncate {
 					w.WriteHeader(rec.Code)

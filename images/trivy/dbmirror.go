@@ -69,7 +69,7 @@ func pullDB(ctx context.Context, repo name.Reference, cacheDir string, opts []re
 	if mt, err := layers[0].MediaType(); err != nil || mt != dbLayerMediaType {
 		return images.DBInfo{}, fmt.Errorf("not a vulnerability DB: layer media type %q, want %s", mt, dbLayerMediaType)
 	}
-	rc, err := layers[0].Compressed() // verified against the layer digest as it is read
+	rc, err := layers[0].Compressed() // verified against the layer digest at EOF
 	if err != nil {
 		return images.DBInfo{}, err
 	}
@@ -114,7 +114,8 @@ func pullDB(ctx context.Context, repo name.Reference, cacheDir string, opts []re
 }
 
 // untarDB writes the DB's two files from a tar+gzip stream into dir; any other entry is
-// skipped, so a crafted archive cannot write elsewhere.
+// skipped, so a crafted archive cannot write elsewhere. The stream is read to its end: the
+// layer's digest is checked there.
 func untarDB(r io.Reader, dir string) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
@@ -146,7 +147,6 @@ func untarDB(r io.Reader, dir string) error {
 		}
 		found++
 	}
-	// The digest check happens at EOF of the compressed stream: read it to the end.
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return fmt.Errorf("reading the DB layer: %w", err)
 	}

@@ -6,10 +6,12 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/aquasecurity/trivy/pkg/clock"
@@ -260,5 +262,43 @@ func TestUntarDBWritesOnlyTheDB(t *testing.T) {
 	}
 	if err := untarDB(bytes.NewBufferString("plain"), t.TempDir()); err == nil || !strings.HasPrefix(err.Error(), "not a vulnerability DB layer: ") {
 		t.Errorf("not gzip: %v", err)
+	}
+}
+
+// errAtEOF returns its bytes, then err wherever io.EOF would be: go-containerregistry's
+// digest check.
+type errAtEOF struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errAtEOF) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		return n, e.err
+	}
+	return n, err
+}
+
+// TestUntarDBKeepsTheDigestError: a layer whose bytes are a valid DB but do not match their
+// digest is refused, whichever reader (gzip's read-ahead or the final drain) meets the error.
+func TestUntarDBKeepsTheDigestError(t *testing.T) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, n := range dbFiles {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+		tw.Write([]byte("{}"))
+	}
+	tw.Close()
+	gz.Close()
+	mismatch := errors.New("error verifying sha256 checksum")
+	for name, src := range map[string]io.Reader{ // gzip reads ahead to the end, or leaves the end to the drain
+		"one read": bytes.NewReader(buf.Bytes()),
+		"bytewise": iotest.OneByteReader(bytes.NewReader(buf.Bytes())),
+	} {
+		if err := untarDB(&errAtEOF{r: src, err: mismatch}, t.TempDir()); !errors.Is(err, mismatch) {
+			t.Errorf("%s: %v, want the digest error", name, err)
+		}
 	}
 }
