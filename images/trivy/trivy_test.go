@@ -233,21 +233,23 @@ func TestRefreshSwapsTheDB(t *testing.T) {
 	}
 }
 
+// layer is a tar+gzip layer of the named files, each holding "{}".
+func layer(names ...string) *bytes.Buffer {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+		tw.Write([]byte("{}"))
+	}
+	tw.Close()
+	gz.Close()
+	return &buf
+}
+
 // TestUntarDBWritesOnlyTheDB: a crafted layer cannot write outside the directory, and a
 // layer without both files is not a DB.
 func TestUntarDBWritesOnlyTheDB(t *testing.T) {
-	layer := func(names ...string) *bytes.Buffer {
-		var buf bytes.Buffer
-		gz := gzip.NewWriter(&buf)
-		tw := tar.NewWriter(gz)
-		for _, n := range names {
-			tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
-			tw.Write([]byte("{}"))
-		}
-		tw.Close()
-		gz.Close()
-		return &buf
-	}
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "db")
 	os.Mkdir(dir, 0o755)
@@ -283,15 +285,7 @@ func (e *errAtEOF) Read(p []byte) (int, error) {
 // TestUntarDBKeepsTheDigestError: a layer whose bytes are a valid DB but do not match their
 // digest is refused, whichever reader (gzip's read-ahead or the final drain) meets the error.
 func TestUntarDBKeepsTheDigestError(t *testing.T) {
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	for _, n := range dbFiles {
-		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
-		tw.Write([]byte("{}"))
-	}
-	tw.Close()
-	gz.Close()
+	buf := layer(dbFiles...)
 	mismatch := errors.New("error verifying sha256 checksum")
 	for name, src := range map[string]io.Reader{ // gzip reads ahead to the end, or leaves the end to the drain
 		"one read": bytes.NewReader(buf.Bytes()),
