@@ -84,7 +84,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	}
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
-			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog})
+			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog, Remote: res.Remote})
 	}}
 	c := &images.Checker{
 		Resolver: res,

@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +21,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/in-toto/in-toto-golang/in_toto"
+	slsa02 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v0.2"
+	slsa1 "github.com/in-toto/in-toto-golang/in_toto/slsa_provenance/v1"
 	"github.com/sigstore/cosign/v3/pkg/cosign"
+	"github.com/sigstore/cosign/v3/pkg/cosign/attestation"
 	"github.com/sigstore/cosign/v3/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
-	cosignpolicy "github.com/sigstore/cosign/v3/pkg/policy"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 
@@ -246,7 +251,7 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 		if err != nil {
 			return nil, err
 		}
-		if !slices.ContainsFunc(all, func(s oci.Signature) bool { return predicateType(ctx, s) == SignPredicate }) {
+		if !slices.ContainsFunc(all, func(s oci.Signature) bool { typ, _ := predicateType(s); return typ == SignPredicate }) {
 			return nil, errors.New("the bundles verified hold attestations but no signature")
 		}
 		verified = all
@@ -269,8 +274,9 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 	res := &images.Verification{}
 	for _, want := range atts {
 		found := false
+		uri := PredicateURI(want.Type)
 		for _, s := range verified {
-			if payload, _, err := cosignpolicy.AttestationToPayloadJSON(ctx, want.Type, s); err == nil && payload != nil {
+			if typ, err := predicateType(s); err == nil && typ == uri {
 				found = true
 				break
 			}
@@ -283,10 +289,53 @@ func verifyWith(ctx context.Context, digestRef name.Digest, co *cosign.CheckOpts
 	return res, nil
 }
 
-// predicateType reads the in-toto predicate type of a verified DSSE attestation.
-func predicateType(ctx context.Context, s oci.Signature) string {
-	_, typ, _ := cosignpolicy.AttestationToPayloadJSON(ctx, SignPredicate, s)
+// predicateURIs are cosign's short names of predicate types (cosign attest --type) and the
+// URIs they stand for, as cosign's CLI options define them; that package is not linked:
+// it brings the CLI's cloud credential helpers (AWS, Azure, Google SDKs) with it.
+var predicateURIs = map[string]string{
+	"custom":           attestation.CosignCustomProvenanceV01,
+	"slsaprovenance":   slsa02.PredicateSLSAProvenance,
+	"slsaprovenance02": slsa02.PredicateSLSAProvenance,
+	"slsaprovenance1":  slsa1.PredicateSLSAProvenance,
+	"spdx":             in_toto.PredicateSPDX,
+	"spdxjson":         in_toto.PredicateSPDX,
+	"cyclonedx":        in_toto.PredicateCycloneDX,
+	"link":             in_toto.PredicateLinkV1,
+	"vuln":             attestation.CosignVulnProvenanceV01,
+	"openvex":          attestation.OpenVexNamespace,
+}
+
+// PredicateURI is the predicate type an attestation rule's type names: a cosign short name,
+// or a URI as it is.
+func PredicateURI(typ string) string {
+	if uri, ok := predicateURIs[typ]; ok {
+		return uri
+	}
 	return typ
+}
+
+// predicateType reads the in-toto predicate type of a verified DSSE attestation: the
+// envelope's base64 payload, an in-toto statement.
+func predicateType(s oci.Signature) (string, error) {
+	p, err := s.Payload()
+	if err != nil {
+		return "", err
+	}
+	var env struct {
+		Payload string `json:"payload"`
+	}
+	if err := json.Unmarshal(p, &env); err != nil || env.Payload == "" {
+		return "", fmt.Errorf("not a DSSE envelope")
+	}
+	decoded, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		return "", err
+	}
+	var st attestation.Statement
+	if err := st.UnmarshalJSON(decoded); err != nil {
+		return "", err
+	}
+	return st.PredicateType, nil
 }
 
 // loadKey reads a public key (a file relative to the policy, or env://VAR) as it is now.

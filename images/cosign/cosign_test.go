@@ -3,6 +3,7 @@ package cosign
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/sigstore/cosign/v3/cmd/cosign/cli/options"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/kubegate/kubegate/gate/policy"
@@ -204,5 +206,15 @@ func TestTrustCoversTheTrustedRoot(t *testing.T) {
 	os.Remove(file)
 	if _, err := v.Trust(keyless); err == nil || !strings.Contains(err.Error(), "reading the trusted root") {
 		t.Errorf("trusted root gone: %v", err)
+	}
+}
+
+// TestPredicateURIsAreCosigns: the short names mean what cosign attest --type means.
+func TestPredicateURIsAreCosigns(t *testing.T) {
+	if !maps.Equal(predicateURIs, options.PredicateTypeMap) {
+		t.Errorf("predicate types differ from cosign's:\n%v\n%v", predicateURIs, options.PredicateTypeMap)
+	}
+	if PredicateURI("https://example.com/p/v1") != "https://example.com/p/v1" {
+		t.Error("a URI is not taken as it is")
 	}
 }
