@@ -23,7 +23,6 @@ import (
 
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
-	"github.com/aquasecurity/trivy/pkg/db"
 
 	"github.com/kubegate/kubegate/images"
 )
@@ -99,7 +98,7 @@ func pullDB(ctx context.Context, repo name.Reference, cacheDir string, opts []re
 	if err != nil {
 		return images.DBInfo{}, err
 	}
-	dst := db.Dir(cacheDir)
+	dst := dbDir(cacheDir)
 	old := dst + ".old"
 	os.RemoveAll(old)
 	if err := os.Rename(dst, old); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -190,7 +189,7 @@ func dbInfo(meta metadata.Metadata) images.DBInfo {
 // mirror the DB into a registry that air-gapped runners reach. It returns the DB and the
 // digest pushed.
 func PushDB(ctx context.Context, cacheDir string, to name.Reference, opts ...remote.Option) (images.DBInfo, v1.Hash, error) {
-	dir := db.Dir(cacheDir)
+	dir := dbDir(cacheDir)
 	info, err := ReadDB(dir)
 	if err != nil {
 		return info, v1.Hash{}, err

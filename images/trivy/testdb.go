@@ -11,7 +11,6 @@ import (
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
 	"github.com/aquasecurity/trivy-db/pkg/vulnsrc/vulnerability"
-	"github.com/aquasecurity/trivy/pkg/db"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -30,7 +29,7 @@ type Advisory struct {
 // be downloaded. It writes through Trivy's process-global DB handle: call it before a
 // Scanner is opened, never while one is open.
 func WriteDB(cacheDir string, advisories []Advisory, updatedAt time.Time) error {
-	dir := db.Dir(cacheDir)
+	dir := dbDir(cacheDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -79,5 +78,5 @@ func DBArtifact(advisories []Advisory, updatedAt time.Time) (v1.Image, error) {
 	if err := WriteDB(tmp, advisories, updatedAt); err != nil {
 		return nil, err
 	}
-	return packDB(db.Dir(tmp))
+	return packDB(dbDir(tmp))
 }

@@ -10,19 +10,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	bolt "go.etcd.io/bbolt"
 
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/cache"
-	"github.com/aquasecurity/trivy/pkg/db"
+	"github.com/aquasecurity/trivy/pkg/clock"
 	ospkgDetector "github.com/aquasecurity/trivy/pkg/detector/ospkg"
 	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
 	"github.com/aquasecurity/trivy/pkg/fanal/applier"
@@ -73,6 +78,9 @@ type Options struct {
 	// InsecureDBRegistry reaches the DB repositories over plain HTTP (a mirror listed in
 	// images.insecureRegistries).
 	InsecureDBRegistry bool
+	// Remote gives the options of registry requests (credentials, timeouts, retries);
+	// default: the Docker config's credentials.
+	Remote func(ctx context.Context) []remote.Option
 }
 
 // DBRef parses a DB repository as the trivy CLI does: without a tag, the tag is the DB
@@ -117,47 +125,90 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 		opts.DBRepositories = DefaultDBRepositories
 	}
 	s := &Scanner{opts: opts, vuln: vulnerability.NewClient(tdb.Config{})}
+	var nameOpts []name.Option
+	if opts.InsecureDBRegistry {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
 	for _, r := range opts.DBRepositories {
-		ref, err := DBRef(r)
+		ref, err := DBRef(r, nameOpts...)
 		if err != nil {
 			return nil, err
 		}
 		s.repos = append(s.repos, ref)
 	}
-	dbDir := db.Dir(opts.CacheDir)
-	needs, err := s.client(dbDir).NeedsUpdate(ctx, "kubegate", opts.SkipDBUpdate)
+	dir := dbDir(opts.CacheDir)
+	needs, err := needsUpdate(dir, opts.SkipDBUpdate, clock.Now(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("vulnerability DB in %s: %w", dbDir, err)
+		return nil, fmt.Errorf("vulnerability DB in %s: %w", dir, err)
 	}
 	if needs {
 		opts.Progress.Stage("images: downloading the vulnerability DB from %s", strings.Join(opts.DBRepositories, " or "))
-		if err := s.download(ctx, dbDir); err != nil {
+		if err := s.download(ctx, opts.CacheDir); err != nil {
 			return nil, err
 		}
 		size := "?"
-		if st, err := os.Stat(db.Path(dbDir)); err == nil {
+		if st, err := os.Stat(tdb.Path(dir)); err == nil {
 			size = fmt.Sprintf("%.0f MB", float64(st.Size())/1e6)
 		}
 		opts.Progress.Stage("images: vulnerability DB downloaded (%s)", size)
 	}
-	if err := s.open(dbDir); err != nil {
+	if err := s.open(dir); err != nil {
 		return nil, err
 	}
 	c, err := cache.NewFSCache(opts.CacheDir)
 	if err != nil {
-		db.Close()
+		tdb.Close()
 		return nil, fmt.Errorf("opening Trivy's cache in %s: %w", opts.CacheDir, err)
 	}
 	s.cache = c
 	return s, nil
 }
 
-func (s *Scanner) client(dbDir string) *db.Client {
-	return db.NewClient(dbDir, true, db.WithDBRepository(s.repos))
+// dbDir is the DB's directory in a Trivy cache directory, as Trivy keeps it.
+func dbDir(cacheDir string) string { return filepath.Join(cacheDir, "db") }
+
+// needsUpdate is Trivy's decision (trivy/pkg/db.Client.NeedsUpdate), so that kubegate and
+// the trivy CLI sharing one cache agree on when the DB is downloaded: when it is missing
+// (an error if the update is skipped), when it was not downloaded by Trivy's downloader
+// (unless skipped), when its schema is not this build's (newer is an error), and when it is
+// past its NextUpdate and was downloaded more than an hour ago.
+func needsUpdate(dir string, skip bool, now time.Time) (bool, error) {
+	meta, err := metadata.NewClient(dir).Get()
+	_, statErr := os.Stat(tdb.Path(dir))
+	if err != nil || statErr != nil {
+		if skip {
+			return false, errors.New("--skip-db-update cannot be specified on the first run")
+		}
+		return true, nil
+	}
+	if meta.DownloadedAt.IsZero() && !skip {
+		return true, nil
+	}
+	if meta.Version > tdb.SchemaVersion {
+		return false, fmt.Errorf("the version of DB schema doesn't match. Local DB: %d, Expected: %d", meta.Version, tdb.SchemaVersion)
+	}
+	if meta.Version != tdb.SchemaVersion {
+		if skip {
+			return false, fmt.Errorf("--skip-db-update cannot be specified with the old DB schema. Local DB: %d, Expected: %d", meta.Version, tdb.SchemaVersion)
+		}
+		return true, nil
+	}
+	if skip {
+		return false, nil
+	}
+	return !now.Before(meta.NextUpdate) && !now.Before(meta.DownloadedAt.Add(time.Hour)), nil
 }
 
-func (s *Scanner) download(ctx context.Context, dst string) error {
-	if err := s.client(dst).Download(ctx, dst, ftypes.RegistryOptions{Insecure: s.opts.InsecureDBRegistry}); err != nil {
+// download pulls the DB into cacheDir/db (PullDB: through go-containerregistry, not Trivy's
+// downloader, which links go-getter and every cloud storage SDK).
+func (s *Scanner) download(ctx context.Context, cacheDir string) error {
+	var ropts []remote.Option
+	if s.opts.Remote != nil {
+		ropts = s.opts.Remote(ctx)
+	} else {
+		ropts = []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	}
+	if _, _, err := PullDB(ctx, s.repos, cacheDir, ropts...); err != nil {
 		return fmt.Errorf("downloading the vulnerability DB from %s: %w", strings.Join(s.opts.DBRepositories, ", "), err)
 	}
 	return nil
@@ -165,12 +216,12 @@ func (s *Scanner) download(ctx context.Context, dst string) error {
 
 // open opens the DB in dbDir as Trivy's global DB and reads what it is.
 func (s *Scanner) open(dbDir string) error {
-	if err := db.Init(dbDir); err != nil {
+	if err := tdb.Init(dbDir, tdb.WithBoltOptions(&bolt.Options{ReadOnly: true})); err != nil {
 		return fmt.Errorf("opening the vulnerability DB in %s: %w", dbDir, err)
 	}
 	meta, err := metadata.NewClient(dbDir).Get()
 	if err != nil {
-		db.Close()
+		tdb.Close()
 		return fmt.Errorf("reading the vulnerability DB's metadata in %s: %w", dbDir, err)
 	}
 	info := dbInfo(meta)
@@ -183,28 +234,26 @@ func (s *Scanner) open(dbDir string) error {
 // swap waits for the scans in flight and later scans wait for it. It reports whether the
 // DB changed; on an error the DB that was open stays open.
 func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
-	dbDir := db.Dir(s.opts.CacheDir)
-	needs, err := s.client(dbDir).NeedsUpdate(ctx, "kubegate", false)
+	dbDir := dbDir(s.opts.CacheDir)
+	needs, err := needsUpdate(dbDir, false, clock.Now(ctx))
 	if err != nil || !needs {
 		return false, err
 	}
-	next, err := os.MkdirTemp(s.opts.CacheDir, "db-next-")
+	tmp, err := os.MkdirTemp(s.opts.CacheDir, "db-next-")
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(next)
-	if err := s.download(ctx, next); err != nil {
+	defer os.RemoveAll(tmp)
+	if err := s.download(ctx, tmp); err != nil { // read back whole by PullDB
 		return false, err
 	}
-	if _, err := metadata.NewClient(next).Get(); err != nil {
-		return false, fmt.Errorf("the downloaded vulnerability DB has no metadata: %w", err)
-	}
+	next := filepath.Join(tmp, "db")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	reopen := func(err error) (bool, error) { return false, errors.Join(err, s.open(dbDir)) }
 	old := dbDir + ".old"
 	os.RemoveAll(old)
-	db.Close()
+	tdb.Close()
 	if err := os.Rename(dbDir, old); err != nil {
 		return reopen(err)
 	}
@@ -226,7 +275,7 @@ func (s *Scanner) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cache.Close()
-	db.Close()
+	tdb.Close()
 }
 
 // DB describes the DB in use.

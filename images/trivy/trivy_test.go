@@ -14,6 +14,7 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	"github.com/aquasecurity/trivy/pkg/clock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -293,6 +294,44 @@ func TestUntarDBKeepsTheDigestError(t *testing.T) {
 	} {
 		if err := untarDB(&errAtEOF{r: src, err: mismatch}, t.TempDir()); !errors.Is(err, mismatch) {
 			t.Errorf("%s: %v, want the digest error", name, err)
+		}
+	}
+}
+
+// TestNeedsUpdate holds the DB update decision to Trivy's (trivy/pkg/db.Client.NeedsUpdate),
+// which kubegate and the trivy CLI sharing one cache must agree on.
+func TestNeedsUpdate(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		meta    *metadata.Metadata // nil: no DB
+		skip    bool
+		want    bool
+		wantErr string
+	}{
+		{"no DB", nil, false, true, ""},
+		{"no DB, update skipped", nil, true, false, "--skip-db-update cannot be specified on the first run"},
+		{"fresh", &metadata.Metadata{Version: 2, NextUpdate: now.Add(time.Hour), DownloadedAt: now.Add(-5 * time.Hour)}, false, false, ""},
+		{"due", &metadata.Metadata{Version: 2, NextUpdate: now.Add(-time.Minute), DownloadedAt: now.Add(-2 * time.Hour)}, false, true, ""},
+		{"due, downloaded within the hour", &metadata.Metadata{Version: 2, NextUpdate: now.Add(-time.Minute), DownloadedAt: now.Add(-30 * time.Minute)}, false, false, ""},
+		{"due, update skipped", &metadata.Metadata{Version: 2, NextUpdate: now.Add(-48 * time.Hour), DownloadedAt: now.Add(-72 * time.Hour)}, true, false, ""},
+		{"not downloaded by Trivy", &metadata.Metadata{Version: 2, NextUpdate: now.Add(time.Hour)}, false, true, ""},
+		{"not downloaded by Trivy, update skipped", &metadata.Metadata{Version: 2, NextUpdate: now.Add(time.Hour)}, true, false, ""},
+		{"older schema", &metadata.Metadata{Version: 1, NextUpdate: now.Add(time.Hour), DownloadedAt: now}, false, true, ""},
+		{"older schema, update skipped", &metadata.Metadata{Version: 1, DownloadedAt: now}, true, false, "--skip-db-update cannot be specified with the old DB schema. Local DB: 1, Expected: 2"},
+		{"newer schema", &metadata.Metadata{Version: 3, DownloadedAt: now}, false, false, "the version of DB schema doesn't match. Local DB: 3, Expected: 2"},
+	} {
+		dir := filepath.Join(t.TempDir(), "db")
+		if tc.meta != nil {
+			os.MkdirAll(dir, 0o755)
+			os.WriteFile(filepath.Join(dir, "trivy.db"), nil, 0o644)
+			if err := metadata.NewClient(dir).Update(*tc.meta); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := needsUpdate(dir, tc.skip, now)
+		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && err.Error() != tc.wantErr) {
+			t.Errorf("%s: %v, %v; want %v, %q", tc.name, got, err, tc.want, tc.wantErr)
 		}
 	}
 }
