@@ -31,6 +31,9 @@ func newDBCmd() *cobra.Command {
 	return cmd
 }
 
+// dbRequestTimeout bounds one request for the vulnerability DB, its download included.
+const dbRequestTimeout = 5 * time.Minute
+
 // dbFlags are the flags both db commands take.
 type dbFlags struct {
 	cacheDir   string
@@ -41,7 +44,7 @@ type dbFlags struct {
 func (f *dbFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory; the DB is its db/ directory (the one check reads)")
 	fs.BoolVar(&f.insecure, "insecure", false, "reach the registry over plain HTTP (loopback registries always may)")
-	fs.DurationVar(&f.regTimeout, "registry-timeout", 5*time.Minute, "give up one registry request after this long (the DB is tens of MB)")
+	fs.DurationVar(&f.regTimeout, "registry-timeout", dbRequestTimeout, "give up one registry request after this long (the DB is tens of MB)")
 }
 
 // refs parses the repositories as check does and gives the options to reach them.

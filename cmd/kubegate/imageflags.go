@@ -41,7 +41,7 @@ type imageFlags struct {
 func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "use no network at all (image checks are skipped and the report says which)")
 	fs.IntVar(&f.parallel, "parallel", images.DefaultParallel(), "images checked at once")
-	fs.DurationVar(&f.regTimeout, "registry-timeout", 30*time.Second, "give up one registry request after this long (it is retried; an image not resolved in the end fails the gate)")
+	fs.DurationVar(&f.regTimeout, "registry-timeout", 30*time.Second, "give up one registry request after this long (it is retried; an image not resolved in the end fails the gate); the vulnerability DB's download gets at least 5m")
 	fs.BoolVar(&f.skipDBUpdate, "skip-db-update", false, "use the vulnerability DB in the Trivy cache as it is (it must exist)")
 	fs.StringArrayVar(&f.dbRepos, "db-repository", nil, "OCI repository of the vulnerability DB, tried in order (repeatable; default: "+strings.Join(trivy.DefaultDBRepositories, ", ")+")")
 	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB and analysed layers, shared with the trivy CLI")
@@ -72,6 +72,8 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		return slices.Contains(insecure, host)
 	})
 	res := registry.New(registry.Options{Insecure: insecure, Timeout: f.regTimeout})
+	// The DB is tens of MB: its requests get the DB's own timeout, not an image request's.
+	dbRes := registry.New(registry.Options{Insecure: insecure, Timeout: max(f.regTimeout, dbRequestTimeout)})
 	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir(), TrustedRootFile: f.trustedRoot}
 	var prog *progress.Reporter
 	if !f.quiet {
@@ -84,7 +86,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	}
 	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
-			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog, Remote: res.Remote})
+			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog, Remote: dbRes.Remote})
 	}}
 	c := &images.Checker{
 		Resolver: res,
