@@ -59,6 +59,14 @@ func TestDBMirrorRoundTrip(t *testing.T) {
 		t.Errorf("check downloading from the mirror: exit %d, want 1 with CVE-2026-4009\n%s", code, out)
 	}
 
+	// A DB download slower than an image request's timeout still completes: the DB's
+	// requests have their own.
+	w.reg.Inject("/v2/mirror/trivy-db/blobs/", imagetest.Fault{Delay: 700 * time.Millisecond})
+	if code, out := run(filepath.Join(w.dir, "slow"), "--db-repository", mirror, "--registry-timeout", "300ms"); code != 1 || !strings.Contains(out, "CVE-2026-4009") {
+		t.Errorf("check with a slow DB registry: exit %d, want 1 with CVE-2026-4009\n%s", code, out)
+	}
+	w.reg.Clear()
+
 	// A pull that fails leaves the DB in place and says why, per repository.
 	code, _, errOut = kubegate(t, "", "db", "pull", "--db-repository", w.web, "--db-repository", w.reg.Host()+"/none/trivy-db", "--trivy-cache-dir", dst)
 	if code != 2 || !strings.Contains(errOut, w.web+": not a vulnerability DB: layer media type") || !strings.Contains(errOut, w.reg.Host()+"/none/trivy-db:2: ") {
