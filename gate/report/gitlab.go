@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
 
 	"github.com/kubegate/kubegate/gate"
@@ -47,7 +46,5 @@ func GitLabCodeQuality(w io.Writer, r *gate.Result, o Options) error {
 	for _, e := range r.Errors {
 		add(e.Msg, "input-error", gate.Fingerprint("input-error\x00"+o.path(e.File)+"\x00"+e.Msg), "blocker", e.File, e.Line)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(issues)
+	return writeJSON(w, issues)
 }

@@ -3,6 +3,8 @@ package report
 
 import (
 	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"io"
 
 	"github.com/kubegate/kubegate/gate"
@@ -92,7 +94,17 @@ func countBySeverity(fs []finding.Finding) map[string]int {
 
 // JSON writes the result as one indented JSON document.
 func JSON(w io.Writer, r *gate.Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(NewJSONReport(r))
+	// Streamed as it is encoded, with json.Encoder's v1 semantics and layout: Encoder
+	// builds the whole document in memory, then a second, indented copy of it, which on
+	// tens of thousands of objects is hundreds of MB at the peak.
+	return writeJSON(w, NewJSONReport(r))
+}
+
+// writeJSON writes v as json.Encoder with a two-space indent does, without holding it.
+func writeJSON(w io.Writer, v any) error {
+	if err := jsonv2.MarshalWrite(w, v, json.DefaultOptionsV1(), jsontext.WithIndent("  ")); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }

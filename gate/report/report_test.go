@@ -159,3 +159,22 @@ note: images: 1 checked (0 from cache)
 		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
 	}
 }
+
+// TestJSONLayoutIsEncoders: the streamed JSON report is byte for byte what json.Encoder with
+// a two-space indent wrote (HTML and line-separator escaping, empty and nil values, floats).
+func TestJSONLayoutIsEncoders(t *testing.T) {
+	v := map[string]any{"a": "<x> & \u2028 \"q\" é \x01", "b": []string{}, "c": nil, "d": []any{map[string]any{}},
+		"e": 1.5e300, "f": JSONFinding{Rule: "r<", Message: "m&"}}
+	var want, got bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(&got, v); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("got\n%s\nwant\n%s", got.String(), want.String())
+	}
+}
