@@ -139,19 +139,11 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		c.data = append([]byte("---"), c.data[nl:]...)
 	}
 	off := c.line - 1
-	// locate returns the field-position function for the object at prefix in the document.
-	var locate func(prefix []pathStep) func([]pathStep) int
 	v, idx, rootLine, fast := fastyaml.Parse(c.data)
 	if fast && v == nil {
 		return doc // a document that is just null
 	}
-	if fast {
-		locate = func(prefix []pathStep) func([]pathStep) int {
-			return func(p []pathStep) int {
-				return idx.Line(rootLine, append(prefix[:len(prefix):len(prefix)], p...)) + off
-			}
-		}
-	} else {
+	if !fast {
 		var body *yaml.Node
 		var err error
 		if v, body, err = decodeYAMLv3(c.data, off); err != nil {
@@ -164,16 +156,18 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		if body == nil {
 			return doc // empty document: only comments, "---" or null
 		}
-		// Keep the tree of the few documents outside the fast path for positions: parsing
-		// them again when a finding needs a line costs more than holding them.
+		// The positions of the documents outside the fast path, as the fast path keeps
+		// them: a compact index, not the tree (several times the size).
+		var ok bool
+		if idx, ok = fastyaml.NodeIndex(body, len(c.data)+100_000); !ok {
+			return fail(c.line, "document expands to too many values (excessive YAML aliasing)")
+		}
 		rootLine = body.Line
-		locate = func(prefix []pathStep) func([]pathStep) int {
-			return func(p []pathStep) int {
-				if l := lineOfPath(body, append(prefix[:len(prefix):len(prefix)], p...)); l > 0 {
-					return l + off
-				}
-				return 0
-			}
+	}
+	// locate returns the field-position function for the object at prefix in the document.
+	locate := func(prefix []pathStep) func([]pathStep) int {
+		return func(p []pathStep) int {
+			return idx.Line(rootLine, append(prefix[:len(prefix):len(prefix)], p...)) + off
 		}
 	}
 	m, ok := v.(map[string]any)

@@ -48,6 +48,69 @@ func agree(t *testing.T, name string, data []byte) (accepted bool) {
 	return true
 }
 
+// agreeIndex checks that a document's compact index (fastyaml.NodeIndex, what a document
+// outside the fast path keeps) gives every field path the line a walk of the yaml.v3 tree
+// gives, aliases followed, and that missing paths fall back alike.
+func agreeIndex(t *testing.T, name string, data []byte) {
+	t.Helper()
+	_, root, ok := slowDecode(data)
+	if !ok {
+		return
+	}
+	idx, ok := fastyaml.NodeIndex(root, len(data)+100_000)
+	if !ok {
+		t.Errorf("%s: no index", name)
+		return
+	}
+	check := func(path []pathStep) {
+		if got, want := idx.Line(root.Line, path), lineOfPath(root, path); got != want {
+			t.Errorf("%s: line of %v = %d, yaml.v3 tree %d", name, path, got, want)
+		}
+	}
+	walkAliasedPaths(root, nil, func(path []pathStep) {
+		check(path)
+		check(append(path[:len(path):len(path)], pathStep{Key: "no-such-field"}))
+		check(append(path[:len(path):len(path)], pathStep{Index: 1 << 20}))
+	})
+}
+
+// walkAliasedPaths is walkPaths through aliases too, as positions are looked up.
+func walkAliasedPaths(n *yaml.Node, path []pathStep, f func([]pathStep)) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if len(path) > 30 {
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := append(path[:len(path):len(path)], pathStep{Key: n.Content[i].Value})
+			f(p)
+			walkAliasedPaths(n.Content[i+1], p, f)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := append(path[:len(path):len(path)], pathStep{Index: i})
+			f(p)
+			walkAliasedPaths(c, p, f)
+		}
+	}
+}
+
+// TestNodeIndexCases: positions through anchors and aliases, merge keys, flow collections,
+// tags and folded scalars (documents the fast path leaves to yaml.v3).
+func TestNodeIndexCases(t *testing.T) {
+	for i, doc := range []string{
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: &m\n  name: a\n  labels: {x: y}\ndata:\n  copy: *m\n",
+		"base: &b\n  a: 1\n  b: [1, 2]\nmerged:\n  <<: *b\n  c: 3\nlist:\n- *b\n- {k: v, l: [x, {y: z}]}\n",
+		"kind: Pod\nspec:\n  containers: [{name: a, image: b}, {name: c}]\n  note: >\n    folded\n    text\n  n: !!str 3\n",
+		"%YAML 1.2\n---\nkind: X\nitems:\n  - a\n  -\n    - nested\n",
+	} {
+		agreeIndex(t, fmt.Sprint("case ", i), []byte(doc))
+	}
+}
+
 func equalValues(a, b any) bool {
 	if fa, ok := a.(float64); ok {
 		fb, ok := b.(float64)
@@ -125,6 +188,7 @@ func TestFastPathAgreesWithYAMLv3(t *testing.T) {
 		}
 		for _, c := range splitDocuments(data) {
 			total++
+			agreeIndex(t, fmt.Sprintf("%s:%d", f, c.line), c.data)
 			if agree(t, fmt.Sprintf("%s:%d", f, c.line), c.data) {
 				accepted++
 			}
@@ -194,6 +258,7 @@ func FuzzFastPath(f *testing.F) {
 			data = []byte(blockScalarDoc(int(shape/2), string(data)))
 		}
 		agree(t, "fuzz", data)
+		agreeIndex(t, "fuzz", data)
 	})
 }
 

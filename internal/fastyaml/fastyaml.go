@@ -97,6 +97,41 @@ type fastParser struct {
 	noFinalNewline bool
 }
 
+// NodeIndex is the Index of a document yaml.v3 decoded (one outside Parse's subset), so
+// that the document's tree need not be kept for positions: the line of every key and item
+// reachable from body as a field path — aliases followed, merge keys not — as a walk of
+// the tree by that path finds it. The tree has no duplicate keys (decoding refused them).
+// At most limit entries (aliases can multiply a tree); ok is false past it.
+func NodeIndex(body *yaml.Node, limit int) (idx Index, ok bool) {
+	var walk func(n *yaml.Node, h uint64) bool
+	walk = func(n *yaml.Node, h uint64) bool {
+		for n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				kh := hashKey(h, n.Content[i].Value)
+				idx = append(idx, posEntry{kh, int32(n.Content[i].Line)})
+				if len(idx) > limit || !walk(n.Content[i+1], kh) {
+					return false
+				}
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				ih := hashIndex(h, i)
+				idx = append(idx, posEntry{ih, int32(c.Line)})
+				if len(idx) > limit || !walk(c, ih) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	ok = walk(body, hashSeed)
+	return idx, ok
+}
+
 // Parse decodes one document of block-style YAML, the subset rendered manifests are
 // written in, into plain Go values as yaml.v3 would, with the line of every key and item.
 // rootLine is the line of its first value. ok is false when the document is outside the
