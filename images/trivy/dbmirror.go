@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -84,18 +83,13 @@ func pullDB(ctx context.Context, repo name.Reference, cacheDir string, opts []re
 	if err := untarDB(rc, next); err != nil {
 		return images.DBInfo{}, err
 	}
-	info, err := ReadDB(next)
+	meta, err := readDB(next)
 	if err != nil {
 		return images.DBInfo{}, err
 	}
 	// As Trivy's own download does: the DB is not fetched again within the hour.
-	mc := metadata.NewClient(next)
-	meta, err := mc.Get()
-	if err == nil {
-		meta.DownloadedAt = time.Now().UTC()
-		err = mc.Update(meta)
-	}
-	if err != nil {
+	meta.DownloadedAt = time.Now().UTC()
+	if err := metadata.NewClient(next).Update(meta); err != nil {
 		return images.DBInfo{}, err
 	}
 	dst := dbDir(cacheDir)
@@ -109,7 +103,7 @@ func pullDB(ctx context.Context, repo name.Reference, cacheDir string, opts []re
 		return images.DBInfo{}, err
 	}
 	os.RemoveAll(old)
-	return info, nil
+	return dbInfo(meta), nil
 }
 
 // untarDB writes the DB's two files from a tar+gzip stream into dir; any other entry is
@@ -158,23 +152,23 @@ func untarDB(r io.Reader, dir string) error {
 // ReadDB checks that dbDir holds a DB this build of Trivy reads (metadata of the schema
 // version it was built for, a bolt file beside it) and says which DB it is.
 func ReadDB(dbDir string) (images.DBInfo, error) {
-	b, err := os.ReadFile(filepath.Join(dbDir, "metadata.json"))
+	meta, err := readDB(dbDir)
+	return dbInfo(meta), err
+}
+
+func readDB(dbDir string) (metadata.Metadata, error) {
+	meta, err := metadata.NewClient(dbDir).Get()
 	if err != nil {
-		return images.DBInfo{}, fmt.Errorf("no vulnerability DB in %s: %w", dbDir, err)
-	}
-	var meta metadata.Metadata
-	if err := json.Unmarshal(b, &meta); err != nil {
-		return images.DBInfo{}, fmt.Errorf("the vulnerability DB's metadata.json in %s: %w", dbDir, err)
+		return meta, fmt.Errorf("no vulnerability DB in %s: %w", dbDir, err)
 	}
 	if meta.Version != tdb.SchemaVersion {
-		return images.DBInfo{}, fmt.Errorf("the vulnerability DB in %s has schema version %d; this kubegate reads version %d", dbDir, meta.Version, tdb.SchemaVersion)
+		return meta, fmt.Errorf("the vulnerability DB in %s has schema version %d; this kubegate reads version %d", dbDir, meta.Version, tdb.SchemaVersion)
 	}
 	bdb, err := bolt.Open(filepath.Join(dbDir, "trivy.db"), 0o444, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {
-		return images.DBInfo{}, fmt.Errorf("the vulnerability DB's trivy.db in %s: %w", dbDir, err)
+		return meta, fmt.Errorf("the vulnerability DB's trivy.db in %s: %w", dbDir, err)
 	}
-	bdb.Close()
-	return dbInfo(meta), nil
+	return meta, bdb.Close()
 }
 
 func dbInfo(meta metadata.Metadata) images.DBInfo {
