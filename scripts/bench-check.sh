@@ -5,7 +5,9 @@
 # speed drifts between rounds disturbs least); the machine is shared and noisy, so quote the
 # ratio. INPUT defaults to the vendored upstream goldens (testdata/upstream/golden), which
 # the repository holds; pass ../shared/corpus/charts-1383-clean.yaml for the budget's corpus.
-# Usage: scripts/bench-check.sh BASE_REV [ROUNDS] [INPUT...]
+# REPEAT=N takes the inputs N times over, as one file; peak RSS of one run of each side,
+# text and JSON reports, is printed too.
+# Usage: [REPEAT=N] scripts/bench-check.sh BASE_REV [ROUNDS] [INPUT...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: scripts/bench-check.sh BASE_REV [ROUNDS] [INPUT...]}
@@ -16,6 +18,9 @@ inputs=("$@")
 export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 work=$(mktemp -d)
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+if [ "${REPEAT:-1}" -gt 1 ]; then # the inputs REPEAT times over, as one file
+  scripts/repeat-input.sh "$REPEAT" "${inputs[@]}" > "$work/input.yaml"; inputs=("$work/input.yaml")
+fi
 git worktree add -q --detach "$work/base" "$base"
 (cd "$work/base" && go build -ldflags '-s -w' -o "$work/base-kubegate" ./cmd/kubegate)
 go build -ldflags '-s -w' -o "$work/head-kubegate" ./cmd/kubegate
@@ -39,4 +44,10 @@ done | awk '
       printf "%-8s base %6.1f ms  head %6.1f ms  head/base %.2f (median of the rounds'"'"' ratios)\n", what, median(t["base " what]), median(t["head " what]), median(r[what])
     }
   }'
+if command -v /usr/bin/time >/dev/null; then # one run each: memory varies little between runs
+  rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+  for format in text json; do
+    echo "peak RSS check --format $format  base $(( $(rss "$work/base-kubegate" check --offline --format $format "${inputs[@]}") / 1024 )) MiB  head $(( $(rss "$work/head-kubegate" check --offline --format $format "${inputs[@]}") / 1024 )) MiB"
+  done
+fi
 echo "($rounds interleaved rounds, medians of whole-process wall time; base $base; input ${inputs[*]:0:3}$([ ${#inputs[@]} -gt 3 ] && echo " …"))"

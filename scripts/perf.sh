@@ -6,13 +6,18 @@
 # goldens, which the repository holds). Prints the medians, the median of each round's
 # kubegate/kube-score ratio (the figure to quote: the machine is shared and its speed
 # drifts), objects per second, and the peak RSS of one run of each.
-# Usage: scripts/perf.sh [ROUNDS] [INPUT...]     (make perf)
+# Usage: [REPEAT=N] scripts/perf.sh [ROUNDS] [INPUT...]     (make perf; REPEAT: the inputs N
+# times over, as one file, for memory as the input grows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-15}
 shift $(( $# >= 1 ? 1 : 0 ))
 inputs=("$@")
 [ ${#inputs[@]} -gt 0 ] || inputs=(testdata/upstream/golden/*.yaml)
+if [ "${REPEAT:-1}" -gt 1 ]; then # the inputs REPEAT times over, as one file
+  rep=$(mktemp --suffix=.yaml); trap 'rm -f "$rep"' EXIT
+  scripts/repeat-input.sh "$REPEAT" "${inputs[@]}" > "$rep"; inputs=("$rep")
+fi
 KUBE_SCORE_VERSION=v1.20.0
 export GOEXPERIMENT=jsonv2 CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath # the Makefile's flag set: one build cache
 bin=$PWD/.cache/bin
@@ -47,6 +52,6 @@ done | awk -v objects="${objects:-0}" '
   }'
 if command -v /usr/bin/time >/dev/null; then
   rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
-  echo "peak RSS kube-score $(( $(rss "$ks" score "${inputs[@]}") / 1024 )) MiB  kubegate $(( $(rss "$kg" check --offline "${inputs[@]}") / 1024 )) MiB"
+  echo "peak RSS kube-score $(( $(rss "$ks" score "${inputs[@]}") / 1024 )) MiB  kubegate $(( $(rss "$kg" check --offline "${inputs[@]}") / 1024 )) MiB (with --format json $(( $(rss "$kg" check --offline --format json "${inputs[@]}") / 1024 )) MiB)"
 fi
 echo "($rounds interleaved rounds, medians of whole-process wall time and of each round's ratio; kube-score $KUBE_SCORE_VERSION; $(nproc) cores; input ${inputs[*]:0:3}$([ ${#inputs[@]} -gt 3 ] && echo " …"))"
