@@ -44,7 +44,7 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.regTimeout, "registry-timeout", 30*time.Second, "give up one registry request after this long (it is retried; an image not resolved in the end fails the gate); the vulnerability DB's download gets at least 5m")
 	fs.BoolVar(&f.skipDBUpdate, "skip-db-update", false, "use the vulnerability DB in the Trivy cache as it is (it must exist)")
 	fs.StringArrayVar(&f.dbRepos, "db-repository", nil, "OCI repository of the vulnerability DB, tried in order (repeatable; default: "+strings.Join(trivy.DefaultDBRepositories, ", ")+")")
-	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB and analysed layers, shared with the trivy CLI")
+	fs.StringVar(&f.trivyCacheDir, "trivy-cache-dir", trivy.DefaultCacheDir(), "Trivy's cache directory: the vulnerability DB, shared with the trivy CLI, and kubegate's analysed layers")
 	fs.StringVar(&f.cacheDir, "verdict-cache-dir", images.DefaultCacheDir(), "where kubegate caches image verdicts by digest (Trivy's own cache is --trivy-cache-dir)")
 	deprecatedAlias(fs, "verdict-cache-dir", "cache-dir", "", "in trivy --cache-dir is Trivy's cache, which is --trivy-cache-dir here")
 	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")

@@ -192,7 +192,7 @@ func BenchmarkImageStage(b *testing.B) {
 					if !warm {
 						b.StopTimer()
 						cache = filepath.Join(b.TempDir(), "cache")
-						os.RemoveAll(filepath.Join(w.trivyDir, "fanal")) // Trivy's layer cache
+						os.RemoveAll(filepath.Join(w.trivyDir, "kubegate-layers")) // the analysed layers
 						b.StartTimer()
 					}
 					args := w.args("check", "--verdict-cache-dir", cache)

@@ -27,10 +27,35 @@ func TestImportGraph(t *testing.T) {
 		"github.com/aquasecurity/trivy/pkg/fanal/analyzer/secret":          "Trivy's secret scanner",
 		"github.com/aquasecurity/trivy/pkg/commands":                       "Trivy's CLI",
 		"github.com/sigstore/cosign/v3/cmd/cosign/cli/verify":              "cosign's CLI",
+		"github.com/aquasecurity/trivy/pkg/fanal/analyzer":                 "Trivy's analyzer framework: it imports the misconfiguration engine; images/trivy/inventory reads images instead",
+		"github.com/aquasecurity/trivy/pkg/fanal/artifact/image":           "Trivy's image artifact: through Trivy's OCI downloader it links go-getter",
+		"github.com/aquasecurity/trivy/pkg/cache":                          "Trivy's layer cache: it links the secret scanner and the compliance specs",
 	} {
 		for _, d := range deps {
 			if d == pkg {
 				t.Errorf("%s is in kubegate's import graph: %s", pkg, why)
+			}
+		}
+	}
+	// Whole families, by import path prefix.
+	for prefix, why := range map[string]string{
+		"github.com/open-policy-agent/opa/":         "OPA, Trivy's misconfiguration engine",
+		"github.com/aquasecurity/trivy/pkg/iac/":    "Trivy's IaC scanners",
+		"github.com/aquasecurity/trivy/pkg/misconf": "Trivy's misconfiguration scanning",
+		"github.com/aquasecurity/trivy-checks/":     "Trivy's checks and compliance specs",
+		"github.com/hashicorp/go-getter":            "go-getter, through Trivy's downloader: every cloud storage client",
+		"github.com/aws/":                           "the AWS SDK",
+		"cloud.google.com/go/storage":               "the Google Cloud Storage client, through go-getter",
+		"google.golang.org/grpc/xds":                "gRPC's xDS, through the cloud storage clients",
+		"github.com/envoyproxy/":                    "envoy's control plane, through gRPC's xDS",
+		"sigs.k8s.io/controller-runtime/":           "controller-runtime, through Helm's action package in Trivy's Helm scanner",
+		"helm.sh/helm/v4/pkg/action":                "Helm's action package (kubectl, the cluster clients): kubegate renders with the engine alone",
+		"k8s.io/kubectl/":                           "kubectl, through Helm's action package",
+	} {
+		for _, d := range deps {
+			if strings.HasPrefix(d, prefix) {
+				t.Errorf("%s is in kubegate's import graph (%s): %s", d, prefix, why)
+				break
 			}
 		}
 	}

@@ -1,8 +1,8 @@
-// Package trivy scans images for vulnerabilities with Trivy as a library. It is the only
-// package that imports Trivy: Trivy pulls in thousands of packages, so only the analyzers
-// a container image scan needs are linked (OS package databases and the installed-package
-// records of language ecosystems), never analyzer/all, secrets, misconfiguration or
-// compliance.
+// Package trivy scans images for vulnerabilities with Trivy as a library: Trivy's DB
+// (trivy-db) and its detectors (scan/ospkg, scan/langpkg). What is installed in an image
+// is read by the inventory package, not by Trivy's fanal analyzers, whose framework links
+// Trivy's misconfiguration engine. It is, with its inventory package, the only package
+// that imports Trivy.
 package trivy
 
 import (
@@ -26,13 +26,8 @@ import (
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
-	"github.com/aquasecurity/trivy/pkg/cache"
 	"github.com/aquasecurity/trivy/pkg/clock"
 	ospkgDetector "github.com/aquasecurity/trivy/pkg/detector/ospkg"
-	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
-	"github.com/aquasecurity/trivy/pkg/fanal/applier"
-	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
-	artimage "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/log"
 	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
@@ -40,24 +35,8 @@ import (
 	"github.com/aquasecurity/trivy/pkg/types"
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
-	// The analyzers of an image scan: OS release files and package databases, and the
-	// records language package managers leave in an image.
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/golang/binary"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/nodejs/pkg"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/python/packaging"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/ruby/gemspec"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/language/rust/binary"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/alpine"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/amazonlinux"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/debian"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/redhatbase"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/release"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/os/ubuntu"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/apk"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/dpkg"
-	_ "github.com/aquasecurity/trivy/pkg/fanal/analyzer/pkg/rpm"
-
 	"github.com/kubegate/kubegate/images"
+	"github.com/kubegate/kubegate/images/trivy/inventory"
 	"github.com/kubegate/kubegate/internal/progress"
 )
 
@@ -67,7 +46,8 @@ var DefaultDBRepositories = []string{"mirror.gcr.io/aquasec/trivy-db:2", "ghcr.i
 // Options configure the scanner.
 type Options struct {
 	// CacheDir is Trivy's cache directory, shared with the trivy CLI: the DB lives in
-	// CacheDir/db, analysed layers in CacheDir/fanal. Default: the user cache dir + trivy.
+	// CacheDir/db, kubegate's analyses of layers in CacheDir/kubegate-layers. Default: the
+	// user cache dir + trivy.
 	CacheDir string
 	// Progress says when the DB is downloaded, and how big it is; nil says nothing.
 	Progress *progress.Reporter
@@ -96,13 +76,19 @@ func DBRef(repo string, opts ...name.Option) (name.Reference, error) {
 	return ref, nil
 }
 
-// DefaultCacheDir is Trivy's own default, so kubegate and trivy share one DB download.
-func DefaultCacheDir() string { return cache.DefaultDir() }
+// DefaultCacheDir is Trivy's own default (trivy/pkg/cache.DefaultDir), so kubegate and
+// trivy share one DB download.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "trivy")
+}
 
 // Scanner is an images.Scanner over Trivy's DB. Trivy's DB handle is process-global:
 // open one Scanner per process.
 type Scanner struct {
-	cache cache.Cache
 	vuln  vulnerability.Client
 	opts  Options
 	repos []name.Reference
@@ -155,12 +141,6 @@ func Open(ctx context.Context, opts Options) (*Scanner, error) {
 	if err := s.open(dir); err != nil {
 		return nil, err
 	}
-	c, err := cache.NewFSCache(opts.CacheDir)
-	if err != nil {
-		tdb.Close()
-		return nil, fmt.Errorf("opening Trivy's cache in %s: %w", opts.CacheDir, err)
-	}
-	s.cache = c
 	return s, nil
 }
 
@@ -270,47 +250,33 @@ func (s *Scanner) Refresh(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Close releases the DB and the cache, after the scans and the swap in flight.
+// Close releases the DB, after the scans and the swap in flight.
 func (s *Scanner) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cache.Close()
 	tdb.Close()
 }
 
 // DB describes the DB in use.
 func (s *Scanner) DB() images.DBInfo { return *s.info.Load() }
 
-// Scan analyses the image's layers (once per layer digest: Trivy's cache keeps the result)
-// and matches its packages against the DB. It is the vulnerability part of Trivy's
-// local.Service.Scan, which itself links every analyzer and the misconfiguration engine.
+// Scan reads what the image has installed (once per layer: the analysis is kept in the
+// cache directory) and matches it against the DB: the vulnerability part of Trivy's
+// local.Service.Scan.
 func (s *Scanner) Scan(ctx context.Context, ref string, pi images.PlatformImage) (*images.ScanReport, error) {
 	s.mu.RLock() // the DB stays the same for the whole scan: Refresh waits for it
 	defer s.mu.RUnlock()
-	art, err := artimage.NewArtifact(image{Image: pi.Image, pi: pi, name: ref}, s.cache, artifact.Option{
-		Offline: true, NoProgress: true, Parallel: 2,
-		DisabledAnalyzers: []analyzer.Type{analyzer.TypeSecret, analyzer.TypeLicenseFile},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("preparing the scan: %w", err)
-	}
-	aref, err := art.Inspect(ctx)
+	detail, err := inventory.Image(ctx, pi.Image, s.opts.CacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("analysing the image's layers: %w", err)
 	}
-	defer art.Clean(aref)
-	detail, err := applier.NewApplier(s.cache).ApplyLayers(ctx, aref.ID, aref.BlobIDs)
-	switch {
-	case errors.Is(err, analyzer.ErrUnknownOS), errors.Is(err, analyzer.ErrNoPkgsDetected):
-		// A distroless or scratch image: only language packages, if any, are scanned.
-		if detail.OS.Family == "" && len(detail.Packages) != 0 {
-			detail.OS = ftypes.OS{Family: "none"}
-		}
-	case err != nil:
-		return nil, fmt.Errorf("reading the analysed layers: %w", err)
+	// As Trivy's applier: without an OS, a distroless or scratch image, only language
+	// packages, if any, are scanned.
+	if !detail.OS.Detected() && len(detail.Packages) != 0 {
+		detail.OS = ftypes.OS{Family: "none"}
 	}
 	target := types.ScanTarget{
-		Name: ref, OS: detail.OS, Repository: detail.Repository,
+		Name: ref, OS: detail.OS,
 		Packages: detail.Packages, Applications: detail.Applications,
 	}
 	opts := types.ScanOptions{
