@@ -6,10 +6,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/diff"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/model"
@@ -34,6 +36,8 @@ type Options struct {
 	// Baseline accepts the findings it lists: they are reported as baselined and do not
 	// fail the gate.
 	Baseline *policy.Baseline
+	// KeepObjects keeps the rendered objects in the result, for Compare.
+	KeepObjects bool
 }
 
 // Verdict is the outcome of a run.
@@ -61,6 +65,80 @@ type Result struct {
 	Images []*images.Verdict
 	// NotChecked are the images the manifests use that were not checked (--offline).
 	NotChecked []*images.Image
+	// Diff compares the run with the base of the change it checks (check --diff-base):
+	// findings are then new or unchanged, and unchanged ones do not fail. nil otherwise.
+	Diff *Diff
+
+	objects []*manifest.Object // with Options.KeepObjects
+}
+
+// Diff is what a change does, against its base.
+type Diff struct {
+	// Base is the base as the user named it, with its commit.
+	Base string
+	// Fixed are the base's findings the change removes.
+	Fixed []finding.Finding
+	// Objects are the rendered objects the change adds, removes and changes.
+	Objects diff.Objects
+	// BaseErrors are the base's input errors: they do not fail the change, whose findings
+	// in an input the base could not render all count as new.
+	BaseErrors []*manifest.Error
+}
+
+// MovePaths rewrites the paths r names below from (files, Kustomize roots and charts,
+// values files, input errors) to below to: a run on an exported tree (check --diff-base)
+// then names the same files as the run on the working tree, and its findings match.
+func (r *Result) MovePaths(from, to string) {
+	from = filepath.Clean(from) + string(filepath.Separator)
+	to = filepath.Clean(to) + string(filepath.Separator)
+	move := func(p string) string {
+		if rest, ok := strings.CutPrefix(p, from); ok {
+			return to + rest
+		}
+		return p
+	}
+	source := func(s *manifest.Source) {
+		s.File = move(s.File)
+		if kind, p, ok := strings.Cut(s.Via, ":"); ok {
+			s.Via = kind + ":" + move(p)
+		}
+		if s.Values != nil {
+			v := *s.Values
+			v.File = move(v.File)
+			s.Values = &v
+		}
+	}
+	for _, fs := range [][]finding.Finding{r.Findings, r.Exempted, r.Baselined} {
+		for i := range fs {
+			source(&fs[i].Source)
+		}
+	}
+	for i := range r.Checked {
+		source(&r.Checked[i].Source)
+	}
+	for _, e := range r.Errors {
+		e.File = move(e.File)
+	}
+	for _, o := range r.objects {
+		source(&o.Source)
+	}
+}
+
+// Compare judges r against base, a run with the same options on the change's base; both
+// must have kept their objects (Options.KeepObjects). Each finding of r becomes new or
+// unchanged (Finding.Status), the base's findings r lacks are fixed, and the rendered
+// objects are compared. Exemptions and the baseline applied to each run as usual: a
+// finding the change un-exempts is new.
+func (r *Result) Compare(base *Result, name string) {
+	d := &Diff{Base: name, BaseErrors: base.Errors}
+	d.Fixed = diff.Findings(r.Findings, base.Findings)
+	d.Objects = diff.Compare(r.objects, base.objects)
+	d.Objects.Sort()
+	r.Diff = d
+	if len(base.Errors) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("diff base %s: %d input errors (the first: %s): the findings of what it could not render count as new",
+			name, len(base.Errors), base.Errors[0]))
+	}
 }
 
 // Checked is one object the rules saw.
@@ -111,6 +189,9 @@ func Run(ctx context.Context, opts Options) *Result {
 	}
 	res := judge(rendered.Objects, set, findings, opts)
 	res.Images = verdicts
+	if opts.KeepObjects {
+		res.objects = rendered.Objects
+	}
 	res.Errors = append(rendered.Errors, res.Errors...)
 	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))

@@ -143,7 +143,8 @@ func TestCheckCorpusVerdict(t *testing.T) {
 }
 
 // TestFingerprints: the same object twice in one input gets distinct fingerprints, and
-// fingerprints do not depend on lines.
+// fingerprints depend neither on lines nor on the name of a plain file (a rename); they
+// do on the Kustomize root or chart. The previous fingerprint is the one with the file.
 func TestFingerprints(t *testing.T) {
 	f := finding.Finding{RuleID: "r", Object: manifest.Ref{Kind: "Pod", Name: "p"}, Source: manifest.Source{File: "a.yaml", Line: 3}}
 	g := f
@@ -164,6 +165,15 @@ func TestFingerprints(t *testing.T) {
 	setFingerprints(other)
 	if other[0].Fingerprint == fs[0].Fingerprint {
 		t.Error("another input, the same fingerprint")
+	}
+	renamed := []finding.Finding{f}
+	renamed[0].Source.File = "deploy/renamed.yaml"
+	setFingerprints(renamed)
+	if renamed[0].Fingerprint != fs[0].Fingerprint {
+		t.Error("renaming the file changed the fingerprint")
+	}
+	if renamed[0].PreviousFingerprint == fs[0].PreviousFingerprint || fs[0].PreviousFingerprint != finding.Fingerprint(f.FileKey()) {
+		t.Errorf("previous fingerprints %q, %q: want the file in them", renamed[0].PreviousFingerprint, fs[0].PreviousFingerprint)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubegate/kubegate/internal/prepush"
 	"github.com/kubegate/kubegate/internal/shellwords"
 )
 
@@ -36,6 +37,12 @@ func newGitHubActionCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if base := actionDiffBase(); base != "" {
+				// actions/checkout clones one commit deep: fetch the base if it is not there.
+				if err := prepush.Fetch(cmd.Context(), "origin", base); err != nil {
+					return fmt.Errorf("input diff-base: %w", err)
+				}
+			}
 			check := newCheckCmd()
 			check.SetArgs(args)
 			check.SetIn(cmd.InOrStdin())
@@ -45,6 +52,19 @@ func newGitHubActionCmd() *cobra.Command {
 			return check.ExecuteContext(cmd.Context())
 		},
 	}
+}
+
+// actionDiffBase is the commit the action compares with: the input diff-base, else on a
+// pull request its base commit; "none" turns it off.
+func actionDiffBase() string {
+	base := actionInput("diff-base")
+	if base == "" {
+		base = strings.TrimSpace(os.Getenv("KUBEGATE_PR_BASE"))
+	}
+	if base == "none" {
+		return ""
+	}
+	return base
 }
 
 // actionArgs builds check's arguments from the action's inputs.
@@ -76,6 +96,9 @@ func actionArgs() ([]string, error) {
 		if _, err := os.Stat(filepath.Join(trivyDir, "db", "metadata.json")); err == nil && os.Getenv("KUBEGATE_ACTION_CACHE_HIT") == "true" {
 			args = append(args, "--skip-db-update")
 		}
+	}
+	if base := actionDiffBase(); base != "" {
+		args = append(args, "--diff-base", base)
 	}
 	args = append(args, shellwords.Split(actionInput("args"))...)
 	paths := strings.Fields(actionInput("paths")) // one per line or space-separated

@@ -271,6 +271,7 @@ func newCheckCmd() *cobra.Command {
 		baseline      string
 		writeBaseline string
 		validateOnly  bool
+		diffBase      string
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH...",
@@ -300,6 +301,14 @@ func newCheckCmd() *cobra.Command {
 				}
 				p.Profile = policy.Profile(profile)
 			}
+			if diffBase != "" {
+				if slices.Contains(args, "-") {
+					return errors.New("--diff-base compares two commits' files; standard input (-) has no base: name the files")
+				}
+				if writeBaseline != "" {
+					return errors.New("--write-baseline records every finding; it does not combine with --diff-base")
+				}
+			}
 			if err := rep.apply(p); err != nil || validateOnly {
 				return err // --validate-only: everything above held; check nothing
 			}
@@ -310,7 +319,7 @@ func newCheckCmd() *cobra.Command {
 					return err
 				}
 			}
-			res, err := runGate(cmd, args, in, p, &images, base)
+			res, err := runGate(cmd, args, in, p, &images, base, diffBase)
 			if err != nil {
 				return err
 			}
@@ -337,21 +346,32 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&baseline, "baseline", "", "accept the findings recorded in FILE: only new findings fail (matched by rule, object and field, not line)")
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "record the current findings in FILE as the baseline (and pass, unless an input fails)")
 	images.register(cmd.Flags())
+	cmd.Flags().StringVar(&diffBase, "diff-base", "", "gate the change, not the history: also check the inputs at git commit REF (exported from the repository, no checkout) and fail only on findings the working tree adds; the report lists them as new, the ones it removes as fixed, and the rendered objects added, removed and changed")
 	cmd.Flags().BoolVar(&validateOnly, "validate-only", false, "check the flags, arguments and policy, and stop (what `hook install` does with the hook's arguments)")
 	_ = cmd.Flags().MarkHidden("validate-only")
 	return cmd
 }
 
-// runGate runs the gate with the image stage the flags configure and the baseline, if any.
-func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline) (*gate.Result, error) {
+// runGate runs the gate with the image stage the flags configure and the baseline, if any;
+// with diffBase, on the base too, and compares the two.
+func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy, images *imageFlags, baseline *policy.Baseline, diffBase string) (*gate.Result, error) {
 	images.progress = cmd.ErrOrStderr()
 	checker, release, err := images.checker(p)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return gate.Run(cmd.Context(), gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
-		Images: checker, Baseline: baseline}), nil
+	opts := gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
+		Images: checker, Baseline: baseline, KeepObjects: diffBase != ""}
+	res := gate.Run(cmd.Context(), opts)
+	if diffBase != "" {
+		base, name, err := runBase(cmd, diffBase, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Compare(base, name)
+	}
+	return res, nil
 }
 
 func isTerminal(w any) bool {

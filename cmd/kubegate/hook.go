@@ -108,8 +108,13 @@ func newHookCmd() *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: %s: no manifest, chart or policy changed, not checked again\n", u.LocalRef)
 					continue
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: checking %s (%.12s)\n", u.LocalRef, u.LocalSHA)
-				code, err := checkCommit(cmd, u.LocalSHA, args)
+				base := u.Base(ctx)
+				if base != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: checking %s (%.12s) against %s (%.12s)\n", u.LocalRef, u.LocalSHA, u.RemoteRef, base)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "kubegate: checking %s (%.12s)\n", u.LocalRef, u.LocalSHA)
+				}
+				code, err := checkCommit(cmd, u.LocalSHA, base, args)
 				if err != nil {
 					return err
 				}
@@ -141,15 +146,34 @@ func withPath(args []string) ([]string, error) {
 }
 
 // checkCommit exports the commit and runs check in it, so that relative paths and the
-// policy file are those of the commit.
-func checkCommit(cmd *cobra.Command, sha string, args []string) (int, error) {
+// policy file are those of the commit; with a base (the remote's commit), against it.
+func checkCommit(cmd *cobra.Command, sha, base string, args []string) (int, error) {
+	ctx := cmd.Context()
 	dir, err := os.MkdirTemp("", "kubegate-push-")
 	if err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	if err := prepush.Export(cmd.Context(), sha, dir); err != nil {
+	if err := prepush.Export(ctx, sha, dir); err != nil {
 		return 0, err
+	}
+	if base != "" {
+		// Only what the push changes fails it: check --diff-base, run in the exported
+		// tree, reaches the repository through GIT_DIR.
+		gitDir, err := prepush.GitDir(ctx)
+		if err != nil {
+			return 0, err
+		}
+		old, had := os.LookupEnv("GIT_DIR")
+		os.Setenv("GIT_DIR", gitDir)
+		defer func() {
+			if had {
+				os.Setenv("GIT_DIR", old)
+			} else {
+				os.Unsetenv("GIT_DIR")
+			}
+		}()
+		args = append([]string{"--diff-base", base}, args...)
 	}
 	wd, err := os.Getwd()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,25 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	if err := p.CheckEnvKeys(); err != nil {
 		return nil, nil, err
 	}
+	// Absolute from here on: check --diff-base and the pre-push hook run the gate again
+	// from another directory, with the same image stage.
+	for _, dir := range []*string{&f.trivyCacheDir, &f.cacheDir, &f.trustedRoot} {
+		if *dir != "" {
+			abs, err := filepath.Abs(*dir)
+			if err != nil {
+				return nil, nil, err
+			}
+			*dir = abs
+		}
+	}
+	keyDir := p.KeyDir()
+	if keyDir != "" {
+		abs, err := filepath.Abs(keyDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		keyDir = abs
+	}
 	var insecure []string
 	for _, r := range p.Images.InsecureRegistries {
 		host, _, _ := strings.Cut(r, "/")
@@ -74,7 +94,7 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	res := registry.New(registry.Options{Insecure: insecure, Timeout: f.regTimeout})
 	// The DB is tens of MB: its requests get the DB's own timeout, not an image request's.
 	dbRes := registry.New(registry.Options{Insecure: insecure, Timeout: max(f.regTimeout, dbRequestTimeout)})
-	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: p.KeyDir(), TrustedRootFile: f.trustedRoot}
+	vopts := cosign.Options{Remote: res.Remote, Parse: res.Parse, BaseDir: keyDir, TrustedRootFile: f.trustedRoot}
 	var prog *progress.Reporter
 	if !f.quiet {
 		w := f.progress

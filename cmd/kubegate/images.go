@@ -33,7 +33,7 @@ func newImagesCmd() *cobra.Command {
 				return err
 			}
 			in.render.Stdin = cmd.InOrStdin()
-			res, err := runGate(cmd, args, in, p, &images, nil)
+			res, err := runGate(cmd, args, in, p, &images, nil, "")
 			if err != nil {
 				return err
 			}

@@ -278,9 +278,7 @@ func TestActionSteps(t *testing.T) {
 // the DB is used as it is only on today's key and only when the cache holds one.
 func TestActionCacheArgs(t *testing.T) {
 	dir := t.TempDir()
-	for _, v := range []string{"INPUT_PATHS", "INPUT_ARGS", "INPUT_OFFLINE", "INPUT_SARIF_FILE", "INPUT_CONFIG", "INPUT_PROFILE", "INPUT_FAIL_ON", "INPUT_KUBE_VERSION"} {
-		t.Setenv(v, "")
-	}
+	clearActionInputs(t)
 	args := func(hit string) string {
 		t.Setenv("KUBEGATE_ACTION_CACHE_DIR", dir)
 		t.Setenv("KUBEGATE_ACTION_CACHE_HIT", hit)
@@ -308,5 +306,29 @@ func TestActionCacheArgs(t *testing.T) {
 	t.Setenv("KUBEGATE_ACTION_CACHE_DIR", "")
 	if a, _ := actionArgs(); slices.Contains(a, "--verdict-cache-dir") {
 		t.Errorf("cache: false still set cache dirs: %v", a)
+	}
+}
+
+func clearActionInputs(t *testing.T) {
+	for _, v := range []string{"INPUT_PATHS", "INPUT_ARGS", "INPUT_OFFLINE", "INPUT_SARIF_FILE", "INPUT_CONFIG", "INPUT_PROFILE",
+		"INPUT_FAIL_ON", "INPUT_KUBE_VERSION", "INPUT_DIFF_BASE", "KUBEGATE_PR_BASE", "KUBEGATE_ACTION_CACHE_DIR"} {
+		t.Setenv(v, "")
+	}
+}
+
+// The action compares with the pull request's base unless told another commit, or none.
+func TestActionDiffBase(t *testing.T) {
+	clearActionInputs(t)
+	for _, tc := range []struct{ input, prBase, want string }{
+		{"", "", "--github-actions ."},
+		{"", "1a2b3c", "--github-actions --diff-base 1a2b3c ."},
+		{"origin/main", "1a2b3c", "--github-actions --diff-base origin/main ."},
+		{"none", "1a2b3c", "--github-actions ."},
+	} {
+		t.Setenv("INPUT_DIFF_BASE", tc.input)
+		t.Setenv("KUBEGATE_PR_BASE", tc.prBase)
+		if a, err := actionArgs(); err != nil || strings.Join(a, " ") != tc.want {
+			t.Errorf("diff-base %q, PR base %q: %v %v; want %s", tc.input, tc.prBase, a, err, tc.want)
+		}
 	}
 }

@@ -90,7 +90,7 @@ func TestGitHubAction(t *testing.T) {
 		inputs = append(inputs, name)
 	}
 	slices.Sort(inputs)
-	if want := []string{"args", "cache", "config", "fail-on", "kube-version", "offline", "paths", "profile", "sarif-file", "version"}; !slices.Equal(inputs, want) {
+	if want := []string{"args", "cache", "config", "diff-base", "fail-on", "kube-version", "offline", "paths", "profile", "sarif-file", "version"}; !slices.Equal(inputs, want) {
 		t.Errorf("inputs %v, want %v", inputs, want)
 	}
 	i := slices.IndexFunc(action.Runs.Steps, func(s actionStep) bool { return s.ID == "gate" })
@@ -375,6 +375,42 @@ func TestGitLabComponent(t *testing.T) {
 	code, out := sh(t, dir, env, "sh", strings.Join(job.Script, "\n"))
 	if fileExists(filepath.Join(dir, "pwned")) || fileExists(filepath.Join(dir, "pwned2")) || code != 2 {
 		t.Errorf("the paths input ran as a command, or was not reported: exit %d\n%s", code, out)
+	}
+
+	// A merge request pipeline fails only on what the merge request adds.
+	job = interpolate(map[string]string{"paths": "k8s", "args": "--offline --fail-on critical"})["kubegate"]
+	repo, git := diffRepo(t)
+	write(t, repo, "k8s/pod.yaml", privilegedPod)
+	git("add", "-A")
+	git("commit", "-qm", "a privileged pod, before the gate")
+	base := git("rev-parse", "HEAD")
+	write(t, repo, "k8s/calm.yaml", strings.Replace(calmPod, "name: p\n", "name: calm\n", 1))
+	git("add", "-A")
+	git("commit", "-qm", "the merge request: a calm pod")
+	env = []string{"CI_PROJECT_DIR=" + repo, "CI_MERGE_REQUEST_DIFF_BASE_SHA=" + base}
+	for k, v := range job.Variables {
+		env = append(env, k+"="+v)
+	}
+	if code, out := sh(t, repo, env, "sh", strings.Join(job.Script, "\n")); code != 0 || !strings.Contains(out, "against "+base[:12]+": ") ||
+		!strings.Contains(textRows(out), "k8s/pod.yaml:11  CRITICAL  pss-privileged  Pod apps/p: privileged (container \"app\" must not set securityContext.privileged=true)  [unchanged]") {
+		t.Errorf("merge request adding nothing critical: exit %d\n%s", code, out)
+	}
+	write(t, repo, "k8s/calm.yaml", strings.Replace(privilegedPod, "name: p\n", "name: p3\n", 1))
+	git("commit", "-qam", "the merge request adds a privileged pod")
+	code, out = sh(t, repo, env, "sh", strings.Join(job.Script, "\n"))
+	if code != 1 || !strings.Contains(textRows(out), "k8s/calm.yaml:11  CRITICAL  pss-privileged  Pod apps/p3: privileged (container \"app\" must not set securityContext.privileged=true)  [new]") {
+		t.Errorf("merge request adding a finding: exit %d\n%s", code, out)
+	}
+	// Without git in the image every finding counts, and the log says why.
+	noGit := t.TempDir()
+	for _, tool := range []string{"sh", "kubegate", "cat", "echo"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			os.Symlink(p, filepath.Join(noGit, tool))
+		}
+	}
+	code, out = sh(t, repo, append(env, "PATH="+noGit), "sh", strings.Join(job.Script, "\n"))
+	if code != 1 || !strings.Contains(out, "kubegate: no git in this image, so every finding counts") || strings.Contains(out, "[unchanged]") {
+		t.Errorf("no git: exit %d\n%s", code, out)
 	}
 }
 

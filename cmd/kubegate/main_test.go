@@ -50,18 +50,23 @@ func kubegate(t testing.TB, stdin string, args ...string) (code int, stdout, std
 }
 
 // textRows reads the findings of a text report back as "file:line  SEVERITY  rule  object:
-// message" lines (the text report names each file once, above its rows), one per line.
+// message" lines (the text report names each file once, above its rows), one per line;
+// against a base, "  [new]" or "  [unchanged]" follows.
 func textRows(out string) string {
 	var rows []string
 	file := ""
-	row := regexp.MustCompile(`^  +(\d+|-)  (CRITICAL|HIGH|MEDIUM|LOW|INFO)\s+(\S+)\s{2,}(.*)$`)
+	row := regexp.MustCompile(`^  +(\d+|-)  (CRITICAL|HIGH|MEDIUM|LOW|INFO)\s+(?:(new|unchanged)\s+)?(\S+)\s{2,}(.*)$`)
 	for _, l := range strings.Split(out, "\n") {
 		if m := row.FindStringSubmatch(l); m != nil && file != "" {
 			loc := file + ":" + m[1]
 			if m[1] == "-" {
 				loc = file
 			}
-			rows = append(rows, fmt.Sprintf("%s  %-8s  %s  %s", loc, m[2], m[3], m[4]))
+			r := fmt.Sprintf("%s  %-8s  %s  %s", loc, m[2], m[4], m[5])
+			if m[3] != "" { // against a base (--diff-base)
+				r += "  [" + m[3] + "]"
+			}
+			rows = append(rows, r)
 			continue
 		}
 		if l != "" && !strings.HasPrefix(l, " ") {

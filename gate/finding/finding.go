@@ -4,6 +4,8 @@
 package finding
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -81,8 +83,23 @@ type Rule struct {
 
 // Fails is the gate's one verdict on a finding: at or above failOn, or a check that could
 // not be done (FailClosed) at any severity. check, the reports and the admission webhook
-// all judge with it.
-func Fails(f Finding, failOn Severity) bool { return f.Severity >= failOn || f.FailClosed }
+// all judge with it. A finding the change under review did not introduce (Unchanged,
+// with --diff-base) fails only when it is FailClosed: an image that cannot be checked now
+// is unknown, whatever the base said of it.
+func Fails(f Finding, failOn Severity) bool {
+	if f.Status == Unchanged && !f.FailClosed {
+		return false
+	}
+	return f.Severity >= failOn || f.FailClosed
+}
+
+// Status is where a finding stands against the base of a change (check --diff-base).
+type Status string
+
+const (
+	New       Status = "new"       // the change introduces it
+	Unchanged Status = "unchanged" // the base has it too
+)
 
 // Finding is one violation of one rule by one object.
 type Finding struct {
@@ -99,20 +116,36 @@ type Finding struct {
 	// Fingerprint identifies the finding across runs (baselines, SARIF, GitLab); the gate
 	// sets it once findings are sorted. See Key.
 	Fingerprint string
+	// PreviousFingerprint is the fingerprint as kubegate computed it before the plain
+	// file's path left the key (FileKey): baselines written then still match it.
+	PreviousFingerprint string
+	// Status is set when the run is compared with a base (--diff-base); "" otherwise.
+	Status Status
 	// FailClosed: the finding's rule is FailClosed (an image that could not be checked).
 	// It travels with the finding so that no verdict depends on looking the rule up.
 	FailClosed bool
 }
 
 // Key is what the finding is about, independent of where it is written: rule, object
-// (kind, namespace, name, and the input it came from: the Kustomize root or chart, else
-// the file), field, container and subject. Line numbers are left out, so findings keep
-// their key when unrelated lines move.
-func (f Finding) Key() string {
+// (kind, namespace, name, and the Kustomize root or chart that produced it), field,
+// container and subject. Lines and the names of plain manifest files are left out, so a
+// finding keeps its key when lines move and when its file is renamed; two plain files
+// that hold the same object are told apart by the order of their findings (the gate
+// numbers repeated keys).
+func (f Finding) Key() string { return f.key(f.Source.Via) }
+
+// FileKey is Key with the plain file's path in it, as kubegate keyed findings before:
+// what tells apart the same object written in two files (deploy/prod/app.yaml,
+// deploy/staging/app.yaml).
+func (f Finding) FileKey() string {
 	input := f.Source.Via
 	if input == "" {
 		input = filepath.ToSlash(filepath.Clean(f.Source.File))
 	}
+	return f.key(input)
+}
+
+func (f Finding) key(input string) string {
 	return strings.Join([]string{f.RuleID, f.Object.Kind, f.Object.Namespace, f.Object.Name,
 		input, f.Field, f.Container, f.Subject}, "\x00")
 }
@@ -153,4 +186,10 @@ func (c *Catalogue) All() []*Rule { return c.all }
 func (c *Catalogue) Get(id string) (*Rule, bool) {
 	r, ok := c.byID[id]
 	return r, ok
+}
+
+// Fingerprint is the fingerprint of a key: 128 bits of its SHA-256, in hex.
+func Fingerprint(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:16])
 }

@@ -5,6 +5,7 @@ package manifest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,26 +142,60 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 // (two renders of one object), as Field writes them.
 func Differences(a, b map[string]any) map[string]bool {
 	out := map[string]bool{}
+	for _, c := range Changes(a, b) {
+		out[c.Path] = true
+	}
+	return out
+}
+
+// Change is a field whose value differs between two versions of an object.
+type Change struct {
+	Path     string // as Field writes it
+	Old, New any    // nil: the field is absent on that side
+}
+
+// Changes returns the fields whose values differ between a and b, in path order: leaves
+// of mappings and lists both sides have, and whole values one side lacks (a key, or the
+// items past the shorter list's end).
+func Changes(a, b any) []Change {
+	var out []Change
 	var walk func(path string, x, y any)
 	walk = func(path string, x, y any) {
 		switch xv := x.(type) {
 		case map[string]any:
 			if yv, ok := y.(map[string]any); ok {
-				for k, e := range xv {
-					walk(Field(path, k), e, yv[k])
+				keys := make([]string, 0, len(xv)+len(yv))
+				for k := range xv {
+					keys = append(keys, k)
+				}
+				for k := range yv {
+					if _, ok := xv[k]; !ok {
+						keys = append(keys, k)
+					}
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					walk(Field(path, k), xv[k], yv[k])
 				}
 				return
 			}
 		case []any:
-			if yv, ok := y.([]any); ok && len(yv) == len(xv) {
-				for i, e := range xv {
-					walk(fmt.Sprintf("%s[%d]", path, i), e, yv[i])
+			if yv, ok := y.([]any); ok {
+				for i := range max(len(xv), len(yv)) {
+					var xe, ye any
+					if i < len(xv) {
+						xe = xv[i]
+					}
+					if i < len(yv) {
+						ye = yv[i]
+					}
+					walk(fmt.Sprintf("%s[%d]", path, i), xe, ye)
 				}
 				return
 			}
 		}
-		if fmt.Sprint(x) != fmt.Sprint(y) {
-			out[path] = true
+		if (x == nil) != (y == nil) || fmt.Sprint(x) != fmt.Sprint(y) {
+			out = append(out, Change{Path: path, Old: x, New: y})
 		}
 	}
 	walk("", a, b)

@@ -98,8 +98,8 @@ func (b *Baseline) Split(findings []finding.Finding) (fresh, accepted []finding.
 		left[e.Fingerprint]++
 	}
 	for _, f := range findings {
-		if left[f.Fingerprint] > 0 && !f.FailClosed {
-			left[f.Fingerprint]--
+		if fp := entryFor(f, left); fp != "" {
+			left[fp]--
 			accepted = append(accepted, f)
 			continue
 		}
@@ -112,4 +112,19 @@ func (b *Baseline) Split(findings []finding.Finding) (fresh, accepted []finding.
 		}
 	}
 	return fresh, accepted, unmatched
+}
+
+// entryFor is the fingerprint under which the baseline still accepts f: its own or, in a
+// baseline written before plain file names left the fingerprint, its previous one; "" if
+// none (and always for a finding of an image that could not be checked).
+func entryFor(f finding.Finding, left map[string]int) string {
+	if f.FailClosed {
+		return ""
+	}
+	for _, fp := range []string{f.Fingerprint, f.PreviousFingerprint} {
+		if fp != "" && left[fp] > 0 {
+			return fp
+		}
+	}
+	return ""
 }

@@ -375,6 +375,16 @@ func TestBaselineSplit(t *testing.T) {
 	}
 }
 
+// A baseline written before file names left fingerprints matches the previous one, once.
+func TestBaselineMatchesPreviousFingerprints(t *testing.T) {
+	old := NewBaseline([]finding.Finding{{RuleID: "r", Fingerprint: "with-file"}, {RuleID: "r", Fingerprint: "other"}})
+	now := finding.Finding{RuleID: "r", Fingerprint: "without-file", PreviousFingerprint: "with-file"}
+	fresh, accepted, unmatched := old.Split([]finding.Finding{now, now})
+	if len(accepted) != 1 || len(fresh) != 1 || len(unmatched) != 1 || unmatched[0].Fingerprint != "other" {
+		t.Errorf("fresh %v accepted %v unmatched %v", fresh, accepted, unmatched)
+	}
+}
+
 func TestLoadBaselineErrors(t *testing.T) {
 	dir := t.TempDir()
 	for content, want := range map[string]string{

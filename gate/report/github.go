@@ -13,13 +13,17 @@ import (
 // GitHubAnnotations writes GitHub Actions workflow commands (`::error file=…,line=…::…`):
 // the runner turns each into an annotation on the file and line, in the log and on the
 // pull request. Findings that fail the gate are errors, info findings notices, the rest
-// warnings; input errors are errors.
+// warnings; input errors are errors. Against a base (--diff-base) only new findings are
+// annotated.
 func GitHubAnnotations(w io.Writer, r *gate.Result, o Options) error {
 	var b strings.Builder
 	for _, e := range r.Errors {
 		workflowCommand(&b, "error", o.path(e.File), e.Line, "kubegate: input error", e.Msg)
 	}
 	for _, f := range r.Findings {
+		if f.Status == finding.Unchanged {
+			continue // against a base, only what the change introduces is annotated
+		}
 		cmd := level(r.Fails(f), f.Severity)
 		if cmd == "note" {
 			cmd = "notice"
@@ -56,50 +60,135 @@ func escapeProperty(s string) string { return propertyEscaper.Replace(s) }
 // summary to 1 MiB, and the full list is in the other reports.
 const summaryRows = 200
 
+// MarkdownLimit is the most the Markdown report writes: GitHub's limit on a pull request
+// comment (65,536 characters; counted here in bytes, which are never fewer). What does not
+// fit is left out with a count.
+const MarkdownLimit = 65535
+
 // Markdown writes the job summary (for $GITHUB_STEP_SUMMARY, or a merge request comment):
-// the verdict, counts by severity, then a table of findings, file:line first.
+// the verdict, counts by severity, then a table of findings, file:line first. Against a
+// base (--diff-base), the table lists the new findings, then the fixed ones, then the
+// rendered change.
 func Markdown(w io.Writer, r *gate.Result, o Options) error {
-	var b strings.Builder
+	b := &budget{left: MarkdownLimit}
 	icon := map[gate.Verdict]string{gate.Pass: "✅", gate.Fail: "❌", gate.Error: "⛔"}[r.Verdict()]
-	fmt.Fprintf(&b, "## %s kubegate: %s\n\n", icon, strings.ToUpper(string(r.Verdict())))
+	head := &strings.Builder{}
+	fmt.Fprintf(head, "## %s kubegate: %s\n\n", icon, strings.ToUpper(string(r.Verdict())))
 	counts := countBySeverity(r.Findings)
-	b.WriteString("| objects | findings |")
+	head.WriteString("| objects | findings |")
 	sep := "|---:|---:|"
 	vals := fmt.Sprintf("| %d | %d |", r.Objects, len(r.Findings))
 	for s := finding.Critical; s >= finding.Info; s-- {
-		fmt.Fprintf(&b, " %s |", s)
+		fmt.Fprintf(head, " %s |", s)
 		sep += "---:|"
 		vals += fmt.Sprintf(" %d |", counts[s.String()])
 	}
-	fmt.Fprintf(&b, " exempted | baselined | input errors |\n%s---:|---:|---:|\n%s %d | %d | %d |\n\n",
+	fmt.Fprintf(head, " exempted | baselined | input errors |\n%s---:|---:|---:|\n%s %d | %d | %d |\n\n",
 		sep, vals, len(r.Exempted), len(r.Baselined), len(r.Errors))
-	fmt.Fprintf(&b, "Findings at or above **%s** fail the gate, and so does every image that could not be checked.\n", r.FailOn)
-	if len(r.Errors) > 0 {
-		b.WriteString("\n### Input errors\n\n| location | error |\n|---|---|\n")
-		for _, e := range r.Errors {
-			fmt.Fprintf(&b, "| `%s` | %s |\n", o.at(e.File, e.Line), cell(e.Msg))
-		}
-	}
-	if len(r.Findings) > 0 {
-		b.WriteString("\n### Findings\n\n| location | severity | rule | object | message |\n|---|---|---|---|---|\n")
-		for i, f := range r.Findings {
-			if i == summaryRows {
-				fmt.Fprintf(&b, "\n…and %d more: see the SARIF, JSON or text report.\n", len(r.Findings)-summaryRows)
-				break
+	shown := r.Findings
+	if d := r.Diff; d != nil {
+		shown = nil
+		for _, f := range r.Findings {
+			if f.Status == finding.New {
+				shown = append(shown, f)
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | [%s](%s) | %s | %s |\n", o.at(f.Source.File, f.Source.Line),
-				f.Severity, f.RuleID, RuleURL(f.RuleID), cell(f.Object.String()), cell(f.Message))
+		}
+		fmt.Fprintf(head, "Against `%s`: **%d new** (%d unchanged, which do not fail), %d fixed; rendered objects: %d added, %d removed, %d changed.\n\n",
+			d.Base, len(shown), len(r.Findings)-len(shown), len(d.Fixed), len(d.Objects.Added), len(d.Objects.Removed), len(d.Objects.Changed))
+	}
+	fmt.Fprintf(head, "Findings at or above **%s** fail the gate, and so does every image that could not be checked.\n", r.FailOn)
+	b.add(head.String())
+	if len(r.Errors) > 0 {
+		b.add("\n### Input errors\n\n| location | error |\n|---|---|\n")
+		for _, e := range r.Errors {
+			b.row(fmt.Sprintf("| `%s` | %s |\n", o.at(e.File, e.Line), cell(e.Msg)))
+		}
+		b.more("input errors")
+	}
+	title := "Findings"
+	if r.Diff != nil {
+		title = "New findings"
+	}
+	findingTable(b, title, shown, o)
+	if d := r.Diff; d != nil {
+		findingTable(b, "Fixed", d.Fixed, o)
+		if !d.Objects.Empty() {
+			b.add("\n### Rendered changes\n\n<details><summary>What the change does to the objects the cluster receives</summary>\n\n````diff\n")
+			for _, c := range objectChanges(d) {
+				s := fmt.Sprintf("%s %s  (%s)\n", c.mark, c.obj.Object, location(c.obj.Source.File, c.obj.Source.Line))
+				for _, f := range c.obj.Fields {
+					s += fmt.Sprintf("    %s: %s\n", f.Path, fieldChange(f))
+				}
+				if c.obj.MoreFields > 0 {
+					s += fmt.Sprintf("    …and %s more\n", Count(c.obj.MoreFields, "field", "fields"))
+				}
+				b.row(strings.ReplaceAll(s, "````", "` ` ` `"))
+			}
+			b.add("````\n")
+			b.more("changed objects")
+			b.add("\n</details>\n")
 		}
 	}
 	if len(r.Notes) > 0 {
-		b.WriteString("\n<details><summary>Notes</summary>\n\n")
+		b.add("\n<details><summary>Notes</summary>\n\n")
 		for _, n := range r.Notes {
-			fmt.Fprintf(&b, "- %s\n", cell(n))
+			b.row(fmt.Sprintf("- %s\n", cell(n)))
 		}
-		b.WriteString("\n</details>\n")
+		b.more("notes")
+		b.add("\n</details>\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func findingTable(b *budget, title string, fs []finding.Finding, o Options) {
+	if len(fs) == 0 {
+		return
+	}
+	b.add("\n### " + title + "\n\n| location | severity | rule | object | message |\n|---|---|---|---|---|\n")
+	for i, f := range fs {
+		if i == summaryRows {
+			b.dropped += len(fs) - summaryRows
+			break
+		}
+		b.row(fmt.Sprintf("| `%s` | %s | [%s](%s) | %s | %s |\n", o.at(f.Source.File, f.Source.Line),
+			f.Severity, f.RuleID, RuleURL(f.RuleID), cell(f.Object.String()), cell(f.Message)))
+	}
+	b.more("findings")
+}
+
+// budget writes Markdown up to a size: a row that does not fit (with room left for the
+// section's closing lines) is counted instead, and more says how many were left out.
+type budget struct {
+	strings.Builder
+	left    int
+	dropped int
+}
+
+func (b *budget) add(s string) {
+	if len(s) <= b.left {
+		b.WriteString(s)
+		b.left -= len(s)
+	}
+}
+
+func (b *budget) row(s string) {
+	if b.dropped > 0 || len(s)+budgetClose > b.left {
+		b.dropped++
+		return
+	}
+	b.add(s)
+}
+
+// budgetClose is the room a section's closing lines take: the count of what was left out,
+// a fence, a </details>.
+const budgetClose = 400
+
+func (b *budget) more(what string) {
+	if b.dropped > 0 {
+		b.add(fmt.Sprintf("\n…and %d more %s: see the SARIF, JSON or text report.\n", b.dropped, what))
+		b.dropped = 0
+	}
 }
 
 // cellEscaper keeps text inside one Markdown table cell and out of HTML.

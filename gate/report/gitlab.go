@@ -44,7 +44,7 @@ func GitLabCodeQuality(w io.Writer, r *gate.Result, o Options) error {
 		add(f.Object.String()+": "+f.Message, f.RuleID, f.Fingerprint, gitlabSeverity[f.Severity], f.Source.File, f.Source.Line)
 	}
 	for _, e := range r.Errors {
-		add(e.Msg, "input-error", gate.Fingerprint("input-error\x00"+o.path(e.File)+"\x00"+e.Msg), "blocker", e.File, e.Line)
+		add(e.Msg, "input-error", finding.Fingerprint("input-error\x00"+o.path(e.File)+"\x00"+e.Msg), "blocker", e.File, e.Line)
 	}
 	return writeJSON(w, issues)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/diff"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/rules"
@@ -29,6 +30,8 @@ type JSONFinding struct {
 	// Fingerprint identifies the finding across runs (rule, object, field, container,
 	// image; not the line): what baselines, SARIF and GitLab match on.
 	Fingerprint string `json:"fingerprint"`
+	// Status is new or unchanged when the run was compared with a base (--diff-base).
+	Status finding.Status `json:"status,omitempty"`
 }
 
 // JSONSummary counts the run.
@@ -50,6 +53,16 @@ type JSONReport struct {
 	Notes    []string          `json:"notes"`
 	Images   []JSONImage       `json:"images"`
 	Summary  JSONSummary       `json:"summary"`
+	// With --diff-base: the base's findings the change removes, and the rendered change.
+	Fixed []JSONFinding `json:"fixed,omitempty"`
+	Diff  *JSONDiff     `json:"diff,omitempty"`
+}
+
+// JSONDiff is the rendered change against the base: objects added, removed and changed,
+// with the fields that changed.
+type JSONDiff struct {
+	Base string `json:"base"`
+	diff.Objects
 }
 
 // NewJSONReport builds the JSON view of a result.
@@ -62,23 +75,39 @@ func NewJSONReport(r *gate.Result) JSONReport {
 		out.Notes = []string{}
 	}
 	for _, f := range r.Findings {
-		jf := JSONFinding{
-			Rule: f.RuleID, Severity: f.Severity, Practices: []string{}, Refs: []string{},
-			Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
-			Fingerprint: f.Fingerprint,
+		out.Findings = append(out.Findings, jsonFinding(f))
+	}
+	if d := r.Diff; d != nil {
+		out.Fixed = []JSONFinding{}
+		for _, f := range d.Fixed {
+			out.Fixed = append(out.Fixed, jsonFinding(f))
 		}
-		if rule, ok := rules.Lookup(f.RuleID); ok {
-			jf.Practices = append(jf.Practices, rule.Practices...)
-			jf.Refs = append(jf.Refs, rule.Refs...)
-			jf.Fix = rule.Fix
+		out.Diff = &JSONDiff{Base: d.Base, Objects: d.Objects}
+		for _, l := range []*[]diff.Object{&out.Diff.Added, &out.Diff.Removed, &out.Diff.Changed} {
+			if *l == nil {
+				*l = []diff.Object{}
+			}
 		}
-		out.Findings = append(out.Findings, jf)
 	}
 	out.Summary = JSONSummary{
 		Objects: r.Objects, Findings: len(r.Findings), BySeverity: countBySeverity(r.Findings),
 		Exempted: len(r.Exempted), Baselined: len(r.Baselined), Errors: len(r.Errors), FailOn: r.FailOn, Verdict: r.Verdict(),
 	}
 	return out
+}
+
+func jsonFinding(f finding.Finding) JSONFinding {
+	jf := JSONFinding{
+		Rule: f.RuleID, Severity: f.Severity, Practices: []string{}, Refs: []string{},
+		Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
+		Fingerprint: f.Fingerprint, Status: f.Status,
+	}
+	if rule, ok := rules.Lookup(f.RuleID); ok {
+		jf.Practices = append(jf.Practices, rule.Practices...)
+		jf.Refs = append(jf.Refs, rule.Refs...)
+		jf.Fix = rule.Fix
+	}
+	return jf
 }
 
 func countBySeverity(fs []finding.Finding) map[string]int {

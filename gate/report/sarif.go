@@ -60,6 +60,9 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 			WithLevel(level(r.Fails(f), f.Severity)).
 			WithMessage(sarif.NewTextMessage(f.Object.String() + ": " + f.Message)).
 			WithPartialFingerPrints(map[string]any{fingerprintKey: f.Fingerprint})
+		if f.Status != "" { // against a base (--diff-base): SARIF's own word for it
+			res.WithBaselineState(string(f.Status))
+		}
 		res.AddLocation(sarif.NewLocationWithPhysicalLocation(o.physical(f.Source.File, f.Source.Line)).
 			WithLogicalLocations([]*sarif.LogicalLocation{sarif.NewLogicalLocation().
 				WithFullyQualifiedName(f.Object.String()).WithKind("object")}))

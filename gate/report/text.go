@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/diff"
 	"github.com/kubegate/kubegate/gate/finding"
 )
 
@@ -59,6 +60,9 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 			line = fmt.Sprint(f.Source.Line)
 		}
 		sev := fmt.Sprintf("%-8s", strings.ToUpper(f.Severity.String()))
+		if r.Diff != nil { // against a base: new findings are the ones that count
+			sev += map[finding.Status]string{finding.New: "  new      ", finding.Unchanged: "  unchanged"}[f.Status]
+		}
 		fmt.Fprintf(&b, "  %*s  %s  %-*s  %s: %s\n", lineWidth, line, paint(severityColor[f.Severity], sev), ruleWidth, f.RuleID, f.Object, f.Message)
 		var where []string
 		if f.Field != "" {
@@ -76,6 +80,27 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 		for _, rule := range fired {
 			if rule.Fix != "" {
 				fmt.Fprintf(&b, "  %s: %s\n", rule.ID, rule.Fix)
+			}
+		}
+	}
+	if d := r.Diff; d != nil {
+		if len(d.Fixed) > 0 {
+			b.WriteString("\n" + paint("\x1b[1m", "Fixed (found in the base, not any more)") + "\n")
+			for _, f := range d.Fixed {
+				fmt.Fprintf(&b, "  %s  %s  %s: %s\n", location(f.Source.File, f.Source.Line), f.RuleID, f.Object, f.Message)
+			}
+		}
+		b.WriteString("\n" + paint("\x1b[1m", "Rendered changes against "+d.Base) + "\n")
+		if d.Objects.Empty() {
+			b.WriteString("  none: the change renders the same objects\n")
+		}
+		for _, c := range objectChanges(d) {
+			fmt.Fprintf(&b, "  %s %s  (%s)\n", c.mark, c.obj.Object, location(c.obj.Source.File, c.obj.Source.Line))
+			for _, f := range c.obj.Fields {
+				fmt.Fprintf(&b, "      %s: %s\n", f.Path, fieldChange(f))
+			}
+			if c.obj.MoreFields > 0 {
+				fmt.Fprintf(&b, "      …and %s more\n", Count(c.obj.MoreFields, "field", "fields"))
 			}
 		}
 	}
@@ -136,7 +161,51 @@ func summaryLine(r *gate.Result, paint func(string, string) string) string {
 	default:
 		verdict = paint("\x1b[1;31m", "ERROR")
 	}
+	if d := r.Diff; d != nil {
+		line += fmt.Sprintf("; against %s: %d new, %d fixed", d.Base, countStatus(r.Findings, finding.New), len(d.Fixed))
+	}
 	return fmt.Sprintf("%s — %s (failOn: %s)", line, verdict, r.FailOn)
+}
+
+func countStatus(fs []finding.Finding, s finding.Status) int {
+	n := 0
+	for _, f := range fs {
+		if f.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// objectChange is one line of the rendered diff: + added, - removed, ~ changed.
+type objectChange struct {
+	mark string
+	obj  diff.Object
+}
+
+func objectChanges(d *gate.Diff) []objectChange {
+	var out []objectChange
+	for _, o := range d.Objects.Added {
+		out = append(out, objectChange{"+", o})
+	}
+	for _, o := range d.Objects.Removed {
+		out = append(out, objectChange{"-", o})
+	}
+	for _, o := range d.Objects.Changed {
+		out = append(out, objectChange{"~", o})
+	}
+	return out
+}
+
+// fieldChange is "old → new", with (added) and (removed) for a side without the field.
+func fieldChange(f diff.Field) string {
+	switch {
+	case f.Old == "":
+		return f.New + " (added)"
+	case f.New == "":
+		return f.Old + " (removed)"
+	}
+	return f.Old + " → " + f.New
 }
 
 // Count is "1 finding", "2 findings".

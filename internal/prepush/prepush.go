@@ -63,7 +63,7 @@ func manifestFile(name string) bool {
 // Touches says whether the commits between the remote's and the local commit change a file
 // the gate reads. A new branch (no remote commit, or one this repository lacks) always does.
 func (u Update) Touches(ctx context.Context) (bool, error) {
-	if zero(u.RemoteSHA) || git(ctx, nil, "cat-file", "-e", u.RemoteSHA+"^{commit}") != nil {
+	if u.Base(ctx) == "" {
 		return true, nil
 	}
 	var out bytes.Buffer
@@ -78,13 +78,19 @@ func (u Update) Touches(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// Export writes the tree of commit sha into dir (regular files and directories; symbolic
-// links are left out, so nothing outside dir is reachable through them).
+// Export writes the whole tree of commit sha into dir (regular files and directories;
+// symbolic links are left out, so nothing outside dir is reachable through them), from
+// wherever in the work tree it is called.
 func Export(ctx context.Context, sha, dir string) error {
-	// Streamed: a repository's tree need not fit in memory.
+	top, _, err := WorkTree(ctx)
+	if err != nil {
+		return err
+	}
+	// Streamed: a repository's tree need not fit in memory. Run at the top: in a
+	// subdirectory git archive writes only that subdirectory.
 	var stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", sha)
-	cmd.Stderr = &stderr
+	cmd.Dir, cmd.Stderr = top, &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -160,4 +166,62 @@ func HooksDir(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(out.String()), nil
+}
+
+// Commit resolves ref (a branch, tag, SHA, HEAD~1) to the commit it names in the working
+// directory's repository.
+func Commit(ctx context.Context, ref string) (string, error) {
+	var out bytes.Buffer
+	if err := git(ctx, &out, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}"); err != nil {
+		return "", fmt.Errorf("%q is not a commit of this repository (in CI, fetch it: a full clone, or git fetch origin %s)", ref, ref)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// WorkTree is the top of the working directory's work tree and the working directory's
+// path within it ("" at the top, else "deploy/"). With GIT_DIR set and no work tree, git
+// takes the working directory as the top.
+func WorkTree(ctx context.Context) (top, prefix string, err error) {
+	var out bytes.Buffer
+	if err := git(ctx, &out, "rev-parse", "--show-toplevel", "--show-prefix"); err != nil {
+		return "", "", err
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	top = lines[0]
+	if len(lines) > 1 {
+		prefix = lines[1]
+	}
+	return top, prefix, nil
+}
+
+// GitDir is the working directory's repository, as an absolute path: with GIT_DIR set to
+// it, git commands run from an exported tree still reach the repository.
+func GitDir(ctx context.Context) (string, error) {
+	var out bytes.Buffer
+	if err := git(ctx, &out, "rev-parse", "--absolute-git-dir"); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// Base is the commit the push's changes are judged against: the remote's commit of the
+// ref being updated, when this repository has it; "" for a new branch (everything is
+// checked).
+func (u Update) Base(ctx context.Context) string {
+	if zero(u.RemoteSHA) || git(ctx, nil, "cat-file", "-e", u.RemoteSHA+"^{commit}") != nil {
+		return ""
+	}
+	return u.RemoteSHA
+}
+
+// Fetch makes sure this repository has commit ref: when it lacks it (a shallow CI clone),
+// it fetches that one commit from remote.
+func Fetch(ctx context.Context, remote, ref string) error {
+	if git(ctx, nil, "cat-file", "-e", ref+"^{commit}") == nil {
+		return nil
+	}
+	if err := git(ctx, nil, "fetch", "--quiet", "--no-tags", "--depth=1", remote, ref); err != nil {
+		return fmt.Errorf("commit %s is not in this clone and could not be fetched (clone with fetch-depth: 0): %w", ref, err)
+	}
+	return nil
 }
