@@ -523,6 +523,21 @@ func TestPrePushHook(t *testing.T) {
 	if hook := readFile(t, filepath.Join(repo, ".git/hooks/pre-push")); !bytes.Contains([]byte(hook), []byte("\nexec kubegate hook pre-push '--offline' 'deploy'\n")) {
 		t.Errorf("hook script:\n%s", hook)
 	}
+	// The push is judged against what the remote has: a finding already there (pushed
+	// past the hook) does not block a later push that adds none; one that adds one does.
+	write(t, repo, "deploy/legacy.yaml", strings.Replace(privilegedPod, "name: p\n", "name: legacy\n", 1))
+	git("add -A")
+	git("commit -qm legacy")
+	if code, out := git("push -q --no-verify origin main"); code != 0 {
+		t.Fatalf("push --no-verify: exit %d\n%s", code, out)
+	}
+	write(t, repo, "deploy/calm.yaml", strings.Replace(calmPod, "name: p\n", "name: calm\n", 1))
+	git("add -A")
+	git("commit -qm calm")
+	if code, out := git("push -q origin main"); code != 0 || !strings.Contains(out, "against refs/heads/main") ||
+		!strings.Contains(textRows(out), "deploy/legacy.yaml:11  CRITICAL  pss-privileged  Pod apps/legacy: privileged (container \"app\" must not set securityContext.privileged=true)  [unchanged]") {
+		t.Errorf("a push adding nothing critical over a remote with a finding: exit %d\n%s", code, out)
+	}
 
 	// The hook's arguments are check's, tried when it is installed: a typo is refused, not
 	// installed to block every push.
