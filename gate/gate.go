@@ -200,12 +200,29 @@ func Run(ctx context.Context, opts Options) *Result {
 	switch {
 	case verdicts != nil:
 		cached := 0
+		var reused, notReused []string
 		for _, v := range verdicts {
 			if v.Cached {
 				cached++
 			}
+			if v.Reused != "" {
+				reused = append(reused, v.Image.Ref+": "+v.Reused)
+			}
+			if v.NotReused != "" {
+				notReused = append(notReused, v.NotReused)
+			}
 		}
-		res.Notes = append(res.Notes, fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached))
+		note := fmt.Sprintf("images: %d checked (%d from cache)", len(verdicts), cached)
+		if len(reused) > 0 {
+			note = fmt.Sprintf("images: %d checked (%d from cache, %d from verdict attestations)", len(verdicts), cached, len(reused))
+		}
+		res.Notes = append(res.Notes, note)
+		for _, r := range reused {
+			res.Notes = append(res.Notes, "images: "+r)
+		}
+		for _, r := range notReused { // checked in full instead
+			res.Notes = append(res.Notes, "images: "+r+"; checked in full")
+		}
 	case len(used) > 0:
 		res.NotChecked = used
 		res.Notes = append(res.Notes, fmt.Sprintf("images: %d not checked (--offline): %s", len(used), imageRefs(used)))

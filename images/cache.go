@@ -43,8 +43,9 @@ type cacheEntry struct {
 // cacheVersion changes when what a verdict means changes.
 // 3: the root-user message names the pod's part per container; 4: images whose RPM
 // database is SQLite (RHEL 9, Fedora ≥ 36, Azure Linux) were scanned as having no OS
-// packages, so their earlier verdicts may be passes they no longer are.
-const cacheVersion = "4"
+// packages, so their earlier verdicts may be passes they no longer are; 5: verdicts record
+// the vulnerability IDs the policy ignored (verdict attestations carry them).
+const cacheVersion = "5"
 
 // keyParts is everything a verdict depends on besides the digest. The reference is in it
 // because verdicts' messages name it; Trust is the content of every key and trusted root

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
@@ -57,6 +59,9 @@ type Checker struct {
 	// verified or scanned again. Optional.
 	DigestOf func(ctx context.Context, ref string) (string, error)
 	Cache    *Cache
+	// Verdicts finds verdict attestations, used instead of a check when the policy trusts
+	// them (images.verdicts). Optional.
+	Verdicts VerdictSource
 	Policy   *policy.Policy     // its images section; nil: the default policy
 	Parallel int                // images checked at once; default DefaultParallel()
 	Progress *progress.Reporter // nil: no progress
@@ -75,7 +80,16 @@ type Verdict struct {
 	Counts    map[string]int `json:"counts,omitempty"`  // every vulnerability found, by severity
 	Scanned   bool           `json:"scanned,omitempty"` // at least one platform was scanned
 	Problems  []Problem      `json:"problems,omitempty"`
+	Ignored   []string       `json:"ignored,omitempty"` // vulnerability IDs the policy ignored
 	Cached    bool           `json:"-"`
+	// PolicyDigest names the image policy that judged (VerdictPredicate.Policy) and DB the
+	// vulnerability DB of the scan: what a verdict attestation records.
+	PolicyDigest string `json:"-"`
+	DB           DBInfo `json:"-"`
+	// Reused says which verified verdict attestation stands for the check ("verified
+	// verdict from key ci.pub, 2h0m0s old"); NotReused, when verdicts are trusted, why none
+	// did.
+	Reused, NotReused string `json:"-"`
 }
 
 // Problem is one reason an image fails, before it is attached to the containers using it.
@@ -119,28 +133,77 @@ func (c *Checker) now() time.Time {
 func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	rule := MatchRule(c.images().Rules, c.images().DefaultRule, im.Repo)
 	vr := scanning(rule)
+	k, keyOK := c.keyParts(im, rule, vr)
+	// A trusted verdict attestation first: then no vulnerability DB is opened at all.
+	var notReused string
+	if keyOK && c.Verdicts != nil && c.images().Verdicts != nil {
+		v, why := c.attested(ctx, im, policyDigest(k))
+		if v != nil {
+			c.judgeDBAge(v)
+			return v
+		}
+		notReused = why
+	}
 	var db DBInfo
 	if vr != nil && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
 		db = c.Scanner.DB()
 	}
-	v := c.cachedOrCheck(ctx, im, rule, vr, db)
-	// Judged at every use, not cached: a DB goes stale while verdicts made with it are kept.
-	if v.Scanned && !c.images().AllowStaleDB && c.now().Sub(db.UpdatedAt) > StaleAfter {
-		v.problem(rules.ImageStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
-			withDigest(im.Ref, v.Digest), db.UpdatedAt.UTC().Format(time.DateOnly))
+	v := c.cachedOrCheck(ctx, im, vr, db, k, keyOK)
+	if keyOK {
+		v.PolicyDigest = policyDigest(k)
 	}
+	if v.Scanned {
+		v.DB = db
+	}
+	v.NotReused = notReused
+	c.judgeDBAge(v)
 	return v
+}
+
+// judgeDBAge: a verdict made with a DB older than StaleAfter is a problem. Judged at every
+// use, not cached: a DB goes stale while verdicts made with it are kept.
+func (c *Checker) judgeDBAge(v *Verdict) {
+	if v.Scanned && !c.images().AllowStaleDB && c.now().Sub(v.DB.UpdatedAt) > StaleAfter {
+		v.problem(rules.ImageStaleDB, "image %s was scanned with a vulnerability DB built %s (older than 7 days): it was not checked against what was published since",
+			withDigest(v.Image.Ref, v.Digest), v.DB.UpdatedAt.UTC().Format(time.DateOnly))
+	}
+}
+
+// attested is the verdict of a trusted verdict attestation on the image's current digest,
+// or nil and why not.
+func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) (*Verdict, string) {
+	var digest string
+	var err error
+	if c.DigestOf != nil {
+		digest, err = c.DigestOf(ctx, im.Ref)
+	} else {
+		var res *Resolved
+		if res, err = c.Resolver.Resolve(ctx, im.Ref, c.images().ParsedPlatforms()); err == nil {
+			digest = res.Digest.String()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Sprintf("verdict attestations of %s not looked up: %v", im.Ref, err)
+	}
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, fmt.Sprintf("verdict attestations of %s not looked up: %v", im.Ref, err)
+	}
+	return c.reuse(ctx, im, h, policyDigest)
 }
 
 // cachedOrCheck returns the cached verdict for the image's current digest under the same
 // rule, trust material, DB and platforms, or checks the image and caches the verdict. vr
-// is the rule's vulnerability threshold, nil when it does not scan.
-func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.ImageRule, vr *policy.VulnerabilityRule, db DBInfo) (v *Verdict) {
+// is the rule's vulnerability threshold, nil when it does not scan; k is the verdict's key
+// parts, when keyOK.
+func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, vr *policy.VulnerabilityRule, db DBInfo, k keyParts, keyOK bool) (v *Verdict) {
+	rule := k.Rule
 	var key func(digest string) string
-	if c.Cache != nil {
-		if k, ok := c.cacheKey(im, rule, vr, db); ok {
-			key = k
+	if c.Cache != nil && keyOK {
+		if vr != nil {
+			k.DB = db.Version
 		}
+		key = k.key
 	}
 	if key != nil && c.DigestOf != nil {
 		if d, err := c.DigestOf(ctx, im.Ref); err == nil {
@@ -169,8 +232,7 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.Ima
 	if res.PlainHTTP != "" {
 		v.problem(rules.ImageRegistryInsecure, "image %s was fetched over plain HTTP from %s (not a loopback address): anyone on the path can swap the image", im.Ref, res.PlainHTTP)
 	}
-	var rootOn []string // "digest, platform" of the platform images that run as root
-	rootUser := ""
+	var described []string
 	for _, p := range res.Platforms {
 		v.Platforms = append(v.Platforms, p.Platform)
 		user := ""
@@ -178,14 +240,9 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.Ima
 			user = p.Config.Config.User
 		}
 		v.Users = append(v.Users, user)
-		if runsAsRoot(user) {
-			rootOn, rootUser = append(rootOn, p.describe()), user
-		}
+		described = append(described, p.describe())
 	}
-	if len(rootOn) > 0 { // one problem for the image, however many of its platforms
-		v.Problems = append(v.Problems, Problem{RuleID: rules.ImageRunsAsRoot.ID, Severity: rules.ImageRunsAsRoot.Severity, RootUser: true,
-			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q)", im.Ref, strings.Join(rootOn, "; "), rootUser)})
-	}
+	v.rootUserProblem(described)
 	if rule.Signature != nil || len(rule.Attestations) > 0 {
 		c.verify(ctx, v, res, rule)
 	}
@@ -195,23 +252,23 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, rule *policy.Ima
 	return v
 }
 
-// cacheKey makes the key of the image's verdicts from everything a verdict depends on;
-// ok is false when part of it cannot be read (a key file gone): then nothing is cached.
-func (c *Checker) cacheKey(im *Image, rule *policy.ImageRule, vr *policy.VulnerabilityRule, db DBInfo) (func(digest string) string, bool) {
-	var trust string
+// keyParts is everything the image's verdict depends on but its digest and the DB (the
+// verdict cache adds those): the rule, the content of its keys, the platforms, the
+// ignores live now. ok is false when part of it cannot be read (a key file gone): then
+// nothing is cached, and no verdict attestation is trusted.
+func (c *Checker) keyParts(im *Image, rule *policy.ImageRule, vr *policy.VulnerabilityRule) (keyParts, bool) {
+	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Platforms: c.images().ParsedPlatforms()}
 	if rule.Signature != nil {
 		if c.Verifier == nil {
-			return nil, false
+			return k, false
 		}
 		t, err := c.Verifier.Trust(rule.Signature)
 		if err != nil {
-			return nil, false
+			return k, false
 		}
-		trust = t
+		k.Trust = t
 	}
-	k := keyParts{V: cacheVersion, Ref: im.Ref, Rule: rule, Trust: trust, Platforms: c.images().ParsedPlatforms()}
 	if vr != nil {
-		k.DB = db.Version
 		// An ignore that expires changes the verdict: the key names the ignores live now.
 		for _, ig := range vr.Ignore {
 			if ignoredUntil(ig, c.now()) {
@@ -219,7 +276,31 @@ func (c *Checker) cacheKey(im *Image, rule *policy.ImageRule, vr *policy.Vulnera
 			}
 		}
 	}
-	return k.key, true
+	return k, true
+}
+
+// rootUserProblem adds one problem for the image, however many of its platforms run as
+// root; described names each platform image in the message (nil: the platforms).
+func (v *Verdict) rootUserProblem(described []string) {
+	var rootOn []string
+	rootUser := ""
+	for i, user := range v.Users {
+		if !runsAsRoot(user) {
+			continue
+		}
+		d := ""
+		switch {
+		case i < len(described):
+			d = described[i]
+		case i < len(v.Platforms):
+			d = v.Digest + ", " + v.Platforms[i].String()
+		}
+		rootOn, rootUser = append(rootOn, d), user
+	}
+	if len(rootOn) > 0 {
+		v.Problems = append(v.Problems, Problem{RuleID: rules.ImageRunsAsRoot.ID, Severity: rules.ImageRunsAsRoot.Severity, RootUser: true,
+			Message: fmt.Sprintf("image %s (%s) runs as root (config User %q)", v.Image.Ref, strings.Join(rootOn, "; "), rootUser)})
+	}
 }
 
 func (c *Checker) verify(ctx context.Context, v *Verdict, res *Resolved, rule *policy.ImageRule) {
@@ -270,7 +351,13 @@ func (c *Checker) scan(ctx context.Context, v *Verdict, res *Resolved, vr *polic
 			seen[k] = true
 			v.Counts[strings.ToUpper(vu.Severity)]++
 			sev := severityOf(vu.Severity)
-			if sev < threshold || (vr.IgnoreUnfixed && vu.Fixed == "") || ignored(vr.Ignore, vu, c.now()) {
+			if ignored(vr.Ignore, vu, c.now()) {
+				if !slices.Contains(v.Ignored, vu.ID) {
+					v.Ignored = append(v.Ignored, vu.ID)
+				}
+				continue
+			}
+			if sev < threshold || (vr.IgnoreUnfixed && vu.Fixed == "") {
 				continue
 			}
 			fix := "no fix released"

@@ -364,6 +364,9 @@ func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy
 	opts := gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
 		Images: checker, Baseline: baseline, KeepObjects: diffBase != ""}
 	res := gate.Run(cmd.Context(), opts)
+	if images.attester != nil && !images.offline {
+		attestVerdicts(cmd.Context(), images.attester, res)
+	}
 	if diffBase != "" {
 		base, name, err := runBase(cmd, diffBase, opts)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -34,7 +35,10 @@ type imageFlags struct {
 	cacheDir      string
 	noCache       bool
 	trustedRoot   string
+	attestKey     string
 	quiet         bool
+	// attester signs verdict attestations (--attest-key); made by checker.
+	attester *cosign.Attester
 	// progress is where progress goes (the command's stderr); nil: os.Stderr.
 	progress io.Writer
 }
@@ -50,6 +54,7 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	deprecatedAlias(fs, "verdict-cache-dir", "cache-dir", "", "in trivy --cache-dir is Trivy's cache, which is --trivy-cache-dir here")
 	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures and transparency-log checks (default: the public-good root, through TUF)")
+	fs.StringVar(&f.attestKey, "attest-key", "", "sign a verdict attestation ("+images.VerdictPredicateType+") for every image that passed its checks with this cosign private key (a file, or env://VAR; password in COSIGN_PASSWORD) and attach it to the image, so that later runs and the webhook trusting the key (images.verdicts) use it instead of checking again")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr (on a terminal one line rewritten in place; in a CI log a line per stage and at most one count line every 2 s)")
 }
 
@@ -108,16 +113,30 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
 			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog, Remote: dbRes.Remote})
 	}}
+	verifier := cosign.New(vopts)
 	c := &images.Checker{
 		Resolver: res,
-		Verifier: cosign.New(vopts),
+		Verifier: verifier,
 		Scanner:  scanner,
 		Policy:   p,
 		Parallel: f.parallel,
 		Progress: prog,
+		DigestOf: res.Digest,
+	}
+	if p.Images.Verdicts != nil {
+		c.Verdicts = verifier
 	}
 	if !f.noCache {
-		c.Cache, c.DigestOf = &images.Cache{Dir: f.cacheDir}, res.Digest
+		c.Cache = &images.Cache{Dir: f.cacheDir}
+	}
+	if f.attestKey != "" {
+		pem, err := policy.KeyPEM(f.attestKey, "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("--attest-key: %w", err)
+		}
+		if f.attester, err = cosign.NewAttester(pem, []byte(os.Getenv("COSIGN_PASSWORD")), cosign.Options{Remote: res.Remote, Parse: res.Parse}); err != nil {
+			return nil, nil, fmt.Errorf("--attest-key %s: %w (a cosign private key; its password in COSIGN_PASSWORD)", f.attestKey, err)
+		}
 	}
 	return c, scanner.Close, nil
 }

@@ -40,7 +40,7 @@ func sh(t *testing.T, dir string, env []string, shell, script string) (int, stri
 	return 0, string(out)
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -54,6 +54,9 @@ func (p *Policy) validateImages(line func(string) int) {
 		}
 		p.validateImageRule(r, at, line)
 	}
+	if v := p.Images.Verdicts; v != nil {
+		p.validateSignatureRule(&v.Trust, "images.verdicts.trust", line)
+	}
 	if r := p.Images.DefaultRule; r != nil {
 		if len(r.Match) > 0 {
 			errAt("images.defaultRule.match", "the default rule applies to every image no rule matches: it takes no match")
@@ -67,32 +70,7 @@ func (p *Policy) validateImages(line func(string) int) {
 func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) int) {
 	errAt := p.errorsAt(line)
 	if s := r.Signature; s != nil {
-		if len(s.Keys) == 0 && len(s.Keyless) == 0 {
-			errAt(at+".signature", "signature needs keys (PEM files or env://VAR) or keyless identities")
-		}
-		for k, key := range s.Keys {
-			path := fmt.Sprintf("%s.signature.keys[%d]", at, k)
-			if strings.HasPrefix(key, "env://") && key != "env://" {
-				// Read when images are checked: a local --offline run or a pre-push hook
-				// need not have the CI's variables.
-				p.envKeys = append(p.envKeys, envKey{ref: key, line: line(path)})
-				continue
-			}
-			if _, _, err := ReadKey(key, p.KeyDir()); err != nil {
-				errAt(path, "key %q: %v", key, err)
-			}
-		}
-		for k, id := range s.Keyless {
-			kat := fmt.Sprintf("%s.signature.keyless[%d]", at, k)
-			if (id.Issuer == "") == (id.IssuerRegExp == "") || (id.Subject == "") == (id.SubjectRegExp == "") {
-				errAt(kat, "a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp")
-			}
-			for _, re := range []string{id.IssuerRegExp, id.SubjectRegExp} {
-				if _, err := regexp.Compile(re); err != nil {
-					errAt(kat, "bad regular expression %q: %v", re, err)
-				}
-			}
-		}
+		p.validateSignatureRule(s, at+".signature", line)
 	}
 	for k, a := range r.Attestations {
 		if strings.TrimSpace(a.Type) == "" {
@@ -121,6 +99,38 @@ func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) in
 }
 
 // errorsAt records policy errors at the line of a field path.
+// validateSignatureRule checks the keys and keyless identities of a signature rule (at is
+// its field path): key files are read now.
+func (p *Policy) validateSignatureRule(s *SignatureRule, at string, line func(string) int) {
+	errAt := p.errorsAt(line)
+	if len(s.Keys) == 0 && len(s.Keyless) == 0 {
+		errAt(at, "%s needs keys (PEM files or env://VAR) or keyless identities", at[strings.LastIndex(at, ".")+1:])
+	}
+	for k, key := range s.Keys {
+		path := fmt.Sprintf("%s.keys[%d]", at, k)
+		if strings.HasPrefix(key, "env://") && key != "env://" {
+			// Read when images are checked: a local --offline run or a pre-push hook
+			// need not have the CI's variables.
+			p.envKeys = append(p.envKeys, envKey{ref: key, line: line(path)})
+			continue
+		}
+		if _, _, err := ReadKey(key, p.KeyDir()); err != nil {
+			errAt(path, "key %q: %v", key, err)
+		}
+	}
+	for k, id := range s.Keyless {
+		kat := fmt.Sprintf("%s.keyless[%d]", at, k)
+		if (id.Issuer == "") == (id.IssuerRegExp == "") || (id.Subject == "") == (id.SubjectRegExp == "") {
+			errAt(kat, "a keyless identity needs one of issuer/issuerRegExp and one of subject/subjectRegExp")
+		}
+		for _, re := range []string{id.IssuerRegExp, id.SubjectRegExp} {
+			if _, err := regexp.Compile(re); err != nil {
+				errAt(kat, "bad regular expression %q: %v", re, err)
+			}
+		}
+	}
+}
+
 func (p *Policy) errorsAt(line func(string) int) func(path, format string, args ...any) {
 	return func(path, format string, args ...any) {
 		p.problems = append(p.problems, &Error{File: p.File, Line: line(path), Msg: fmt.Sprintf(format, args...)})

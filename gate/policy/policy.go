@@ -79,6 +79,41 @@ type Images struct {
 	// linux/arm64, those the index has.
 	Platforms    []string `yaml:"platforms"`
 	AllowStaleDB bool     `yaml:"allowStaleDB"`
+	// Verdicts: whose verdict attestations (check --attest) stand for checking an image
+	// again; nil: every image is checked.
+	Verdicts *VerdictTrust `yaml:"verdicts"`
+}
+
+// VerdictTrust says which verdict attestations are used instead of a check: signed by
+// one of Trust's keys or keyless identities, made at most MaxAge ago (default 24h), under
+// an image policy that judges images as this one does.
+type VerdictTrust struct {
+	Trust  SignatureRule `yaml:"trust"`
+	MaxAge Duration      `yaml:"maxAge"`
+}
+
+// DefaultVerdictMaxAge is how old a verdict attestation may be when maxAge is not set: a
+// day, as the vulnerability DB is updated several times a day.
+const DefaultVerdictMaxAge = 24 * time.Hour
+
+// MaxAgeOrDefault is MaxAge, or DefaultVerdictMaxAge when unset.
+func (v *VerdictTrust) MaxAgeOrDefault() time.Duration {
+	if v.MaxAge.Duration > 0 {
+		return v.MaxAge.Duration
+	}
+	return DefaultVerdictMaxAge
+}
+
+// Duration is a Go duration written as text: 24h, 90m.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || v <= 0 {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration like 24h or 90m, got %q", n.Line, n.Value)}}
+	}
+	d.Duration = v
+	return nil
 }
 
 // KubeMinor is the minor of kubernetesVersion (1.<minor>), 0 when the policy names none:

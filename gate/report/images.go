@@ -29,7 +29,9 @@ type JSONImage struct {
 	// Unchecked say why the image could not be checked (not resolved, verified or scanned).
 	Unchecked []string `json:"unchecked,omitempty"`
 	Cached    bool     `json:"cached,omitempty"`
-	UsedBy    []string `json:"usedBy"`
+	// Verdict names the verified verdict attestation that stood for the check, if one did.
+	Verdict string   `json:"verdict,omitempty"`
+	UsedBy  []string `json:"usedBy"`
 }
 
 // NewJSONImages is the JSON view of the image verdicts.
@@ -37,7 +39,7 @@ func NewJSONImages(verdicts []*images.Verdict) []JSONImage {
 	out := []JSONImage{}
 	for _, v := range verdicts {
 		ji := JSONImage{Image: v.Image.Ref, Digest: v.Digest, Users: v.Users, OS: v.OS, SignedBy: v.SignedBy,
-			Attested: v.Attested, Vulns: v.Counts, Cached: v.Cached, UsedBy: []string{}}
+			Attested: v.Attested, Vulns: v.Counts, Cached: v.Cached, Verdict: v.Reused, UsedBy: []string{}}
 		for _, p := range v.Platforms {
 			ji.Platforms = append(ji.Platforms, p.String())
 		}

@@ -164,10 +164,7 @@ func (v *Verifier) Verify(ctx context.Context, ref string, digest v1.Hash, rule 
 		return nil, err
 	}
 	digestRef := parsed.Context().Digest(digest.String())
-	var regOpts []ociremote.Option
-	if v.opts.Remote != nil {
-		regOpts = append(regOpts, ociremote.WithRemoteOptions(v.opts.Remote(ctx)...))
-	}
+	regOpts := v.registryOptions(ctx)
 	// Bundles first, as cosign verify does; a registry without the referrers API simply has none.
 	bundles, _, _ := cosign.GetBundles(ctx, digestRef, regOpts)
 	newFormat := len(bundles) > 0
@@ -314,28 +311,34 @@ func PredicateURI(typ string) string {
 	return typ
 }
 
-// predicateType reads the in-toto predicate type of a verified DSSE attestation: the
-// envelope's base64 payload, an in-toto statement.
+// predicateType reads the in-toto predicate type of a verified DSSE attestation.
 func predicateType(s oci.Signature) (string, error) {
+	typ, _, err := statement(s)
+	return typ, err
+}
+
+// statement reads a verified DSSE attestation: the envelope's base64 payload, an in-toto
+// statement, and its predicate type.
+func statement(s oci.Signature) (string, []byte, error) {
 	p, err := s.Payload()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var env struct {
 		Payload string `json:"payload"`
 	}
 	if err := json.Unmarshal(p, &env); err != nil || env.Payload == "" {
-		return "", fmt.Errorf("not a DSSE envelope")
+		return "", nil, fmt.Errorf("not a DSSE envelope")
 	}
 	decoded, err := base64.StdEncoding.DecodeString(env.Payload)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var st attestation.Statement
 	if err := st.UnmarshalJSON(decoded); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return st.PredicateType, nil
+	return st.PredicateType, decoded, nil
 }
 
 // loadKey reads a public key (a file relative to the policy, or env://VAR) as it is now.

@@ -36,6 +36,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/signature/payload"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/kubegate/kubegate/images"
 )
 
 // Fault is how the registry misbehaves for requests whose path contains a string.
@@ -373,21 +375,10 @@ func (s *Signer) AttestClassic(r *Registry, d name.Digest, predicateType string,
 	return attach(r, d, func(se oci.SignedEntity) (oci.SignedEntity, error) { return cmutate.AttachAttestationToEntity(se, att) }, ociremote.WriteAttestations)
 }
 
-// Statement is an in-toto statement about the image digest.
+// Statement is an in-toto statement about the image digest (kubegate's own, which
+// check --attest signs).
 func Statement(d name.Digest, predicateType string, predicate any) ([]byte, error) {
-	h, err := v1.NewHash(d.DigestStr())
-	if err != nil {
-		return nil, err
-	}
-	if predicate == nil {
-		predicate = map[string]any{}
-	}
-	return json.Marshal(map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
-		"subject":       []any{map[string]any{"name": d.Repository.Name(), "digest": map[string]string{h.Algorithm: h.Hex}}},
-		"predicateType": predicateType,
-		"predicate":     predicate,
-	})
+	return images.Statement(d, predicateType, predicate)
 }
 
 // Attest attaches a Sigstore bundle (cosign v3's format, through the referrers API) with

@@ -1,0 +1,129 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/internal/schematest"
+)
+
+// fakeVerdicts returns the statements it holds, as verified.
+type fakeVerdicts struct {
+	found []SignedStatement
+	err   error
+}
+
+func (f fakeVerdicts) Verdicts(context.Context, string, v1.Hash, *policy.SignatureRule) ([]SignedStatement, error) {
+	return f.found, f.err
+}
+
+const testDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+func statementFor(t *testing.T, digest string, mutate func(*VerdictPredicate)) SignedStatement {
+	t.Helper()
+	v := &Verdict{Digest: digest, Platforms: []Platform{{OS: "linux", Architecture: "amd64"}}, Users: []string{""},
+		OS: "debian 12.7", SignedBy: []string{"key cosign.pub"}, Scanned: true, Counts: map[string]int{"LOW": 2},
+		Ignored: []string{"CVE-2026-1"}, PolicyDigest: "sha256:" + strings.Repeat("1", 64),
+		DB: DBInfo{Version: "2:2026-12-01", UpdatedAt: time.Date(2026, 12, 1, 6, 0, 0, 0, time.UTC)}}
+	p := v.Predicate("v1.2.3", time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	if mutate != nil {
+		mutate(&p)
+	}
+	d, _ := name.NewDigest("registry.example/acme/web@" + testDigest)
+	stmt, err := Statement(d, VerdictPredicateType, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SignedStatement{Signer: "key ci.pub", Statement: stmt}
+}
+
+// The predicate kubegate writes is valid against the schema the repository publishes.
+func TestVerdictPredicateSchema(t *testing.T) {
+	var st struct{ Predicate json.RawMessage }
+	json.Unmarshal(statementFor(t, testDigest, nil).Statement, &st)
+	schema, _ := filepath.Abs("../docs/schemas/verdict-v1.json")
+	schematest.Validate(t, schema, st.Predicate, false)
+	// Not scanned: no db, no vulnerabilities, still valid.
+	json.Unmarshal(statementFor(t, testDigest, func(p *VerdictPredicate) { p.DB, p.Vulnerabilities = nil, nil }).Statement, &st)
+	schematest.Validate(t, schema, st.Predicate, false)
+}
+
+func TestReuseOnlyValidVerdicts(t *testing.T) {
+	pd := "sha256:" + strings.Repeat("1", 64)
+	now := time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC) // six hours after the verdicts
+	im, _ := NewImage("registry.example/acme/web:1")
+	digest, _ := v1.NewHash(testDigest)
+	pol := policy.Default()
+	pol.Images.Verdicts = &policy.VerdictTrust{Trust: policy.SignatureRule{Keys: []string{"ci.pub"}}}
+	reuse := func(found ...SignedStatement) (*Verdict, string) {
+		c := &Checker{Policy: pol, Now: now, Verdicts: fakeVerdicts{found: found}}
+		return c.reuse(context.Background(), im, digest, pd)
+	}
+	good := statementFor(t, testDigest, nil)
+	v, why := reuse(good)
+	if v == nil || v.Reused != "verified verdict from key ci.pub, 6h0m0s old" || v.Digest != testDigest || !v.Scanned ||
+		v.DB.Version != "2:2026-12-01" || v.Counts["LOW"] != 2 || len(v.Problems) != 1 || !v.Problems[0].RootUser {
+		t.Fatalf("a valid verdict: %+v (%s)", v, why)
+	}
+	for _, tc := range []struct {
+		name string
+		s    SignedStatement
+		why  string
+	}{
+		{"another policy", statementFor(t, testDigest, func(p *VerdictPredicate) { p.Policy.Digest = "sha256:" + strings.Repeat("9", 64) }), "made under another image policy"},
+		{"too old", statementFor(t, testDigest, func(p *VerdictPredicate) { p.EvaluatedAt = now.Add(-25 * time.Hour) }), "older than maxAge 24h0m0s"},
+		{"from the future", statementFor(t, testDigest, func(p *VerdictPredicate) { p.EvaluatedAt = now.Add(time.Hour) }), "made in the future"},
+		{"about another image", statementFor(t, "sha256:"+strings.Repeat("3", 64), nil), "about another image"},
+		{"another digest inside", statementFor(t, testDigest, func(p *VerdictPredicate) { p.Image.Digest = "sha256:" + strings.Repeat("3", 64) }), "about another image"},
+		{"no time", statementFor(t, testDigest, func(p *VerdictPredicate) { p.EvaluatedAt = time.Time{} }), "no policy digest or time"},
+		{"unreadable", SignedStatement{Signer: "key ci.pub", Statement: []byte("{not json")}, "unreadable statement"},
+	} {
+		if v, why := reuse(tc.s); v != nil || !strings.Contains(why, tc.why) {
+			t.Errorf("%s: reused %v, why %q", tc.name, v != nil, why)
+		}
+		// A bad verdict next to a good one does not hide it.
+		if v, _ := reuse(tc.s, good); v == nil {
+			t.Errorf("%s next to a valid verdict: not reused", tc.name)
+		}
+	}
+	if v, why := reuse(); v != nil || !strings.Contains(why, "none signed by a trusted key or identity") {
+		t.Errorf("none: %v %q", v, why)
+	}
+	c := &Checker{Policy: pol, Now: now, Verdicts: fakeVerdicts{err: errors.New("registry down")}}
+	if v, why := c.reuse(context.Background(), im, digest, pd); v != nil || !strings.Contains(why, "registry down") {
+		t.Errorf("lookup error: %v %q", v, why)
+	}
+	// The newest valid verdict wins.
+	newer := statementFor(t, testDigest, func(p *VerdictPredicate) { p.EvaluatedAt = now.Add(-time.Hour); p.Image.OS = "debian 12.8" })
+	if v, _ := reuse(good, newer); v == nil || v.OS != "debian 12.8" {
+		t.Errorf("newest: %+v", v)
+	}
+}
+
+// Only a verdict every check of which passed is attested; one from an attestation is not
+// attested again.
+func TestPassed(t *testing.T) {
+	for _, tc := range []struct {
+		v    Verdict
+		want bool
+	}{
+		{Verdict{Digest: testDigest}, true},
+		{Verdict{Digest: testDigest, Problems: []Problem{{RuleID: "image-runs-as-root", RootUser: true}}}, true},
+		{Verdict{Digest: testDigest, Problems: []Problem{{RuleID: "image-vulnerable"}}}, false},
+		{Verdict{Digest: testDigest, Reused: "verified verdict from key ci.pub, 1h0m0s old"}, false},
+		{Verdict{}, false},
+	} {
+		if got := tc.v.Passed(); got != tc.want {
+			t.Errorf("%+v: Passed %v", tc.v, got)
+		}
+	}
+}
