@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -117,11 +118,46 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// policyDigest is the image policy's digest for the verdicts of images under rule: what
-// the verdict cache keys on, without the reference and the DB.
+// policyDigest is the digest of the image policy's canonical form for an image under k's
+// rule: what judges the image and nothing else — not the rule's match globs, the paths or
+// order of its keys (Trust is their content), nor the order of lists whose order does not
+// matter — so that two policies that judge images the same way have the same digest.
 func policyDigest(k keyParts) string {
-	k.Ref, k.DB = "", ""
-	b, _ := json.Marshal(k)
+	type canonical struct {
+		V            string   `json:"v"`
+		Signature    bool     `json:"signature"`
+		Trust        string   `json:"trust,omitempty"`
+		Keyless      []string `json:"keyless,omitempty"`
+		IgnoreTlog   bool     `json:"ignoreTlog,omitempty"`
+		Attestations []string `json:"attestations,omitempty"`
+		Scan         bool     `json:"scan"`
+		FailOn       string   `json:"failOn,omitempty"`
+		IgnoreFixed  bool     `json:"ignoreUnfixed,omitempty"`
+		Ignores      []string `json:"ignores,omitempty"`
+		Platforms    []string `json:"platforms,omitempty"`
+	}
+	c := canonical{V: cacheVersion, Trust: k.Trust}
+	if s := k.Rule.Signature; s != nil {
+		c.Signature, c.IgnoreTlog = true, s.IgnoreTlog
+		for _, id := range s.Keyless {
+			b, _ := json.Marshal(id)
+			c.Keyless = append(c.Keyless, string(b))
+		}
+	}
+	for _, a := range k.Rule.Attestations {
+		c.Attestations = append(c.Attestations, strings.ToLower(a.Type))
+	}
+	if vr := scanning(k.Rule); vr != nil {
+		threshold, _ := thresholdOf(vr.FailOn)
+		c.Scan, c.FailOn, c.IgnoreFixed, c.Ignores = true, threshold.String(), vr.IgnoreUnfixed, slices.Clone(k.LiveIgnores)
+	}
+	for _, p := range k.Platforms {
+		c.Platforms = append(c.Platforms, p.String())
+	}
+	for _, l := range [][]string{c.Keyless, c.Attestations, c.Ignores, c.Platforms} {
+		slices.Sort(l)
+	}
+	b, _ := json.Marshal(c)
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
 }

@@ -127,3 +127,63 @@ func TestPassed(t *testing.T) {
 		}
 	}
 }
+
+// Two policies that judge an image the same way have one digest; any change that judges
+// it differently makes another.
+func TestPolicyDigestIsCanonical(t *testing.T) {
+	rule := func(mut func(*policy.ImageRule)) keyParts {
+		r := &policy.ImageRule{Match: []string{"ghcr.io/acme/**"},
+			Signature:       &policy.SignatureRule{Keys: []string{"keys/a.pub"}, Keyless: []policy.KeylessIdentity{{Issuer: "i", Subject: "s1"}, {Issuer: "i", Subject: "s2"}}},
+			Attestations:    []policy.AttestationRule{{Type: "slsaprovenance"}, {Type: "spdxjson"}},
+			Vulnerabilities: &policy.VulnerabilityRule{FailOn: "high"}}
+		k := keyParts{V: cacheVersion, Ref: "ghcr.io/acme/web:1", Trust: "content-of-a", Rule: r,
+			Platforms: []Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, LiveIgnores: []string{"CVE-1/", "CVE-2/"}}
+		if mut != nil {
+			mut(r)
+		}
+		return k
+	}
+	base := policyDigest(rule(nil))
+	same := map[string]keyParts{
+		"other match globs": rule(func(r *policy.ImageRule) { r.Match = []string{"ghcr.io/acme/web"} }),
+		"another key path":  rule(func(r *policy.ImageRule) { r.Signature.Keys = []string{"elsewhere/a.pub"} }),
+		"identities swapped": rule(func(r *policy.ImageRule) {
+			r.Signature.Keyless[0], r.Signature.Keyless[1] = r.Signature.Keyless[1], r.Signature.Keyless[0]
+		}),
+		"failOn spelled HIGH": rule(func(r *policy.ImageRule) { r.Vulnerabilities.FailOn = "HIGH" }),
+	}
+	k := rule(nil)
+	k.Ref, k.DB = "ghcr.io/acme/api:2", "another DB"
+	same["another image, another DB"] = k
+	k = rule(nil)
+	k.Platforms = []Platform{k.Platforms[1], k.Platforms[0]}
+	same["platforms reordered"] = k
+	for name, k := range same {
+		if d := policyDigest(k); d != base {
+			t.Errorf("%s: another digest", name)
+		}
+	}
+	other := map[string]keyParts{
+		"another failOn":       rule(func(r *policy.ImageRule) { r.Vulnerabilities.FailOn = "critical" }),
+		"ignoreUnfixed":        rule(func(r *policy.ImageRule) { r.Vulnerabilities.IgnoreUnfixed = true }),
+		"no signature":         rule(func(r *policy.ImageRule) { r.Signature = nil }),
+		"ignoreTlog":           rule(func(r *policy.ImageRule) { r.Signature.IgnoreTlog = true }),
+		"another identity":     rule(func(r *policy.ImageRule) { r.Signature.Keyless[1].Subject = "s3" }),
+		"one attestation less": rule(func(r *policy.ImageRule) { r.Attestations = r.Attestations[:1] }),
+		"no scan":              rule(func(r *policy.ImageRule) { r.Vulnerabilities.FailOn = "off" }),
+	}
+	k = rule(nil)
+	k.Trust = "content-of-b"
+	other["another key's content"] = k
+	k = rule(nil)
+	k.LiveIgnores = k.LiveIgnores[:1]
+	other["an ignore expired"] = k
+	k = rule(nil)
+	k.Platforms = k.Platforms[:1]
+	other["one platform"] = k
+	for name, k := range other {
+		if d := policyDigest(k); d == base {
+			t.Errorf("%s: the same digest", name)
+		}
+	}
+}

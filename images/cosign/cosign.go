@@ -5,6 +5,7 @@
 package cosign
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -83,19 +84,23 @@ func New(opts Options) *Verifier {
 	return &Verifier{opts: opts, trustedRoot: sync.OnceValues(opts.TrustedRoot), parsed: map[[32]byte]any{}}
 }
 
-// Trust is the SHA-256 of the content of every key of the rule and, when the rule needs
-// it, of the trusted root file (the public-good root is named: TUF updates it).
+// Trust is the SHA-256 of the content of every key of the rule (not their paths or order:
+// the same keys elsewhere are the same trust) and, when the rule needs it, of the trusted
+// root file (the public-good root is named: TUF updates it).
 func (v *Verifier) Trust(rule *policy.SignatureRule) (string, error) {
 	h := sha256.New()
+	var keys []string
 	for _, k := range rule.Keys {
 		pem, err := policy.KeyPEM(k, v.opts.BaseDir) // read, not parsed: this runs for every cached verdict
 		if err != nil {
 			return "", err
 		}
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		h.Write(pem)
-		h.Write([]byte{0})
+		sum := sha256.Sum256(bytes.TrimSpace(pem))
+		keys = append(keys, hex.EncodeToString(sum[:]))
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		h.Write([]byte("key " + k + "\n"))
 	}
 	if needsRoot(rule) {
 		if v.opts.TrustedRootFile != "" {

@@ -209,6 +209,39 @@ func TestTrustCoversTheTrustedRoot(t *testing.T) {
 	}
 }
 
+// TestTrustIsTheKeysContent: the same key under another path, or keys in another order,
+// are the same trust; another key, or the same path with new content, is not.
+func TestTrustIsTheKeysContent(t *testing.T) {
+	f := setup(t)
+	dir := t.TempDir()
+	pem, _ := os.ReadFile(f.keyFile)
+	copied := filepath.Join(dir, "copy.pub")
+	os.WriteFile(copied, pem, 0o644)
+	other, _ := imagetest.NewSigner()
+	otherPEM, _ := other.PublicKeyPEM()
+	otherFile := filepath.Join(dir, "other.pub")
+	os.WriteFile(otherFile, otherPEM, 0o644)
+	v := New(Options{})
+	trust := func(keys ...string) string {
+		s, err := v.Trust(&policy.SignatureRule{Keys: keys, IgnoreTlog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if trust(f.keyFile) != trust(copied) || trust(f.keyFile, otherFile) != trust(otherFile, copied) {
+		t.Error("the same keys, another path or order: another trust")
+	}
+	if trust(f.keyFile) == trust(otherFile) {
+		t.Error("another key, the same trust")
+	}
+	before := trust(copied)
+	os.WriteFile(copied, otherPEM, 0o644)
+	if trust(copied) == before {
+		t.Error("a key replaced under its path: the same trust")
+	}
+}
+
 // TestPredicateURIsAreCosigns: the short names mean what cosign attest --type means.
 func TestPredicateURIsAreCosigns(t *testing.T) {
 	if !maps.Equal(predicateURIs, options.PredicateTypeMap) {
