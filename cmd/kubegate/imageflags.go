@@ -36,6 +36,9 @@ type imageFlags struct {
 	noCache       bool
 	trustedRoot   string
 	attestKey     string
+	attestKeyless bool
+	fulcioURL     string
+	rekorURL      string
 	quiet         bool
 	// attester signs verdict attestations (--attest-key); made by checker.
 	attester *cosign.Attester
@@ -55,6 +58,9 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noCache, "no-cache", false, "check every image again, ignoring cached verdicts")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json for keyless signatures and transparency-log checks (default: the public-good root, through TUF)")
 	fs.StringVar(&f.attestKey, "attest-key", "", "sign a verdict attestation ("+images.VerdictPredicateType+") for every image that passed its checks with this cosign private key (a file, or env://VAR; password in COSIGN_PASSWORD) and attach it to the image, so that later runs and the webhook trusting the key (images.verdicts) use it instead of checking again")
+	fs.BoolVar(&f.attestKeyless, "attest-keyless", false, "sign the verdict attestations keyless instead: an ephemeral key certified by Fulcio for the CI's OIDC identity (SIGSTORE_ID_TOKEN, or GitHub Actions' token with id-token: write), each signature logged in Rekor")
+	fs.StringVar(&f.fulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio of --attest-keyless")
+	fs.StringVar(&f.rekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor of --attest-keyless")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr (on a terminal one line rewritten in place; in a CI log a line per stage and at most one count line every 2 s)")
 }
 
@@ -129,7 +135,19 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	if !f.noCache {
 		c.Cache = &images.Cache{Dir: f.cacheDir}
 	}
-	if f.attestKey != "" {
+	switch {
+	case f.attestKey != "" && f.attestKeyless:
+		return nil, nil, errors.New("--attest-key and --attest-keyless: choose one way to sign verdicts")
+	case f.attestKeyless:
+		token, err := identityToken(context.Background())
+		if err != nil {
+			return nil, nil, fmt.Errorf("--attest-keyless: %w", err)
+		}
+		if f.attester, err = cosign.NewKeylessAttester(cosign.Keyless{IDToken: token, FulcioURL: f.fulcioURL, RekorURL: f.rekorURL},
+			cosign.Options{Remote: res.Remote, Parse: res.Parse}); err != nil {
+			return nil, nil, fmt.Errorf("--attest-keyless: %w", err)
+		}
+	case f.attestKey != "":
 		pem, err := policy.KeyPEM(f.attestKey, "")
 		if err != nil {
 			return nil, nil, fmt.Errorf("--attest-key: %w", err)

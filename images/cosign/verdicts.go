@@ -70,13 +70,51 @@ func (v *Verifier) registryOptions(ctx context.Context) []ociremote.Option {
 	return []ociremote.Option{ociremote.WithRemoteOptions(v.opts.Remote(ctx)...)}
 }
 
-// Attester signs in-toto statements with a private key and attaches them to images as
-// Sigstore bundles through the referrers API, as `cosign attest --key KEY` (cosign v3)
-// does. The bundles carry no transparency-log entry: verify them with ignoreTlog, as
-// cosign verify-attestation --insecure-ignore-tlog does.
+// Attester signs in-toto statements and attaches them to images as Sigstore bundles
+// through the referrers API, as `cosign attest` (cosign v3) does: with a private key (the
+// bundles carry no transparency-log entry: verify them with ignoreTlog, as cosign
+// verify-attestation --insecure-ignore-tlog does), or keyless (an ephemeral key, a Fulcio
+// certificate for the CI's OIDC identity, an entry in Rekor).
 type Attester struct {
 	keypair sign.Keypair
 	opts    Options
+	// keyless: where the certificate and the log entry come from.
+	certs    sign.CertificateProvider
+	certOpts *sign.CertificateProviderOptions
+	tlogs    []sign.Transparency
+}
+
+// Keyless is where a keyless attester gets its certificate and log entry.
+type Keyless struct {
+	IDToken   string // the OIDC identity token (SIGSTORE_ID_TOKEN, the CI's OIDC token)
+	FulcioURL string // default https://fulcio.sigstore.dev
+	RekorURL  string // default https://rekor.sigstore.dev
+}
+
+// NewKeylessAttester signs with an ephemeral key certified by Fulcio for the identity
+// token's subject, and logs each signature in Rekor.
+func NewKeylessAttester(k Keyless, opts Options) (*Attester, error) {
+	if k.IDToken == "" {
+		return nil, errors.New("keyless signing needs an OIDC identity token (SIGSTORE_ID_TOKEN, or the CI's OIDC token)")
+	}
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		return nil, err
+	}
+	if k.FulcioURL == "" {
+		k.FulcioURL = "https://fulcio.sigstore.dev"
+	}
+	if k.RekorURL == "" {
+		k.RekorURL = "https://rekor.sigstore.dev"
+	}
+	if opts.Parse == nil {
+		opts.Parse = func(ref string) (name.Reference, error) { return name.ParseReference(ref) }
+	}
+	return &Attester{keypair: kp, opts: opts,
+		certs:    sign.NewFulcio(&sign.FulcioOptions{BaseURL: k.FulcioURL}),
+		certOpts: &sign.CertificateProviderOptions{IDToken: k.IDToken},
+		tlogs:    []sign.Transparency{sign.NewRekor(&sign.RekorOptions{BaseURL: k.RekorURL})},
+	}, nil
 }
 
 // NewAttester loads a cosign private key (cosign generate-key-pair's PEM, encrypted with
@@ -105,7 +143,8 @@ func (a *Attester) Attest(ctx context.Context, ref string, digest v1.Hash, predi
 	if err != nil {
 		return err
 	}
-	b, err := sign.Bundle(&sign.DSSEData{Data: stmt, PayloadType: "application/vnd.in-toto+json"}, a.keypair, sign.BundleOptions{Context: ctx})
+	b, err := sign.Bundle(&sign.DSSEData{Data: stmt, PayloadType: "application/vnd.in-toto+json"}, a.keypair, sign.BundleOptions{Context: ctx,
+		CertificateProvider: a.certs, CertificateProviderOptions: a.certOpts, TransparencyLogs: a.tlogs})
 	if err != nil {
 		return fmt.Errorf("signing: %w", err)
 	}
