@@ -39,6 +39,9 @@ type imageFlags struct {
 	attestKeyless bool
 	fulcioURL     string
 	rekorURL      string
+	trivyServer   string
+	serverToken   string
+	tokenHeader   string
 	quiet         bool
 	// attester signs verdict attestations (--attest-key); made by checker.
 	attester *cosign.Attester
@@ -61,6 +64,9 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.attestKeyless, "attest-keyless", false, "sign the verdict attestations keyless instead: an ephemeral key certified by Fulcio for the CI's OIDC identity (SIGSTORE_ID_TOKEN, or GitHub Actions' token with id-token: write), each signature logged in Rekor")
 	fs.StringVar(&f.fulcioURL, "fulcio-url", "https://fulcio.sigstore.dev", "Fulcio of --attest-keyless")
 	fs.StringVar(&f.rekorURL, "rekor-url", "https://rekor.sigstore.dev", "Rekor of --attest-keyless")
+	fs.StringVar(&f.trivyServer, "trivy-server", "", "match images against a Trivy server's DB (trivy server; Trivy's client/server mode) instead of a local one: runners share the server's DB and its cache of analysed layers")
+	fs.StringVar(&f.serverToken, "trivy-server-token", os.Getenv("TRIVY_TOKEN"), "token of the Trivy server (default $TRIVY_TOKEN)")
+	fs.StringVar(&f.tokenHeader, "trivy-server-token-header", "Trivy-Token", "header the Trivy server reads the token from")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on stderr (on a terminal one line rewritten in place; in a CI log a line per stage and at most one count line every 2 s)")
 }
 
@@ -115,7 +121,14 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 		file, isFile := w.(*os.File)
 		prog = progress.New(w, isFile && term.IsTerminal(int(file.Fd())), 2*time.Second)
 	}
-	scanner := &lazyScanner{open: func() (*trivy.Scanner, error) {
+	scanner := &lazyScanner{open: func() (images.Scanner, error) {
+		if f.trivyServer != "" {
+			s, err := trivy.OpenServer(context.Background(), f.trivyServer, trivy.ServerOptions{Token: f.serverToken, TokenHeader: f.tokenHeader})
+			if err == nil {
+				s.CacheDir = f.trivyCacheDir // analysed layers stay on the runner too
+			}
+			return s, err
+		}
 		return trivy.Open(context.Background(), trivy.Options{CacheDir: f.trivyCacheDir, DBRepositories: f.dbRepos,
 			SkipDBUpdate: f.skipDBUpdate, InsecureDBRegistry: insecureDB, Progress: prog, Remote: dbRes.Remote})
 	}}
@@ -159,17 +172,18 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	return c, scanner.Close, nil
 }
 
-// lazyScanner opens Trivy's DB on first use; when it cannot, every scan fails with why.
+// lazyScanner opens Trivy's DB (or reaches the Trivy server) on first use; when it cannot,
+// every scan fails with why.
 type lazyScanner struct {
-	open func() (*trivy.Scanner, error)
+	open func() (images.Scanner, error)
 	once sync.Once
 	// opened is set once open has returned.
 	opened atomic.Bool
-	s      *trivy.Scanner
+	s      images.Scanner // a *trivy.Scanner, or a *trivy.Server
 	err    error
 }
 
-func (l *lazyScanner) get() (*trivy.Scanner, error) {
+func (l *lazyScanner) get() (images.Scanner, error) {
 	l.once.Do(func() {
 		l.s, l.err = l.open()
 		l.opened.Store(true)
@@ -211,7 +225,7 @@ func (l *lazyScanner) Scan(ctx context.Context, ref string, pi images.PlatformIm
 
 // Close releases the DB when it was opened.
 func (l *lazyScanner) Close() {
-	if l.s != nil {
-		l.s.Close()
+	if s, ok := l.s.(*trivy.Scanner); ok {
+		s.Close()
 	}
 }

@@ -88,8 +88,8 @@ func newWebhookServeCmd() *cobra.Command {
 					return
 				}
 				log.Info("vulnerability DB open", "version", s.DB().Version, "updatedAt", s.DB().UpdatedAt)
-				if !images.skipDBUpdate {
-					refreshDB(ctx, s, dbRefresh, log, srv.Metrics)
+				if local, ok := s.(*trivy.Scanner); ok && !images.skipDBUpdate { // a Trivy server updates its own
+					refreshDB(ctx, local, dbRefresh, log, srv.Metrics)
 				}
 			}()
 			ln, err := net.Listen("tcp", listen)

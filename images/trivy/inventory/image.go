@@ -29,7 +29,7 @@ func Image(ctx context.Context, img v1.Image, cacheDir string) (Detail, error) {
 	analysed := make([]Layer, len(layers))
 	errs := make([]error, len(layers))
 	parallel.ForN(2, len(layers), func(i int) {
-		analysed[i], errs[i] = layer(ctx, layers[i], cacheDir)
+		analysed[i], errs[i] = ReadLayer(ctx, layers[i], cacheDir)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return Detail{}, err
@@ -37,7 +37,8 @@ func Image(ctx context.Context, img v1.Image, cacheDir string) (Detail, error) {
 	return Merge(analysed), nil
 }
 
-func layer(ctx context.Context, l v1.Layer, cacheDir string) (Layer, error) {
+// ReadLayer analyses one layer, or reads its analysis from the cache directory.
+func ReadLayer(ctx context.Context, l v1.Layer, cacheDir string) (Layer, error) {
 	diffID, err := l.DiffID()
 	if err != nil {
 		return Layer{}, fmt.Errorf("reading a layer's diff ID: %w", err)
