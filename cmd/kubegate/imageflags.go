@@ -225,7 +225,7 @@ func (l *lazyScanner) Scan(ctx context.Context, ref string, pi images.PlatformIm
 
 // Close releases the DB when it was opened.
 func (l *lazyScanner) Close() {
-	if s, ok := l.s.(*trivy.Scanner); ok {
+	if s, ok := l.s.(*trivy.Scanner); ok && s != nil { // open failed: a nil *trivy.Scanner
 		s.Close()
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/kubegate/kubegate/gate/report"
 	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
@@ -21,6 +23,7 @@ import (
 type imageWorld struct {
 	reg                              *imagetest.Registry
 	dir, policy, manifests, trivyDir string
+	webDigest                        name.Digest // acme/web:1, signed with cosign.pub
 }
 
 // filler bytes are added to each image (0 in tests, realistic sizes in benchmarks).
@@ -47,6 +50,7 @@ func newImageWorld(t testing.TB, latency time.Duration, filler int) *imageWorld 
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.webDigest = d
 	if err := signer.Attest(w.reg, d, cosign.SignPredicate, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	sigcosign "github.com/sigstore/cosign/v3/pkg/cosign"
 	ociremote "github.com/sigstore/cosign/v3/pkg/oci/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -26,19 +25,14 @@ import (
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
 	"github.com/kubegate/kubegate/images"
-	"github.com/kubegate/kubegate/images/cosign"
 	"github.com/kubegate/kubegate/images/imagetest"
-	"github.com/kubegate/kubegate/images/trivy"
 )
 
-// verdictWorld is a loopback registry with a signed image the policy scans and passes
-// (web) and one it fails (agent), a CI key pair for verdict attestations, a DB, and
-// manifests naming web only and both.
+// verdictWorld is the image world (web: signed, scanned clean; agent: vulnerable) with a
+// CI key pair for verdict attestations and manifests naming web only and both.
 type verdictWorld struct {
-	reg                    *imagetest.Registry
-	dir, trivyDir, webOnly string
-	both                   string
-	webDigest              name.Digest
+	*imageWorld
+	webOnly, both string
 }
 
 const verdictPolicy = `apiVersion: kubegate.dev/v1alpha1
@@ -62,15 +56,8 @@ func newVerdictWorld(t testing.TB, filler int) *verdictWorld {
 	for _, v := range []string{"GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT", "GITHUB_WORKSPACE", "CI_PROJECT_DIR"} {
 		t.Setenv(v, "")
 	}
-	w := &verdictWorld{reg: imagetest.NewRegistry(), dir: t.TempDir()}
-	t.Cleanup(w.reg.Close)
-	signer, err := imagetest.NewSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := signer.PublicKeyPEM()
-	write(t, w.dir, "cosign.pub", string(pub))
-	// The CI's key pair, as cosign generate-key-pair writes it.
+	w := &verdictWorld{imageWorld: newImageWorld(t, 0, filler)}
+	// The CI's key pair, as cosign generate-key-pair writes it, and a key that signed nothing.
 	t.Setenv("COSIGN_PASSWORD", "s3cret")
 	keys, err := sigcosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte("s3cret"), nil })
 	if err != nil {
@@ -80,25 +67,6 @@ func newVerdictWorld(t testing.TB, filler int) *verdictWorld {
 	write(t, w.dir, "ci.pub", string(keys.PublicBytes))
 	other, _ := sigcosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte("x"), nil })
 	write(t, w.dir, "other.pub", string(other.PublicBytes))
-
-	web, _ := imagetest.Debian("12.7", map[string]string{"openssl": "3.0.15-1~deb12u1"}, "10001", "linux/amd64")
-	if filler > 0 {
-		web, _ = imagetest.WithFiller(web, filler)
-	}
-	agent, _ := imagetest.Alpine("3.22.1", map[string]string{"musl": "1.2.5-r9"}, "", "linux/amd64")
-	if w.webDigest, err = w.reg.Push("acme/web:1", web); err != nil {
-		t.Fatal(err)
-	}
-	if err := signer.Attest(w.reg, w.webDigest, cosign.SignPredicate, nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.reg.Push("acme/agent:1", agent); err != nil {
-		t.Fatal(err)
-	}
-	w.trivyDir = filepath.Join(w.dir, "trivy")
-	if err := trivy.WriteDB(w.trivyDir, []trivy.Advisory{{Source: "alpine 3.22", Package: "musl", ID: "CVE-2026-3001", Fixed: "1.2.5-r10", Severity: "CRITICAL", Title: "musl: overflow"}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
 	pod := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: %s, namespace: shop}\nspec:\n  template:\n    spec:\n" +
 		"      securityContext: {runAsNonRoot: true, runAsUser: 10001, seccompProfile: {type: RuntimeDefault}}\n      containers:\n      - name: c\n        image: %s\n" +
 		"        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}\n"
@@ -108,8 +76,16 @@ func newVerdictWorld(t testing.TB, filler int) *verdictWorld {
 	return w
 }
 
-// policy writes a policy: the web rule's failOn, the trusted verdict key, maxAge.
-func (w *verdictWorld) policy(t testing.TB, failOn, key, maxAge string) string {
+// attest is the first runner: it checks web with the DB and attests its verdict.
+func (w *verdictWorld) attest(t testing.TB, pol string) {
+	t.Helper()
+	if code, out := w.check(t, pol, w.trivyDir, w.webOnly, "--attest-key", filepath.Join(w.dir, "ci.key")); code != 0 || !strings.Contains(out, "verdict attestations: 1 written") {
+		t.Fatalf("attesting run: exit %d\n%s", code, out)
+	}
+}
+
+// policyFile writes a policy: the web rule's failOn, the trusted verdict key, maxAge.
+func (w *verdictWorld) policyFile(t testing.TB, failOn, key, maxAge string) string {
 	return write(t, w.dir, fmt.Sprintf("kubegate-%s-%s-%s.yaml", failOn, strings.TrimSuffix(key, ".pub"), maxAge),
 		fmt.Sprintf(verdictPolicy, w.reg.Host(), failOn, key, maxAge))
 }
@@ -130,7 +106,7 @@ func (w *verdictWorld) check(t testing.TB, pol, trivyDir, manifests string, extr
 func TestVerdictAttestations(t *testing.T) {
 	w := newVerdictWorld(t, 0)
 	h := w.reg.Host()
-	pol := w.policy(t, "high", "ci.pub", "24h")
+	pol := w.policyFile(t, "high", "ci.pub", "24h")
 
 	// Runner 1 scans and attests what passed (web), not what failed (agent).
 	code, out := w.check(t, pol, w.trivyDir, w.both, "--attest-key", filepath.Join(w.dir, "ci.key"))
@@ -191,9 +167,9 @@ func TestVerdictAttestations(t *testing.T) {
 
 	// Any doubt checks in full, which without a DB fails closed.
 	for _, tc := range []struct{ name, pol, why string }{
-		{"another policy", w.policy(t, "critical", "ci.pub", "24h"), "made under another image policy"},
-		{"an untrusted key", w.policy(t, "high", "other.pub", "24h"), "none signed by a trusted key or identity"},
-		{"older than maxAge", w.policy(t, "high", "ci.pub", "1ns"), "older than maxAge 1ns"},
+		{"another policy", w.policyFile(t, "critical", "ci.pub", "24h"), "made under another image policy"},
+		{"an untrusted key", w.policyFile(t, "high", "other.pub", "24h"), "none signed by a trusted key or identity"},
+		{"older than maxAge", w.policyFile(t, "high", "ci.pub", "1ns"), "older than maxAge 1ns"},
 	} {
 		code, out := w.check(t, tc.pol, "", w.webOnly)
 		if code != 1 || !strings.Contains(out, "image-not-scanned") || !strings.Contains(out, tc.why) || strings.Contains(out, "verified verdict from") {
@@ -214,7 +190,7 @@ func TestVerdictAttestations(t *testing.T) {
 		t.Fatal(err)
 	}
 	manifest := write(t, w.dir, "tampered.yaml", strings.ReplaceAll(readFile(t, w.webOnly), "acme/web:1", "acme/tampered:1"))
-	code, out = w.check(t, w.policy(t, "high", "tamper.pub", "24h"), "", manifest)
+	code, out = w.check(t, w.policyFile(t, "high", "tamper.pub", "24h"), "", manifest)
 	if code != 1 || strings.Contains(out, "verified verdict from") || !strings.Contains(out, "image-not-scanned") {
 		t.Errorf("tampered verdict: exit %d\n%s", code, out)
 	}
@@ -224,10 +200,8 @@ func TestVerdictAttestations(t *testing.T) {
 func TestWebhookUsesVerdicts(t *testing.T) {
 	w := newVerdictWorld(t, 0)
 	h := w.reg.Host()
-	pol := w.policy(t, "high", "ci.pub", "24h")
-	if code, out := w.check(t, pol, w.trivyDir, w.webOnly, "--attest-key", filepath.Join(w.dir, "ci.key")); code != 0 {
-		t.Fatalf("attesting run: exit %d\n%s", code, out)
-	}
+	pol := w.policyFile(t, "high", "ci.pub", "24h")
+	w.attest(t, pol)
 	p, err := policy.Load(pol, rules.Catalogue())
 	if err != nil {
 		t.Fatal(err)
@@ -257,10 +231,8 @@ func TestWebhookUsesVerdicts(t *testing.T) {
 // the two ns/op.
 func BenchmarkVerdictReuse(b *testing.B) {
 	w := newVerdictWorld(b, 30<<20)
-	pol := w.policy(b, "high", "ci.pub", "24h")
-	if code, out := w.check(b, pol, w.trivyDir, w.webOnly, "--attest-key", filepath.Join(w.dir, "ci.key")); code != 0 {
-		b.Fatalf("attesting run: exit %d\n%s", code, out)
-	}
+	pol := w.policyFile(b, "high", "ci.pub", "24h")
+	w.attest(b, pol)
 	noVerdicts := write(b, w.dir, "no-verdicts.yaml", strings.Split(readFile(b, pol), "  verdicts:")[0]+
 		"rules:\n  disable: [image-registry-insecure, image-pull-policy, network-policy-default-deny, service-account-token-automount, container-resources]\n")
 	b.Run("full-check", func(b *testing.B) {
@@ -296,10 +268,8 @@ func BenchmarkVerdictReuse(b *testing.B) {
 // DB; p50 and p99 of the reviews.
 func BenchmarkWebhookVerdict(b *testing.B) {
 	w := newVerdictWorld(b, 30<<20)
-	pol := w.policy(b, "high", "ci.pub", "24h")
-	if code, out := w.check(b, pol, w.trivyDir, w.webOnly, "--attest-key", filepath.Join(w.dir, "ci.key")); code != 0 {
-		b.Fatalf("attesting run: exit %d\n%s", code, out)
-	}
+	pol := w.policyFile(b, "high", "ci.pub", "24h")
+	w.attest(b, pol)
 	for _, tc := range []struct {
 		name     string
 		verdicts bool
