@@ -134,9 +134,6 @@ func NewAttester(keyPEM, password []byte, opts Options) (*Attester, error) {
 	return &Attester{keypair: kp, opts: opts}, nil
 }
 
-// PublicKeyPEM is the public half of the attester's key, as cosign.pub holds it.
-func (a *Attester) PublicKeyPEM() (string, error) { return a.keypair.GetPublicKeyPem() }
-
 // Attest signs the in-toto statement stmt (about digest) and attaches it to the image.
 func (a *Attester) Attest(ctx context.Context, ref string, digest v1.Hash, predicateType string, stmt []byte) error {
 	parsed, err := a.opts.Parse(ref)

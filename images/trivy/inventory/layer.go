@@ -17,7 +17,6 @@ package inventory
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -199,10 +198,4 @@ func parserFor(p string, info fs.FileInfo) parser {
 		}
 		return nil
 	}
-}
-
-// skip reports whether a parser's error only means the file is not what it looked for
-// (the scan goes on without it) rather than that the scan must stop.
-func skip(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
