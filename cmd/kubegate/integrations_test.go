@@ -167,6 +167,25 @@ func TestGitHubAction(t *testing.T) {
 	if code != 2 || !strings.Contains(out, `input offline must be true or false, got "yes"`) {
 		t.Errorf("bad offline input: exit %d\n%s", code, out)
 	}
+
+	// On a pull request the step compares with its base: the base's finding does not fail
+	// the step and is not annotated; the one the pull request adds does.
+	repo, git := diffRepo(t)
+	write(t, repo, "k8s/old.yaml", privilegedPod)
+	git("add", "-A")
+	git("commit", "-qm", "base")
+	base := git("rev-parse", "HEAD")
+	write(t, repo, "k8s/new.yaml", strings.Replace(privilegedPod, "name: p\n", "name: p2\n", 1))
+	git("add", "-A")
+	git("commit", "-qm", "pull request")
+	env := []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + repo, "KUBEGATE_BIN=" + bin, "KUBEGATE_PR_BASE=" + base,
+		"GITHUB_OUTPUT=" + write(t, t.TempDir(), "output", ""), "GITHUB_STEP_SUMMARY=" + write(t, t.TempDir(), "summary", ""),
+		"INPUT_PATHS=k8s", "INPUT_OFFLINE=true", "INPUT_FAIL_ON=critical", "INPUT_SARIF_FILE=", "INPUT_DIFF_BASE="}
+	code, out = sh(t, repo, env, "bash", step.Run)
+	if code != 1 || !strings.Contains(out, "::error file=k8s/new.yaml,line=11,title=kubegate pss-privileged (critical)::") ||
+		strings.Contains(out, "file=k8s/old.yaml") || !strings.Contains(out, "against "+base[:12]+": ") {
+		t.Errorf("pull request: exit %d\n%s", code, out)
+	}
 }
 
 // gitlabJob is a kubegate job of a GitLab CI file, as far as the tests read it.
