@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,6 +223,12 @@ func TestWebhookUsesVerdicts(t *testing.T) {
 	}
 	if ok, reason := review(h + "/acme/agent:1"); ok || !strings.Contains(reason, "image-not-scanned") {
 		t.Errorf("agent without a verdict and no DB: allowed %v, %s", ok, reason)
+	}
+	// Ready without a DB: the API server must reach it to admit attested images.
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != 200 {
+		t.Errorf("/readyz with trusted verdicts and no DB: %d %s", rec.Code, rec.Body)
 	}
 }
 

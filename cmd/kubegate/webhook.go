@@ -156,6 +156,11 @@ func webhookServer(p *policy.Policy, imgs *imageFlags, timeout time.Duration, lo
 	if images.Scans(&p.Images) { // else signature-only gating: ready without a DB
 		metrics.WatchDB(scanner.info)
 		srv.Ready, srv.DB = scanner.ready, scanner.info
+		if p.Images.Verdicts != nil {
+			// Trusted verdict attestations answer without a DB: ready now; an image
+			// without one waits for the DB, or is denied as not scanned.
+			srv.Ready = nil
+		}
 	}
 	return srv, scanner, closeScanner, nil
 }
