@@ -45,10 +45,11 @@ type Layer struct {
 const (
 	whiteoutPrefix = ".wh."
 	opaqueMarker   = ".wh..wh..opq"
-	// spillSize: larger files are read from a temporary file rather than kept in memory
-	// (Trivy's walker does the same at 100 MiB).
-	spillSize = 100 << 20
 )
+
+// spillSize: larger files are read from a temporary file rather than kept in memory
+// (Trivy's walker does the same at 100 MiB). A variable for the tests.
+var spillSize int64 = 100 << 20
 
 // AnalyzeLayer reads one layer's (uncompressed) tar stream. A file a parser cannot read is
 // skipped, as Trivy skips it; a stream that is not a readable tar is an error.
