@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"slices"
 	"strings"
@@ -169,9 +170,31 @@ func (c *Checker) judgeDBAge(v *Verdict) {
 	}
 }
 
+// Loopback says whether a registry host is on the loopback interface (localhost,
+// *.localhost — RFC 6761 keeps both there — 127.0.0.0/8, ::1): plain HTTP to it crosses no
+// network.
+func Loopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // attested is the verdict of a trusted verdict attestation on the image's current digest,
-// or nil and why not.
+// or nil and why not. An image of a registry reached over plain HTTP (not loopback) is
+// checked in full: there the digest a tag names can be swapped on the way, which the full
+// check reports (image-registry-insecure) and a verdict would hide.
 func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) (*Verdict, string) {
+	host, _, _ := strings.Cut(im.Repo, "/")
+	for _, r := range c.images().InsecureRegistries {
+		if h, _, _ := strings.Cut(r, "/"); h == host && !Loopback(host) {
+			return nil, fmt.Sprintf("verdict attestations of %s not used: its registry is reached over plain HTTP", im.Ref)
+		}
+	}
 	var digest string
 	var err error
 	if c.DigestOf != nil {

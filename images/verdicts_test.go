@@ -187,3 +187,26 @@ func TestPolicyDigestIsCanonical(t *testing.T) {
 		}
 	}
 }
+
+// An image of a registry reached over plain HTTP is checked in full: a verdict would hide
+// the insecure-registry finding. Loopback registries are not such.
+func TestNoVerdictsOverPlainHTTP(t *testing.T) {
+	pol := policy.Default()
+	pol.Images.Verdicts = &policy.VerdictTrust{Trust: policy.SignatureRule{Keys: []string{"ci.pub"}}}
+	pol.Images.InsecureRegistries = []string{"registry.example", "127.0.0.1:5000"}
+	calls := 0
+	c := &Checker{Policy: pol, Verdicts: fakeVerdicts{}, DigestOf: func(context.Context, string) (string, error) { calls++; return testDigest, nil }}
+	im, _ := NewImage("registry.example/acme/web:1")
+	if v, why := c.attested(context.Background(), im, "sha256:x"); v != nil || !strings.Contains(why, "reached over plain HTTP") || calls != 0 {
+		t.Errorf("plain HTTP: %v %q (%d digest lookups)", v, why, calls)
+	}
+	im, _ = NewImage("127.0.0.1:5000/acme/web:1")
+	if _, why := c.attested(context.Background(), im, "sha256:x"); strings.Contains(why, "plain HTTP") || calls != 1 {
+		t.Errorf("loopback: %q", why)
+	}
+	for host, want := range map[string]bool{"localhost": true, "reg.localhost:5000": true, "127.0.0.1:5000": true, "[::1]:5000": true, "10.0.0.1:5000": false, "registry.example": false} {
+		if Loopback(host) != want {
+			t.Errorf("Loopback(%q) = %v", host, !want)
+		}
+	}
+}

@@ -3,11 +3,11 @@ package registry
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/kubegate/kubegate/images"
 )
 
 // timeoutTransport gives every request, its body included, its own deadline: a registry
@@ -18,7 +18,7 @@ type timeoutTransport struct {
 }
 
 func (t timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !loopback(req.URL.Hostname()) {
+	if req.URL.Scheme == "http" && !images.Loopback(req.URL.Hostname()) {
 		if rec, ok := req.Context().Value(plainHTTPKey{}).(*plainHTTP); ok {
 			rec.saw(req.URL.Host)
 		}
@@ -66,14 +66,4 @@ func (p *plainHTTP) seen() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.host
-}
-
-// loopback: localhost, *.localhost (RFC 6761 keeps both on the loopback interface) and the
-// loopback addresses (127.0.0.0/8, ::1) may serve plain HTTP.
-func loopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
