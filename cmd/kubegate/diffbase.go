@@ -13,10 +13,12 @@ import (
 )
 
 // runBase runs the gate with opts on the tree of commit ref, exported from git (no
-// checkout, no network) into a temporary directory and run from the place of the working
-// directory within it, so that relative paths (arguments, -f values files) name the
-// base's files. Absolute paths inside the work tree are mapped into it. It returns the run
-// and the base's name for reports: "REF (sha)".
+// checkout, nothing fetched) into a temporary directory and run from the place of the
+// working directory within it, so that relative paths (arguments, -f values files) name
+// the base's files. Absolute paths inside the work tree are mapped into it. A path outside
+// the work tree is an error: it has no base, and the base run would read the working
+// tree's file, making every finding in it unchanged. It returns the run and the base's
+// name for reports: "REF (sha)".
 func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, string, error) {
 	ctx := cmd.Context()
 	sha, err := prepush.Commit(ctx, ref)
@@ -39,14 +41,43 @@ func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, s
 	if err := prepush.Export(ctx, sha, dir); err != nil {
 		return nil, "", fmt.Errorf("--diff-base: %w", err)
 	}
-	inside := func(p string) string { // an absolute path in the work tree, in the base
-		if rel, err := filepath.Rel(top, p); err == nil && filepath.IsAbs(p) && !strings.HasPrefix(rel, "..") {
-			return filepath.Join(dir, rel)
-		}
-		return p
+	realTop, err := filepath.EvalSymlinks(top)
+	if err != nil {
+		return nil, "", err
 	}
-	opts.Paths = mapPaths(opts.Paths, inside)
-	opts.Render.ValuesFiles = mapPaths(opts.Render.ValuesFiles, inside)
+	// inside is a path as the base run names it: relative ones as they are (the run is
+	// from the same place in the base), absolute ones in the export. userTop is the top as
+	// the absolute paths spell it (through a symbolic link, maybe): the base's paths are
+	// spelled so again, to match the working tree's.
+	userTop := top
+	inside := func(p string) (string, error) {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", err
+		}
+		if real, err := filepath.EvalSymlinks(abs); err == nil { // symbolic links (/tmp → /private/tmp) resolved as git does
+			abs = real
+		}
+		rel, err := filepath.Rel(realTop, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return "", fmt.Errorf("--diff-base: %s is outside the git work tree %s, so it has no base", p, top)
+		}
+		if filepath.IsAbs(p) {
+			if clean := filepath.Clean(p); strings.HasSuffix(clean, string(filepath.Separator)+rel) {
+				userTop = strings.TrimSuffix(clean, string(filepath.Separator)+rel)
+			} else if rel == "." {
+				userTop = clean
+			}
+			return filepath.Join(dir, rel), nil
+		}
+		return p, nil
+	}
+	if opts.Paths, err = mapPaths(opts.Paths, inside); err != nil {
+		return nil, "", err
+	}
+	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, inside); err != nil {
+		return nil, "", err
+	}
 	opts.KeepObjects = true
 	wd, err := os.Getwd()
 	if err != nil {
@@ -61,14 +92,17 @@ func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, s
 	}
 	defer os.Chdir(wd)
 	res := gate.Run(ctx, opts)
-	res.MovePaths(dir, top) // absolute paths: the working tree's, as in the run on it
+	res.MovePaths(dir, userTop) // absolute paths: the working tree's, as in the run on it
 	return res, name, nil
 }
 
-func mapPaths(paths []string, f func(string) string) []string {
+func mapPaths(paths []string, f func(string) (string, error)) ([]string, error) {
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		out[i] = f(p)
+		var err error
+		if out[i], err = f(p); err != nil {
+			return nil, err
+		}
 	}
-	return out
+	return out, nil
 }

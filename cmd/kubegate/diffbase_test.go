@@ -225,6 +225,32 @@ func TestDiffBase(t *testing.T) {
 		}
 	})
 
+	t.Run("absolute paths through a symbolic link, and one outside the work tree", func(t *testing.T) {
+		write(t, repo, "charts/app/values.yaml", "hostNetwork: true\n")
+		defer git("checkout", "-q", "--", ".")
+		link := filepath.Join(t.TempDir(), "link")
+		if err := os.Symlink(repo, link); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := kubegate(t, "", "check", "--offline", "--diff-base", "main", "--format", "json",
+			filepath.Join(link, "charts/app"), filepath.Join(link, "plain"), filepath.Join(link, "deploy/prod"))
+		r := jsonReport(t, out)
+		news, unchanged := statuses(r)
+		if code != 1 || len(news) != 1 || !strings.HasSuffix(news[0], "charts/app/templates/deployment.yaml:pss-host-namespaces") || unchanged == 0 || len(r.Fixed) != 0 {
+			t.Fatalf("exit %d, new %v, fixed %d %s", code, news, len(r.Fixed), errOut)
+		}
+		outside := t.TempDir()
+		write(t, outside, "pod.yaml", privilegedPod)
+		code, _, errOut = kubegate(t, "", "check", "--offline", "--diff-base", "main", "plain", outside)
+		if code != 2 || !strings.Contains(errOut, "is outside the git work tree") {
+			t.Errorf("a path outside the work tree: exit %d %s", code, errOut)
+		}
+		code, _, errOut = kubegate(t, "", "check", "--offline", "--diff-base", "main", "../"+filepath.Base(outside))
+		if code != 2 || !strings.Contains(errOut, "is outside the git work tree") {
+			t.Errorf("a relative path outside the work tree: exit %d %s", code, errOut)
+		}
+	})
+
 	t.Run("mistakes", func(t *testing.T) {
 		for _, tc := range []struct {
 			args []string
