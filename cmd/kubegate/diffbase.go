@@ -15,10 +15,9 @@ import (
 // runBase runs the gate with opts on the tree of commit ref, exported from git (no
 // checkout, nothing fetched) into a temporary directory and run from the place of the
 // working directory within it, so that relative paths (arguments, -f values files) name
-// the base's files. Absolute paths inside the work tree are mapped into it. A path outside
-// the work tree is an error: it has no base, and the base run would read the working
-// tree's file, making every finding in it unchanged. It returns the run and the base's
-// name for reports: "REF (sha)".
+// the base's files. Absolute paths inside the work tree are mapped into it. An input path
+// outside the work tree is an error (it has no base); a values file there is read by both
+// runs. It returns the run and the base's name for reports: "REF (sha)".
 func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, string, error) {
 	ctx := cmd.Context()
 	sha, err := prepush.Commit(ctx, ref)
@@ -75,7 +74,14 @@ func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, s
 	if opts.Paths, err = mapPaths(opts.Paths, inside); err != nil {
 		return nil, "", err
 	}
-	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, inside); err != nil {
+	// A values file outside the work tree (a CI secret) is no part of the change: both
+	// runs read it.
+	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, func(p string) (string, error) {
+		if in, err := inside(p); err == nil {
+			return in, nil
+		}
+		return p, nil
+	}); err != nil {
 		return nil, "", err
 	}
 	opts.KeepObjects = true
