@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -67,6 +68,16 @@ type Checker struct {
 	Parallel int                // images checked at once; default DefaultParallel()
 	Progress *progress.Reporter // nil: no progress
 	Now      time.Time
+
+	// reused remembers the verdict attestations used, by reference, digest and image
+	// policy: a long-running webhook asks the registry once per digest, not per review.
+	reused sync.Map // string → reusedVerdict
+}
+
+// reusedVerdict is a verdict taken from an attestation made at evaluated.
+type reusedVerdict struct {
+	v         Verdict
+	evaluated time.Time
 }
 
 // Verdict is what the checker learned about one image.
@@ -90,7 +101,9 @@ type Verdict struct {
 	// Reused says which verified verdict attestation stands for the check ("verified
 	// verdict from key ci.pub, 2h0m0s old"); NotReused, when verdicts are trusted, why none
 	// did.
-	Reused, NotReused string `json:"-"`
+	Reused, NotReused string    `json:"-"`
+	evaluated         time.Time // when the reused attestation was made, and who signed it
+	signer            string
 }
 
 // Problem is one reason an image fails, before it is attached to the containers using it.
@@ -212,7 +225,30 @@ func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) 
 	if err != nil {
 		return nil, fmt.Sprintf("verdict attestations of %s not looked up: %v", im.Ref, err)
 	}
-	return c.reuse(ctx, im, h, policyDigest)
+	// The verdicts' trust is part of the key: a verdict key replaced or revoked under its
+	// path is asked again at once, as the keys of image rules are.
+	key := im.Ref + "\x00" + digest + "\x00" + policyDigest
+	if c.Verifier != nil {
+		t, err := c.Verifier.Trust(&c.images().Verdicts.Trust)
+		if err != nil {
+			return nil, fmt.Sprintf("verdict attestations of %s not looked up: %v", im.Ref, err)
+		}
+		key += "\x00" + t
+	}
+	if r, ok := c.reused.Load(key); ok {
+		if r := r.(reusedVerdict); c.now().Sub(r.evaluated) <= c.images().Verdicts.MaxAgeOrDefault() {
+			v := r.v
+			v.Image = im
+			v.Reused = reusedNote(v.signer, c.now().Sub(r.evaluated))
+			return &v, ""
+		}
+		c.reused.Delete(key)
+	}
+	v, why := c.reuse(ctx, im, h, policyDigest)
+	if v != nil {
+		c.reused.Store(key, reusedVerdict{v: *v, evaluated: v.evaluated})
+	}
+	return v, why
 }
 
 // cachedOrCheck returns the cached verdict for the image's current digest under the same

@@ -202,7 +202,7 @@ func (c *Checker) reuse(ctx context.Context, im *Image, digest v1.Hash, policyDi
 	}
 	v := &Verdict{Image: im, Digest: digest.String(), Users: best.Image.Users, OS: best.Image.OS,
 		SignedBy: best.Signatures.SignedBy, Attested: best.Signatures.Attested, PolicyDigest: policyDigest,
-		Reused: fmt.Sprintf("verified verdict from %s, %s old", signer, c.now().Sub(best.EvaluatedAt).Round(time.Minute))}
+		Reused: reusedNote(signer, c.now().Sub(best.EvaluatedAt)), evaluated: best.EvaluatedAt, signer: signer}
 	for _, s := range best.Image.Platforms {
 		pl, err := v1.ParsePlatform(s)
 		if err != nil {
@@ -218,6 +218,11 @@ func (c *Checker) reuse(ctx context.Context, im *Image, digest v1.Hash, policyDi
 	}
 	v.rootUserProblem(nil)
 	return v, ""
+}
+
+// reusedNote is what the report says of a verdict taken from an attestation.
+func reusedNote(signer string, age time.Duration) string {
+	return fmt.Sprintf("verified verdict from %s, %s old", signer, age.Round(time.Minute))
 }
 
 // parseVerdict reads a verdict statement about digest.

@@ -210,3 +210,66 @@ func TestNoVerdictsOverPlainHTTP(t *testing.T) {
 		}
 	}
 }
+
+// countingVerdicts counts the lookups.
+type countingVerdicts struct {
+	fakeVerdicts
+	calls *int
+}
+
+func (c countingVerdicts) Verdicts(ctx context.Context, ref string, d v1.Hash, tr *policy.SignatureRule) ([]SignedStatement, error) {
+	*c.calls++
+	return c.fakeVerdicts.Verdicts(ctx, ref, d, tr)
+}
+
+// A verdict used once is used again for the same digest and policy without asking the
+// registry (the webhook's reviews), until it is older than maxAge.
+func TestReusedVerdictsAreRemembered(t *testing.T) {
+	pd := "sha256:" + strings.Repeat("1", 64)
+	pol := policy.Default()
+	pol.Images.Verdicts = &policy.VerdictTrust{Trust: policy.SignatureRule{Keys: []string{"ci.pub"}}}
+	calls := 0
+	c := &Checker{Policy: pol, Now: time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC),
+		Verdicts: countingVerdicts{fakeVerdicts{found: []SignedStatement{statementFor(t, testDigest, nil)}}, &calls},
+		DigestOf: func(context.Context, string) (string, error) { return testDigest, nil }}
+	im, _ := NewImage("registry.example/acme/web:1")
+	for i := range 3 {
+		if v, why := c.attested(context.Background(), im, pd); v == nil || v.Image != im || !strings.HasSuffix(v.Reused, "6h0m0s old") {
+			t.Fatalf("review %d: %+v %q", i, v, why)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("%d lookups for three reviews of one digest", calls)
+	}
+	c.Now = c.Now.Add(19 * time.Hour) // the verdict is now 25 hours old
+	if v, _ := c.attested(context.Background(), im, pd); v != nil || calls != 2 {
+		t.Errorf("past maxAge: reused %v after %d lookups", v != nil, calls)
+	}
+}
+
+// trustOf is a Verifier whose trust is a value the test changes.
+type trustOf struct {
+	Verifier
+	trust *string
+}
+
+func (t trustOf) Trust(*policy.SignatureRule) (string, error) { return *t.trust, nil }
+
+// A verdict key replaced under its path: the remembered verdict is not used.
+func TestRememberedVerdictsFollowTheTrust(t *testing.T) {
+	pd := "sha256:" + strings.Repeat("1", 64)
+	pol := policy.Default()
+	pol.Images.Verdicts = &policy.VerdictTrust{Trust: policy.SignatureRule{Keys: []string{"ci.pub"}}}
+	calls, trust := 0, "key A"
+	c := &Checker{Policy: pol, Now: time.Date(2026, 12, 1, 18, 0, 0, 0, time.UTC), Verifier: trustOf{trust: &trust},
+		Verdicts: countingVerdicts{fakeVerdicts{found: []SignedStatement{statementFor(t, testDigest, nil)}}, &calls},
+		DigestOf: func(context.Context, string) (string, error) { return testDigest, nil }}
+	im, _ := NewImage("registry.example/acme/web:1")
+	c.attested(context.Background(), im, pd)
+	c.attested(context.Background(), im, pd)
+	trust = "key B"
+	c.attested(context.Background(), im, pd)
+	if calls != 2 {
+		t.Errorf("%d lookups; want 2 (once per trust)", calls)
+	}
+}
