@@ -15,15 +15,21 @@ import (
 )
 
 // attestVerdicts signs a verdict attestation for every image of the run whose image checks
-// all passed (not one whose verdict came from an attestation) and attaches it to the
-// image. An attestation that cannot be written is a note: the gate's verdict stands, and
-// the next run checks the image in full.
+// all passed and were made by this run, and attaches it to the image. Not one whose
+// verdict came from an attestation, nor from the verdict cache: the run that made it
+// attested it, and an attestation per run would pile up in the registry (one per image
+// and DB version at most, this way). An attestation that cannot be written is a note: the
+// gate's verdict stands, and the next run checks the image in full.
 func attestVerdicts(ctx context.Context, a *cosign.Attester, res *gate.Result) {
 	now := time.Now()
-	written := 0
+	written, cached := 0, 0
 	var failed []string
 	for _, v := range res.Images {
 		if !v.Passed() {
+			continue
+		}
+		if v.Cached {
+			cached++
 			continue
 		}
 		err := attestOne(ctx, a, v, now)
@@ -34,6 +40,9 @@ func attestVerdicts(ctx context.Context, a *cosign.Attester, res *gate.Result) {
 		written++
 	}
 	note := fmt.Sprintf("verdict attestations: %d written", written)
+	if cached > 0 {
+		note += fmt.Sprintf(" (%d from the verdict cache, attested when they were made)", cached)
+	}
 	if len(failed) > 0 {
 		note += fmt.Sprintf("; %d not: %s", len(failed), strings.Join(failed, "; "))
 	}

@@ -77,6 +77,12 @@ func newVerdictWorld(t testing.TB, filler int) *verdictWorld {
 	return w
 }
 
+// withoutVerdicts is the policy pol without images.verdicts: a runner that checks itself.
+func (w *verdictWorld) withoutVerdicts(t testing.TB, pol string) string {
+	return write(t, w.dir, "no-verdicts.yaml", strings.Split(readFile(t, pol), "  verdicts:")[0]+
+		"rules:\n  disable: [image-registry-insecure, image-pull-policy, network-policy-default-deny, service-account-token-automount, container-resources]\n")
+}
+
 // attest is the first runner: it checks web with the DB and attests its verdict.
 func (w *verdictWorld) attest(t testing.TB, pol string) {
 	t.Helper()
@@ -91,8 +97,8 @@ func (w *verdictWorld) policyFile(t testing.TB, failOn, key, maxAge string) stri
 		fmt.Sprintf(verdictPolicy, w.reg.Host(), failOn, key, maxAge))
 }
 
-// check runs check with a fresh verdict cache; trivyDir "" is an empty Trivy cache (no
-// DB at all).
+// check runs check with a fresh verdict cache (unless extra names one); trivyDir "" is an
+// empty Trivy cache (no DB at all).
 func (w *verdictWorld) check(t testing.TB, pol, trivyDir, manifests string, extra ...string) (int, string) {
 	t.Helper()
 	if trivyDir == "" {
@@ -113,6 +119,15 @@ func TestVerdictAttestations(t *testing.T) {
 	code, out := w.check(t, pol, w.trivyDir, w.both, "--attest-key", filepath.Join(w.dir, "ci.key"))
 	if code != 1 || !strings.Contains(out, "note: verdict attestations: 1 written") || !strings.Contains(out, "image-vulnerable") {
 		t.Fatalf("runner 1: exit %d\n%s", code, out)
+	}
+
+	// A verdict from the verdict cache is not attested again: one attestation per image and
+	// DB, not per run.
+	cacheDir, noVerdicts := t.TempDir(), w.withoutVerdicts(t, pol)
+	for i, want := range []string{"verdict attestations: 1 written", "verdict attestations: 0 written (1 from the verdict cache, attested when they were made)"} {
+		if code, out := w.check(t, noVerdicts, w.trivyDir, w.webOnly, "--attest-key", filepath.Join(w.dir, "ci.key"), "--verdict-cache-dir", cacheDir); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("run %d with one verdict cache: exit %d\n%s", i+1, code, out)
+		}
 	}
 
 	// What kubegate wrote is what cosign verify-attestation --type accepts (cosign's Go API).
@@ -145,9 +160,15 @@ func TestVerdictAttestations(t *testing.T) {
 		"--allow-http-registry", "--type", images.VerdictPredicateType, w.webDigest.String())
 	cli.Env = append(os.Environ(), "COSIGN_EXPERIMENTAL=0")
 	envelopes, err := cli.Output() // the verified DSSE envelopes, one per line
-	var env struct{ Payload []byte }
-	if err != nil || json.Unmarshal(bytes.TrimSpace(envelopes), &env) != nil || !bytes.Contains(env.Payload, []byte(`"predicateType":"`+images.VerdictPredicateType+`"`)) {
-		t.Errorf("cosign verify-attestation: %v\n%s", err, envelopes)
+	verified := 0
+	for _, line := range bytes.Split(bytes.TrimSpace(envelopes), []byte("\n")) {
+		var env struct{ Payload []byte }
+		if json.Unmarshal(line, &env) == nil && bytes.Contains(env.Payload, []byte(`"predicateType":"`+images.VerdictPredicateType+`"`)) {
+			verified++
+		}
+	}
+	if err != nil || verified != 2 { // runner 1's, and the first run's above
+		t.Errorf("cosign verify-attestation: %v, %d verdicts\n%s", err, verified, envelopes)
 	}
 
 	// Runner 2, an empty cache and no DB at all: web passes from the verdict.
@@ -240,8 +261,7 @@ func BenchmarkVerdictReuse(b *testing.B) {
 	w := newVerdictWorld(b, 30<<20)
 	pol := w.policyFile(b, "high", "ci.pub", "24h")
 	w.attest(b, pol)
-	noVerdicts := write(b, w.dir, "no-verdicts.yaml", strings.Split(readFile(b, pol), "  verdicts:")[0]+
-		"rules:\n  disable: [image-registry-insecure, image-pull-policy, network-policy-default-deny, service-account-token-automount, container-resources]\n")
+	noVerdicts := w.withoutVerdicts(b, pol)
 	b.Run("full-check", func(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
