@@ -55,7 +55,7 @@ func (p *Policy) validateImages(line func(string) int) {
 		p.validateImageRule(r, at, line)
 	}
 	if v := p.Images.Verdicts; v != nil {
-		p.validateSignatureRule(&v.Trust, "images.verdicts.trust", line)
+		p.validateSignatureRule(&v.Trust, "images.verdicts.trust", "images.verdicts.trust", line)
 	}
 	if r := p.Images.DefaultRule; r != nil {
 		if len(r.Match) > 0 {
@@ -70,7 +70,7 @@ func (p *Policy) validateImages(line func(string) int) {
 func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) int) {
 	errAt := p.errorsAt(line)
 	if s := r.Signature; s != nil {
-		p.validateSignatureRule(s, at+".signature", line)
+		p.validateSignatureRule(s, at+".signature", "signature", line)
 	}
 	for k, a := range r.Attestations {
 		if strings.TrimSpace(a.Type) == "" {
@@ -100,11 +100,11 @@ func (p *Policy) validateImageRule(r *ImageRule, at string, line func(string) in
 
 // errorsAt records policy errors at the line of a field path.
 // validateSignatureRule checks the keys and keyless identities of a signature rule (at is
-// its field path): key files are read now.
-func (p *Policy) validateSignatureRule(s *SignatureRule, at string, line func(string) int) {
+// its field path, what its name in messages): key files are read now.
+func (p *Policy) validateSignatureRule(s *SignatureRule, at, what string, line func(string) int) {
 	errAt := p.errorsAt(line)
 	if len(s.Keys) == 0 && len(s.Keyless) == 0 {
-		errAt(at, "%s needs keys (PEM files or env://VAR) or keyless identities", at[strings.LastIndex(at, ".")+1:])
+		errAt(at, "%s needs keys (PEM files or env://VAR) or keyless identities", what)
 	}
 	for k, key := range s.Keys {
 		path := fmt.Sprintf("%s.keys[%d]", at, k)

@@ -163,6 +163,10 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"default rule with match", "images:\n  defaultRule: {match: [x]}\n", "p.yaml:4: the default rule applies to every image no rule matches"},
 		{"bad platform", "images:\n  platforms: [amd64]\n", `p.yaml:4: images.platforms: want os/architecture such as linux/amd64, got "amd64"`},
 		{"unknown image rule key", "images:\n  rules:\n    - match: [x]\n      signatures: {}\n", `p.yaml:6: unknown key "signatures" (in an image rule)`},
+		{"verdicts trusting nobody", "images:\n  verdicts:\n    maxAge: 24h\n", "p.yaml:4: images.verdicts.trust needs keys"},
+		{"verdicts bad maxAge", "images:\n  verdicts:\n    trust: {keys: [ok.pub]}\n    maxAge: a day\n", `p.yaml:6: want a duration like 24h or 90m, got "a day"`},
+		{"verdicts negative maxAge", "images:\n  verdicts:\n    trust: {keys: [ok.pub]}\n    maxAge: -1h\n", `p.yaml:6: want a duration like 24h or 90m, got "-1h"`},
+		{"verdicts missing key", "images:\n  verdicts:\n    trust: {keys: [keys/missing.pub]}\n", `p.yaml:5: key "keys/missing.pub": reading the public key`},
 		// Keys are read when the policy loads: a bad one is a policy error (exit 2), not a
 		// finding on every image, and never a crash.
 		{"empty key", "images:\n  rules:\n    - match: [\"**\"]\n      signature:\n        keys: [\"\"]\n", `p.yaml:7: key "": empty key reference: want a PEM file or env://VAR`},
