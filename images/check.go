@@ -58,7 +58,8 @@ type Checker struct {
 	Scanner  Scanner
 	// DigestOf reads only the digest a reference points at (a HEAD request): with Cache,
 	// an image whose digest was checked before under the same rule and DB is not resolved,
-	// verified or scanned again. Optional.
+	// verified or scanned again; with Verdicts, the digest whose attestations are looked
+	// up. Optional (verdicts then resolve the image).
 	DigestOf func(ctx context.Context, ref string) (string, error)
 	Cache    *Cache
 	// Verdicts finds verdict attestations, used instead of a check when the policy trusts
@@ -71,13 +72,7 @@ type Checker struct {
 
 	// reused remembers the verdict attestations used, by reference, digest and image
 	// policy: a long-running webhook asks the registry once per digest, not per review.
-	reused sync.Map // string → reusedVerdict
-}
-
-// reusedVerdict is a verdict taken from an attestation made at evaluated.
-type reusedVerdict struct {
-	v         Verdict
-	evaluated time.Time
+	reused sync.Map // string → Verdict
 }
 
 // Verdict is what the checker learned about one image.
@@ -148,10 +143,20 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	rule := MatchRule(c.images().Rules, c.images().DefaultRule, im.Repo)
 	vr := scanning(rule)
 	k, keyOK := c.keyParts(im, rule, vr)
+	pd := ""
+	if keyOK {
+		pd = policyDigest(k)
+	}
+	// One HEAD request per image, whether the verdict attestations or the cache ask.
+	digestOf := c.DigestOf
+	if digestOf != nil {
+		once := sync.OnceValues(func() (string, error) { return c.DigestOf(ctx, im.Ref) })
+		digestOf = func(context.Context, string) (string, error) { return once() }
+	}
 	// A trusted verdict attestation first: then no vulnerability DB is opened at all.
 	var notReused string
 	if keyOK && c.Verdicts != nil && c.images().Verdicts != nil {
-		v, why := c.attested(ctx, im, policyDigest(k))
+		v, why := c.attested(ctx, im, pd, digestOf)
 		if v != nil {
 			c.judgeDBAge(v)
 			return v
@@ -162,10 +167,8 @@ func (c *Checker) checkOne(ctx context.Context, im *Image) *Verdict {
 	if vr != nil && c.Scanner != nil { // failOn: off needs no DB (signature-only gating)
 		db = c.Scanner.DB()
 	}
-	v := c.cachedOrCheck(ctx, im, vr, db, k, keyOK)
-	if keyOK {
-		v.PolicyDigest = policyDigest(k)
-	}
+	v := c.cachedOrCheck(ctx, im, vr, db, k, keyOK, digestOf)
+	v.PolicyDigest = pd
 	if v.Scanned {
 		v.DB = db
 	}
@@ -201,7 +204,7 @@ func Loopback(host string) bool {
 // or nil and why not. An image of a registry reached over plain HTTP (not loopback) is
 // checked in full: there the digest a tag names can be swapped on the way, which the full
 // check reports (image-registry-insecure) and a verdict would hide.
-func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) (*Verdict, string) {
+func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string, digestOf func(context.Context, string) (string, error)) (*Verdict, string) {
 	host, _, _ := strings.Cut(im.Repo, "/")
 	for _, r := range c.images().InsecureRegistries {
 		if h, _, _ := strings.Cut(r, "/"); h == host && !Loopback(host) {
@@ -210,8 +213,8 @@ func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) 
 	}
 	var digest string
 	var err error
-	if c.DigestOf != nil {
-		digest, err = c.DigestOf(ctx, im.Ref)
+	if digestOf != nil {
+		digest, err = digestOf(ctx, im.Ref)
 	} else {
 		var res *Resolved
 		if res, err = c.Resolver.Resolve(ctx, im.Ref, c.images().ParsedPlatforms()); err == nil {
@@ -236,17 +239,19 @@ func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) 
 		key += "\x00" + t
 	}
 	if r, ok := c.reused.Load(key); ok {
-		if r := r.(reusedVerdict); c.now().Sub(r.evaluated) <= c.images().Verdicts.MaxAgeOrDefault() {
-			v := r.v
-			v.Image = im
-			v.Reused = reusedNote(v.signer, c.now().Sub(r.evaluated))
+		if v := r.(Verdict); c.now().Sub(v.evaluated) <= c.images().Verdicts.MaxAgeOrDefault() {
+			// A copy of its own: the caller adds problems (a stale DB) to it.
+			v.Image, v.Problems = im, slices.Clone(v.Problems)
+			v.Reused = reusedNote(v.signer, c.now().Sub(v.evaluated))
 			return &v, ""
 		}
 		c.reused.Delete(key)
 	}
 	v, why := c.reuse(ctx, im, h, policyDigest)
 	if v != nil {
-		c.reused.Store(key, reusedVerdict{v: *v, evaluated: v.evaluated})
+		kept := *v
+		kept.Problems = slices.Clone(v.Problems)
+		c.reused.Store(key, kept)
 	}
 	return v, why
 }
@@ -255,7 +260,8 @@ func (c *Checker) attested(ctx context.Context, im *Image, policyDigest string) 
 // rule, trust material, DB and platforms, or checks the image and caches the verdict. vr
 // is the rule's vulnerability threshold, nil when it does not scan; k is the verdict's key
 // parts, when keyOK.
-func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, vr *policy.VulnerabilityRule, db DBInfo, k keyParts, keyOK bool) (v *Verdict) {
+func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, vr *policy.VulnerabilityRule, db DBInfo, k keyParts, keyOK bool,
+	digestOf func(context.Context, string) (string, error)) (v *Verdict) {
 	rule := k.Rule
 	var key func(digest string) string
 	if c.Cache != nil && keyOK {
@@ -264,8 +270,8 @@ func (c *Checker) cachedOrCheck(ctx context.Context, im *Image, vr *policy.Vulne
 		}
 		key = k.key
 	}
-	if key != nil && c.DigestOf != nil {
-		if d, err := c.DigestOf(ctx, im.Ref); err == nil {
+	if key != nil && digestOf != nil {
+		if d, err := digestOf(ctx, im.Ref); err == nil {
 			if cached, ok := c.Cache.Get(key(d)); ok {
 				cached.Image, cached.Cached = im, true
 				return cached

@@ -427,6 +427,32 @@ func TestCacheSkipsUnchangedDigests(t *testing.T) {
 	}
 }
 
+// TestOneDigestLookupPerImage: with verdict attestations trusted (none found here) and a
+// verdict cache, the image's digest is asked for once, not by each.
+func TestOneDigestLookupPerImage(t *testing.T) {
+	w := newWorld(t)
+	p := &policy.Policy{Images: policy.Images{Verdicts: &policy.VerdictTrust{Trust: policy.SignatureRule{Keys: []string{"k.pub"}}}}}
+	c := w.checker(p)
+	res := c.Resolver.(*registry.Resolver)
+	var heads atomic.Int32
+	c.Cache = &images.Cache{Dir: t.TempDir()}
+	c.DigestOf = func(ctx context.Context, ref string) (string, error) { heads.Add(1); return res.Digest(ctx, ref) }
+	c.Verdicts = noVerdicts{}
+	if vs, _ := check(t, c, workloads(t, false, w.ref("vuln"))); len(vs) != 1 || vs[0].NotReused == "" {
+		t.Fatalf("verdicts %+v", vs)
+	}
+	if n := heads.Load(); n != 1 {
+		t.Errorf("%d digest lookups for one image", n)
+	}
+}
+
+// noVerdicts finds no verdict attestation.
+type noVerdicts struct{}
+
+func (noVerdicts) Verdicts(context.Context, string, v1.Hash, *policy.SignatureRule) ([]images.SignedStatement, error) {
+	return nil, nil
+}
+
 // cachingChecker is w.checker with a verdict cache in dir.
 func (w *world) cachingChecker(p *policy.Policy, dir string) *images.Checker {
 	c := w.checker(p)

@@ -87,9 +87,11 @@ type VerdictSource interface {
 }
 
 // Passed says whether the verdict is one to attest: every image check was made and
-// passed. Root-user problems depend on the pod, not the image, and do not count.
+// passed, under a known image policy. Root-user problems depend on the pod, not the image,
+// and do not count.
 func (v *Verdict) Passed() bool {
-	return v.Digest != "" && v.Reused == "" && !slices.ContainsFunc(v.Problems, func(p Problem) bool { return !p.RootUser })
+	return v.Digest != "" && v.PolicyDigest != "" && v.Reused == "" &&
+		!slices.ContainsFunc(v.Problems, func(p Problem) bool { return !p.RootUser })
 }
 
 // Predicate is the verdict as a verdict attestation's predicate, made at now by version.

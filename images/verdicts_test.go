@@ -116,10 +116,11 @@ func TestPassed(t *testing.T) {
 		v    Verdict
 		want bool
 	}{
-		{Verdict{Digest: testDigest}, true},
-		{Verdict{Digest: testDigest, Problems: []Problem{{RuleID: "image-runs-as-root", RootUser: true}}}, true},
-		{Verdict{Digest: testDigest, Problems: []Problem{{RuleID: "image-vulnerable"}}}, false},
-		{Verdict{Digest: testDigest, Reused: "verified verdict from key ci.pub, 1h0m0s old"}, false},
+		{Verdict{Digest: testDigest, PolicyDigest: "sha256:p"}, true},
+		{Verdict{Digest: testDigest, PolicyDigest: "sha256:p", Problems: []Problem{{RuleID: "image-runs-as-root", RootUser: true}}}, true},
+		{Verdict{Digest: testDigest, PolicyDigest: "sha256:p", Problems: []Problem{{RuleID: "image-vulnerable"}}}, false},
+		{Verdict{Digest: testDigest, PolicyDigest: "sha256:p", Reused: "verified verdict from key ci.pub, 1h0m0s old"}, false},
+		{Verdict{Digest: testDigest}, false}, // no image policy (a key that did not read): a reader could never use it
 		{Verdict{}, false},
 	} {
 		if got := tc.v.Passed(); got != tc.want {
@@ -197,11 +198,11 @@ func TestNoVerdictsOverPlainHTTP(t *testing.T) {
 	calls := 0
 	c := &Checker{Policy: pol, Verdicts: fakeVerdicts{}, DigestOf: func(context.Context, string) (string, error) { calls++; return testDigest, nil }}
 	im, _ := NewImage("registry.example/acme/web:1")
-	if v, why := c.attested(context.Background(), im, "sha256:x"); v != nil || !strings.Contains(why, "reached over plain HTTP") || calls != 0 {
+	if v, why := c.attested(context.Background(), im, "sha256:x", c.DigestOf); v != nil || !strings.Contains(why, "reached over plain HTTP") || calls != 0 {
 		t.Errorf("plain HTTP: %v %q (%d digest lookups)", v, why, calls)
 	}
 	im, _ = NewImage("127.0.0.1:5000/acme/web:1")
-	if _, why := c.attested(context.Background(), im, "sha256:x"); strings.Contains(why, "plain HTTP") || calls != 1 {
+	if _, why := c.attested(context.Background(), im, "sha256:x", c.DigestOf); strings.Contains(why, "plain HTTP") || calls != 1 {
 		t.Errorf("loopback: %q", why)
 	}
 	for host, want := range map[string]bool{"localhost": true, "reg.localhost:5000": true, "127.0.0.1:5000": true, "[::1]:5000": true, "10.0.0.1:5000": false, "registry.example": false} {
@@ -234,15 +235,23 @@ func TestReusedVerdictsAreRemembered(t *testing.T) {
 		DigestOf: func(context.Context, string) (string, error) { return testDigest, nil }}
 	im, _ := NewImage("registry.example/acme/web:1")
 	for i := range 3 {
-		if v, why := c.attested(context.Background(), im, pd); v == nil || v.Image != im || !strings.HasSuffix(v.Reused, "6h0m0s old") {
+		if v, why := c.attested(context.Background(), im, pd, c.DigestOf); v == nil || v.Image != im || !strings.HasSuffix(v.Reused, "6h0m0s old") {
 			t.Fatalf("review %d: %+v %q", i, v, why)
 		}
 	}
 	if calls != 1 {
 		t.Errorf("%d lookups for three reviews of one digest", calls)
 	}
+	// Each review gets a verdict of its own: a problem added to one (a stale DB) is not in
+	// the next, even when the remembered problems had room to grow into.
+	first, _ := c.attested(context.Background(), im, pd, c.DigestOf)
+	first.Problems[0].RuleID = "changed by the first review"
+	first.Problems = append(first.Problems, Problem{RuleID: "image-vulnerability-db-stale"})
+	if next, _ := c.attested(context.Background(), im, pd, c.DigestOf); len(next.Problems) != 1 || next.Problems[0].RuleID != "image-runs-as-root" {
+		t.Errorf("the remembered verdict's problems: %+v", next.Problems)
+	}
 	c.Now = c.Now.Add(19 * time.Hour) // the verdict is now 25 hours old
-	if v, _ := c.attested(context.Background(), im, pd); v != nil || calls != 2 {
+	if v, _ := c.attested(context.Background(), im, pd, c.DigestOf); v != nil || calls != 2 {
 		t.Errorf("past maxAge: reused %v after %d lookups", v != nil, calls)
 	}
 }
@@ -265,10 +274,10 @@ func TestRememberedVerdictsFollowTheTrust(t *testing.T) {
 		Verdicts: countingVerdicts{fakeVerdicts{found: []SignedStatement{statementFor(t, testDigest, nil)}}, &calls},
 		DigestOf: func(context.Context, string) (string, error) { return testDigest, nil }}
 	im, _ := NewImage("registry.example/acme/web:1")
-	c.attested(context.Background(), im, pd)
-	c.attested(context.Background(), im, pd)
+	c.attested(context.Background(), im, pd, c.DigestOf)
+	c.attested(context.Background(), im, pd, c.DigestOf)
 	trust = "key B"
-	c.attested(context.Background(), im, pd)
+	c.attested(context.Background(), im, pd, c.DigestOf)
 	if calls != 2 {
 		t.Errorf("%d lookups; want 2 (once per trust)", calls)
 	}
