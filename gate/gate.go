@@ -80,9 +80,6 @@ type Diff struct {
 	Fixed []finding.Finding
 	// Objects are the rendered objects the change adds, removes and changes.
 	Objects diff.Objects
-	// BaseErrors are the base's input errors: they do not fail the change, whose findings
-	// in an input the base could not render all count as new.
-	BaseErrors []*manifest.Error
 }
 
 // MovePaths rewrites the paths r names below from (files, Kustomize roots and charts,
@@ -128,9 +125,10 @@ func (r *Result) MovePaths(from, to string) {
 // must have kept their objects (Options.KeepObjects). Each finding of r becomes new or
 // unchanged (Finding.Status), the base's findings r lacks are fixed, and the rendered
 // objects are compared. Exemptions and the baseline applied to each run as usual: a
-// finding the change un-exempts is new.
+// finding the change un-exempts is new. The base's input errors are a note, not errors of
+// r: the findings of what the base could not render all count as new.
 func (r *Result) Compare(base *Result, name string) {
-	d := &Diff{Base: name, BaseErrors: base.Errors}
+	d := &Diff{Base: name}
 	d.Fixed = diff.Findings(r.Findings, base.Findings)
 	d.Objects = diff.Compare(r.objects, base.objects)
 	d.Objects.Sort()

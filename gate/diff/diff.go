@@ -21,33 +21,11 @@ import (
 // apart), then without it (Key: a renamed file is not a new finding). Each base finding
 // matches one head finding.
 func Findings(head []finding.Finding, base []finding.Finding) (fixed []finding.Finding) {
-	used := make([]bool, len(base))
-	match := func(key func(finding.Finding) string) {
-		left := map[string][]int{}
-		for i, b := range base {
-			if !used[i] {
-				left[key(b)] = append(left[key(b)], i)
-			}
-		}
-		for i := range head {
-			if head[i].Status == finding.Unchanged {
-				continue
-			}
-			k := key(head[i])
-			if idx := left[k]; len(idx) > 0 {
-				used[idx[0]], left[k] = true, idx[1:]
-				head[i].Status = finding.Unchanged
-			}
-		}
-	}
+	pair, used := match(head, base, finding.Finding.FileKey, finding.Finding.Key)
 	for i := range head {
-		head[i].Status = ""
-	}
-	match(finding.Finding.FileKey)
-	match(finding.Finding.Key)
-	for i := range head {
-		if head[i].Status == "" {
-			head[i].Status = finding.New
+		head[i].Status = finding.New
+		if pair[i] >= 0 {
+			head[i].Status = finding.Unchanged
 		}
 	}
 	for i, b := range base {
@@ -56,6 +34,33 @@ func Findings(head []finding.Finding, base []finding.Finding) (fixed []finding.F
 		}
 	}
 	return fixed
+}
+
+// match pairs each head item with a base item of the same key, trying keys in order (a
+// stricter key first); each base item pairs once. pair[i] is head[i]'s base index, -1
+// for none; used[j] says base[j] paired.
+func match[T any](head, base []T, keys ...func(T) string) (pair []int, used []bool) {
+	pair, used = make([]int, len(head)), make([]bool, len(base))
+	for i := range pair {
+		pair[i] = -1
+	}
+	for _, key := range keys {
+		left := map[string][]int{}
+		for j, b := range base {
+			if !used[j] {
+				left[key(b)] = append(left[key(b)], j)
+			}
+		}
+		for i, h := range head {
+			if pair[i] >= 0 {
+				continue
+			}
+			if k := key(h); len(left[k]) > 0 {
+				pair[i], used[left[k][0]], left[k] = left[k][0], true, left[k][1:]
+			}
+		}
+	}
+	return pair, used
 }
 
 // Objects is the change to the rendered objects.
@@ -101,29 +106,7 @@ const hidden = "(hidden)"
 // changes.
 func Compare(head, base []*manifest.Object) Objects {
 	var out Objects
-	used := make([]bool, len(base))
-	pair := make([]int, len(head))
-	for i := range pair {
-		pair[i] = -1
-	}
-	match := func(key func(*manifest.Object) string) {
-		left := map[string][]int{}
-		for i, b := range base {
-			if !used[i] {
-				left[key(b)] = append(left[key(b)], i)
-			}
-		}
-		for i, h := range head {
-			if pair[i] >= 0 {
-				continue
-			}
-			if idx := left[key(h)]; len(idx) > 0 {
-				pair[i], used[idx[0]], left[key(h)] = idx[0], true, idx[1:]
-			}
-		}
-	}
-	match(func(o *manifest.Object) string { return identity(o) + "\x00" + input(o.Source) })
-	match(identity)
+	pair, used := match(head, base, func(o *manifest.Object) string { return identity(o) + "\x00" + input(o.Source) }, identity)
 	for i, h := range head {
 		if pair[i] < 0 {
 			out.Added = append(out.Added, Object{Object: h.Ref(), Source: h.Source})
