@@ -183,9 +183,7 @@ func (s *Server) Scan(ctx context.Context, ref string, pi images.PlatformImage) 
 				Installed: v.InstalledVersion, Fixed: v.FixedVersion, Severity: v.Severity.String(), Title: v.Title})
 		}
 	}
-	slices.SortFunc(report.Vulnerabilities, func(a, b images.Vulnerability) int {
-		return strings.Compare(a.ID+"\x00"+a.Package, b.ID+"\x00"+b.Package)
-	})
+	sortVulnerabilities(report)
 	return report, nil
 }
 

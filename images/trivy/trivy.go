@@ -312,8 +312,14 @@ func (s *Scanner) Scan(ctx context.Context, ref string, pi images.PlatformImage)
 			})
 		}
 	}
+	sortVulnerabilities(report)
+	return report, nil
+}
+
+// sortVulnerabilities orders a report's vulnerabilities by ID, then package: reports
+// come out the same whichever way the DB was reached.
+func sortVulnerabilities(report *images.ScanReport) {
 	slices.SortFunc(report.Vulnerabilities, func(a, b images.Vulnerability) int {
 		return strings.Compare(a.ID+"\x00"+a.Package, b.ID+"\x00"+b.Package)
 	})
-	return report, nil
 }

@@ -40,25 +40,35 @@ func addApp(l *Layer, typ ftypes.LangType, p string, pkgs []ftypes.Package, deps
 	l.Applications = append(l.Applications, ftypes.Application{Type: typ, FilePath: p, Packages: pkgs})
 }
 
-// goBinary reads a Go executable's build information: its modules and the Go version
-// (stdlib). Executables that are not Go binaries, or whose build information does not
-// read, are skipped, as in Trivy.
-func goBinary(ctx context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
-	pkgs, deps, err := gobinary.NewParser().Parse(ctx, f)
-	if err == nil {
-		addApp(l, ftypes.GoBinary, p, pkgs, deps, false)
-	}
-	return ctx.Err()
+// languageParser is a Trivy dependency parser (pkg/dependency/parser/...).
+type languageParser interface {
+	Parse(ctx context.Context, r xio.ReadSeekerAt) ([]ftypes.Package, []ftypes.Dependency, error)
 }
 
-// rustBinary reads the dependency list cargo-auditable embeds in a Rust executable.
-func rustBinary(ctx context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
-	pkgs, deps, err := rustbinary.NewParser().Parse(ctx, f)
-	if err == nil {
-		addApp(l, ftypes.RustBinary, p, pkgs, deps, false)
+// records reads a file with a fresh Trivy parser into one application of type typ (own:
+// the packages' file path is the file's). A file the parser does not read is skipped, as
+// in Trivy.
+func records[P languageParser](typ ftypes.LangType, own bool, newParser func() P) parser {
+	return func(ctx context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
+		if pkgs, deps, err := newParser().Parse(ctx, f); err == nil {
+			addApp(l, typ, p, pkgs, deps, own)
+		}
+		return ctx.Err()
 	}
-	return ctx.Err()
 }
+
+var (
+	// goBinary reads a Go executable's build information: its modules and the Go
+	// version (stdlib).
+	goBinary = records(ftypes.GoBinary, false, gobinary.NewParser)
+	// rustBinary reads the dependency list cargo-auditable embeds in a Rust executable.
+	rustBinary = records(ftypes.RustBinary, false, rustbinary.NewParser)
+	// gemSpec: an installed gem's specification (ruby/gemspec).
+	gemSpec = records(ftypes.GemSpec, true, gemspec.NewParser)
+	// pythonMetadata: an installed distribution's METADATA or PKG-INFO. One that does not
+	// parse is skipped; Trivy drops every Python package of the layer with it.
+	pythonMetadata = records(ftypes.PythonPkg, true, packaging.NewParser)
+)
 
 // languageFile is the rule of Trivy's package-record analyzers: which file is one.
 func languageFile(p string) parser {
@@ -87,15 +97,6 @@ func nodePackage(_ context.Context, l *Layer, p string, _ fs.FileInfo, f file) e
 	return nil
 }
 
-// gemSpec: an installed gem's specification (ruby/gemspec).
-func gemSpec(ctx context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
-	pkgs, deps, err := gemspec.NewParser().Parse(ctx, f)
-	if err == nil {
-		addApp(l, ftypes.GemSpec, p, pkgs, deps, true)
-	}
-	return nil
-}
-
 // isEggInfo: the metadata files of eggs (python/packaging). Trivy also counts any file
 // under a .dist-info directory, but reads only the METADATA among them.
 func isEggInfo(p string) bool {
@@ -105,16 +106,6 @@ func isEggInfo(p string) bool {
 		}
 	}
 	return false
-}
-
-// pythonMetadata: an installed distribution's METADATA or PKG-INFO. One that does not
-// parse is skipped; Trivy drops every Python package of the layer with it.
-func pythonMetadata(ctx context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
-	pkgs, deps, err := packaging.NewParser().Parse(ctx, f)
-	if err == nil {
-		addApp(l, ftypes.PythonPkg, p, pkgs, deps, true)
-	}
-	return nil
 }
 
 // pythonEgg: a zipped egg's PKG-INFO (python/packaging's egg analyzer).
@@ -136,11 +127,7 @@ func pythonEgg(ctx context.Context, l *Layer, p string, info fs.FileInfo, f file
 		if err != nil {
 			return nil
 		}
-		pkgs, deps, err := packaging.NewParser().Parse(ctx, r)
-		if err == nil {
-			addApp(l, ftypes.PythonPkg, p, pkgs, deps, true)
-		}
-		return nil
+		return pythonMetadata(ctx, l, p, info, memFile{r})
 	}
 	return nil
 }

@@ -124,7 +124,8 @@ type file interface {
 	Close() error
 }
 
-type memFile struct{ *strings.Reader }
+// memFile is a file read into memory.
+type memFile struct{ xio.ReadSeekerAt }
 
 func (memFile) Close() error { return nil }
 
@@ -141,17 +142,22 @@ func open(r io.Reader, size int64) (file, error) {
 		}
 		return memFile{strings.NewReader(b.String())}, nil
 	}
+	return spill(r)
+}
+
+// spill writes r to a temporary file, removed when it is closed.
+func spill(r io.Reader) (tmpFile, error) {
 	f, err := os.CreateTemp("", "kubegate-layer-file-")
 	if err != nil {
-		return nil, err
+		return tmpFile{}, err
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		tmpFile{f}.Close()
-		return nil, err
+		return tmpFile{}, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		tmpFile{f}.Close()
-		return nil, err
+		return tmpFile{}, err
 	}
 	return tmpFile{f}, nil
 }

@@ -9,9 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"net/textproto"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -232,23 +230,15 @@ func isRPMDB(p string) bool { return slices.Contains(rpmDBFiles, p) }
 // a file on disk) as fanal/analyzer/pkg/rpm does: packages from a vendor other than the
 // distribution's are third-party.
 func rpmDB(_ context.Context, l *Layer, p string, _ fs.FileInfo, f file) error {
-	tmp, err := os.MkdirTemp("", "kubegate-rpmdb-")
-	if err != nil {
-		return err
+	disk, onDisk := f.(tmpFile) // a large database is on disk already
+	if !onDisk {
+		var err error
+		if disk, err = spill(f); err != nil {
+			return fmt.Errorf("copying %s: %w", p, err)
+		}
+		defer disk.Close()
 	}
-	defer os.RemoveAll(tmp)
-	dbPath := filepath.Join(tmp, path.Base(p))
-	out, err := os.Create(dbPath)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, f)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("copying %s: %w", p, err)
-	}
+	dbPath := disk.Name()
 	// An RPM database that does not read fails the scan: Trivy skips it, and the image
 	// would pass with none of its OS packages checked.
 	db, err := rpmdb.Open(dbPath)
