@@ -75,6 +75,9 @@ func (f *imageFlags) register(fs *pflag.FlagSet) {
 // policy's env://VAR keys are read now: a missing one is a policy error.
 func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) {
 	if f.offline {
+		if f.attestKey != "" || f.attestKeyless {
+			return nil, nil, errors.New("--attest-key/--attest-keyless sign what the image checks found: drop --offline")
+		}
 		return nil, func() {}, nil
 	}
 	if err := p.CheckEnvKeys(); err != nil {
@@ -82,7 +85,8 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 	}
 	// Absolute from here on: check --diff-base and the pre-push hook run the gate again
 	// from another directory, with the same image stage.
-	for _, dir := range []*string{&f.trivyCacheDir, &f.cacheDir, &f.trustedRoot} {
+	keyDir := p.KeyDir()
+	for _, dir := range []*string{&f.trivyCacheDir, &f.cacheDir, &f.trustedRoot, &keyDir} {
 		if *dir != "" {
 			abs, err := filepath.Abs(*dir)
 			if err != nil {
@@ -90,14 +94,6 @@ func (f *imageFlags) checker(p *policy.Policy) (*images.Checker, func(), error) 
 			}
 			*dir = abs
 		}
-	}
-	keyDir := p.KeyDir()
-	if keyDir != "" {
-		abs, err := filepath.Abs(keyDir)
-		if err != nil {
-			return nil, nil, err
-		}
-		keyDir = abs
 	}
 	var insecure []string
 	for _, r := range p.Images.InsecureRegistries {

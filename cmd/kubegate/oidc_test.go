@@ -45,3 +45,16 @@ func TestIdentityToken(t *testing.T) {
 		t.Errorf("both: exit %d %s", code, errOut)
 	}
 }
+
+// Signing flags that cannot sign anything are refused, not ignored.
+func TestAttestFlagsWithoutAnImageStage(t *testing.T) {
+	noGitHub(t)
+	code, _, errOut := kubegate(t, "", "check", "--offline", "--attest-key", "x.key", "../../testdata/demo/chart")
+	if code != 2 || !strings.Contains(errOut, "--attest-key/--attest-keyless sign what the image checks found: drop --offline") {
+		t.Errorf("--offline --attest-key: exit %d %s", code, errOut)
+	}
+	code, _, errOut = kubegate(t, "", "webhook", "serve", "--tls-cert", "c", "--tls-key", "k", "--attest-keyless")
+	if code != 2 || !strings.Contains(errOut, "webhook serve does not attest") {
+		t.Errorf("webhook serve --attest-keyless: exit %d %s", code, errOut)
+	}
+}

@@ -53,6 +53,9 @@ func newWebhookServeCmd() *cobra.Command {
 			if images.offline {
 				return errors.New("webhook serve checks images in their registries: drop --offline")
 			}
+			if images.attestKey != "" || images.attestKeyless {
+				return errors.New("webhook serve does not attest: verdicts are signed by check --attest-key or --attest-keyless (the webhook uses them through images.verdicts)")
+			}
 			if certFile == "" || keyFile == "" {
 				return errors.New("--tls-cert and --tls-key are required: the API server reaches image policy webhooks over https only")
 			}
