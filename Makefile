@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench perf bench-webhook lint demo fuzz crosscheck release-check clean
+.PHONY: all build test bench perf bench-webhook bench-verdicts lint demo fuzz crosscheck release-check clean
 
 # Tools the tests run, installed through the Go module proxy into .cache/bin once. The
 # cosign CLI is the one the GitHub Action verifies releases with; its version is go.mod's
@@ -61,6 +61,11 @@ perf:
 ## commit), medians of interleaved runs: make bench-webhook BASE=main~5
 bench-webhook:
 	./scripts/bench-webhook.sh $(BASE)
+
+## bench-verdicts: what verdict attestations save (a second runner's check, the webhook's
+## review of an unseen image), medians of interleaved rounds: make bench-verdicts ROUNDS=7
+bench-verdicts:
+	./scripts/bench-verdicts.sh $(ROUNDS)
 
 ## lint: formatting and vet.
 lint:

@@ -25,6 +25,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/rules"
+	"github.com/kubegate/kubegate/gate/webhook"
 	"github.com/kubegate/kubegate/images"
 	"github.com/kubegate/kubegate/images/imagetest"
 )
@@ -290,35 +291,45 @@ func BenchmarkVerdictReuse(b *testing.B) {
 	})
 }
 
-// BenchmarkWebhookVerdict: the webhook's answer for an image it has not checked before
-// (no verdict cache): from a verdict attestation with no DB, against a full check with the
-// DB; p50 and p99 of the reviews.
+// BenchmarkWebhookVerdict: the webhook's review of an image: from its verdict
+// attestation with no DB, the first time (a webhook that has not seen it: one referrers
+// lookup, one signature verification) and later (the verdict remembered), against a full
+// check with the DB (no verdict cache, layers read again); p50 and p99 of the reviews.
 func BenchmarkWebhookVerdict(b *testing.B) {
 	w := newVerdictWorld(b, 30<<20)
 	pol := w.policyFile(b, "high", "ci.pub", "24h")
 	w.attest(b, pol)
+	server := func(b *testing.B, verdicts bool) (*webhook.Server, func()) {
+		p, err := policy.Load(pol, rules.Catalogue())
+		if err != nil {
+			b.Fatal(err)
+		}
+		trivyDir := b.TempDir()
+		if !verdicts {
+			p.Images.Verdicts, trivyDir = nil, w.trivyDir
+		}
+		flags := &imageFlags{skipDBUpdate: true, trivyCacheDir: trivyDir, noCache: true, regTimeout: 10 * time.Second}
+		srv, _, closeScanner, err := webhookServer(p, flags, 20*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return srv, closeScanner
+	}
 	for _, tc := range []struct {
 		name     string
 		verdicts bool
-	}{{"verdict-no-db", true}, {"full-check", false}} {
+		fresh    bool // a new webhook for every review
+	}{{"verdict-first", true, true}, {"verdict-remembered", true, false}, {"full-check", false, false}} {
 		b.Run(tc.name, func(b *testing.B) {
-			p, err := policy.Load(pol, rules.Catalogue())
-			if err != nil {
-				b.Fatal(err)
-			}
-			trivyDir := b.TempDir()
-			if !tc.verdicts {
-				p.Images.Verdicts, trivyDir = nil, w.trivyDir
-			}
-			flags := &imageFlags{skipDBUpdate: true, trivyCacheDir: trivyDir, noCache: true, regTimeout: 10 * time.Second}
-			srv, _, closeScanner, err := webhookServer(p, flags, 20*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer closeScanner()
+			srv, closeScanner := server(b, tc.verdicts)
+			defer func() { closeScanner() }()
 			var took []time.Duration
 			for b.Loop() {
 				b.StopTimer()
+				if tc.fresh {
+					closeScanner()
+					srv, closeScanner = server(b, tc.verdicts)
+				}
 				os.RemoveAll(filepath.Join(w.trivyDir, "kubegate-layers"))
 				b.StartTimer()
 				start := time.Now()
