@@ -86,10 +86,16 @@ func diffRepo(t *testing.T) (repo string, git func(args ...string) string) {
 	write(t, repo, "deploy/base/kustomization.yaml", "resources: [deployment.yaml]\n")
 	write(t, repo, "deploy/prod/kustomization.yaml", "resources: [../base]\n")
 	write(t, repo, "plain/pod.yaml", privilegedPod)
-	git("add", "-A")
-	git("commit", "-qm", "base")
+	commitAll(git, "base")
 	chdir(t, repo)
 	return repo, git
+}
+
+// commitAll commits everything in the repository and returns the commit.
+func commitAll(git func(args ...string) string, msg string) string {
+	git("add", "-A")
+	git("commit", "-qm", msg)
+	return git("rev-parse", "HEAD")
 }
 
 func diffCheck(t *testing.T, args ...string) (int, report.JSONReport, string) {

@@ -172,12 +172,9 @@ func TestGitHubAction(t *testing.T) {
 	// the step and is not annotated; the one the pull request adds does.
 	repo, git := diffRepo(t)
 	write(t, repo, "k8s/old.yaml", privilegedPod)
-	git("add", "-A")
-	git("commit", "-qm", "base")
-	base := git("rev-parse", "HEAD")
+	base := commitAll(git, "base")
 	write(t, repo, "k8s/new.yaml", strings.Replace(privilegedPod, "name: p\n", "name: p2\n", 1))
-	git("add", "-A")
-	git("commit", "-qm", "pull request")
+	commitAll(git, "pull request")
 	env := []string{"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" + repo, "KUBEGATE_BIN=" + bin, "KUBEGATE_PR_BASE=" + base,
 		"GITHUB_OUTPUT=" + write(t, t.TempDir(), "output", ""), "GITHUB_STEP_SUMMARY=" + write(t, t.TempDir(), "summary", ""),
 		"INPUT_PATHS=k8s", "INPUT_OFFLINE=true", "INPUT_FAIL_ON=critical", "INPUT_SARIF_FILE=", "INPUT_DIFF_BASE="}
@@ -400,12 +397,9 @@ func TestGitLabComponent(t *testing.T) {
 	job = interpolate(map[string]string{"paths": "k8s", "args": "--offline --fail-on critical"})["kubegate"]
 	repo, git := diffRepo(t)
 	write(t, repo, "k8s/pod.yaml", privilegedPod)
-	git("add", "-A")
-	git("commit", "-qm", "a privileged pod, before the gate")
-	base := git("rev-parse", "HEAD")
+	base := commitAll(git, "a privileged pod, before the gate")
 	write(t, repo, "k8s/calm.yaml", strings.Replace(calmPod, "name: p\n", "name: calm\n", 1))
-	git("add", "-A")
-	git("commit", "-qm", "the merge request: a calm pod")
+	commitAll(git, "the merge request: a calm pod")
 	env = []string{"CI_PROJECT_DIR=" + repo, "CI_MERGE_REQUEST_DIFF_BASE_SHA=" + base}
 	for k, v := range job.Variables {
 		env = append(env, k+"="+v)
