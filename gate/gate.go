@@ -174,8 +174,12 @@ func (r *Result) ExitCode() int {
 
 // Run renders the inputs and checks them; ctx cancels the image stage.
 func Run(ctx context.Context, opts Options) *Result {
-	if rules.SchemaChecked(policyOf(opts).Enabled) {
+	validate := rules.SchemaChecked(policyOf(opts).Enabled)
+	if validate {
 		schema.Preload() // decoded while the inputs are read
+	}
+	if !opts.KeepObjects { // Compare reads the trees
+		opts.Render.Settle = func(o *manifest.Object) { model.Settle(o, validate) }
 	}
 	rendered := render.Render(opts.Paths, opts.Render)
 	set, findings := evaluate(rendered.Objects, opts)

@@ -38,7 +38,7 @@ func newRenderCmd() *cobra.Command {
 				enc := yaml.NewEncoder(&b)
 				enc.SetIndent(2)
 				enc.CompactSeqIndent()
-				if err := enc.Encode(o.Raw); err != nil {
+				if err := enc.Encode(o.Raw()); err != nil {
 					return fmt.Errorf("%s: %v", o.Source, err)
 				}
 				enc.Close()

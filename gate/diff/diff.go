@@ -146,7 +146,7 @@ func changes(base, head *manifest.Object) ([]Field, int) {
 	secret := head.Kind == "Secret" && !strings.Contains(head.APIVersion, "/")
 	var fields []Field
 	n := 0
-	for _, c := range manifest.Changes(base.Raw, head.Raw) {
+	for _, c := range manifest.Changes(base.Raw(), head.Raw()) {
 		if head.Generated[c.Path] || base.Generated[c.Path] {
 			continue
 		}

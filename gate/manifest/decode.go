@@ -48,10 +48,22 @@ type Document struct {
 // Decode splits a YAML (or JSON) stream into documents and decodes them in parallel, each
 // once: block-style documents by the fast path (fastyaml.go), which also indexes field
 // lines, the rest by yaml.v3. Empty documents are dropped. Results keep stream order.
-func Decode(data []byte, src Source) []Document {
+func Decode(data []byte, src Source) []Document { return DecodeEach(data, src, nil) }
+
+// DecodeEach is Decode calling settle (when not nil) on every object as soon as its
+// document is decoded, on the decoding goroutine: settle can take what it needs of the
+// object and release its tree before the rest of a large stream is decoded.
+func DecodeEach(data []byte, src Source, settle func(*Object)) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
-	parallel.For(len(chunks), func(i int) { docs[i] = decodeChunk(chunks[i], src) })
+	parallel.For(len(chunks), func(i int) {
+		docs[i] = decodeChunk(chunks[i], src)
+		if settle != nil {
+			for _, o := range docs[i].Objects {
+				settle(o)
+			}
+		}
+	})
 	out := docs[:0]
 	for _, d := range docs {
 		if d.Err != nil || d.NotKubernetes || d.EmptyList || len(d.Objects) > 0 {
@@ -209,6 +221,7 @@ func decodeChunk(c chunk, src Source) (doc Document) {
 		}
 		return doc
 	}
+	obj.text = c.data
 	doc.Objects = []*Object{obj}
 	return doc
 }

@@ -65,7 +65,7 @@ spec:
 
 func TestDecodeValues(t *testing.T) {
 	d := decodeOne(t, "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  n: 0x1F\n  f: 1.5\n  b: true\n  s: \"007\"\n  z: ~\n  t: 2026-01-02\n  anchors: &a {x: 1}\n  copy: *a\n")
-	spec := d.Objects[0].Raw["spec"].(map[string]any)
+	spec := d.Objects[0].Raw()["spec"].(map[string]any)
 	want := map[string]any{"n": int64(31), "f": 1.5, "b": true, "s": "007", "z": nil, "t": "2026-01-02"}
 	for k, v := range want {
 		if spec[k] != v {
@@ -191,7 +191,7 @@ func TestLargeDocument(t *testing.T) {
 	if len(docs) != 1 || docs[0].Err != nil || len(docs[0].Objects) != 1 {
 		t.Fatalf("50 MB document: %+v", docs)
 	}
-	if n := len(docs[0].Objects[0].Raw["data"].(map[string]any)); n < 50_000 {
+	if n := len(docs[0].Objects[0].Raw()["data"].(map[string]any)); n < 50_000 {
 		t.Errorf("data has %d keys", n)
 	}
 }

@@ -69,8 +69,20 @@ func (r Ref) String() string {
 // Object is one rendered Kubernetes object.
 type Object struct {
 	APIVersion, Kind, Namespace, Name string
-	Raw                               map[string]any
 	Source                            Source
+
+	// raw is the decoded object; nil once released (Release).
+	raw map[string]any
+	// released: the checks have taken what they read of raw (Derived, annotations) and
+	// dropped it, so that a large input does not keep every decoded tree to the end.
+	released    bool
+	annotations map[string]string // metadata.annotations, kept by Release
+	// text is the document the object was decoded from, when it is one object alone:
+	// what Redecode reads after Release.
+	text []byte
+	// Derived is what the checks derived from the object before it was released (its API
+	// type, its schema verdict); the owner of that work sets and reads it.
+	Derived any `json:"-"`
 
 	// locate finds the line of a field path in the text the object was decoded from; nil
 	// when only the object's own line is known.
@@ -92,7 +104,64 @@ func (o *Object) Ref() Ref {
 
 // Annotations returns metadata.annotations as strings.
 func (o *Object) Annotations() map[string]string {
-	return stringMap(Lookup(o.Raw, "metadata", "annotations"))
+	if o.released {
+		return o.annotations
+	}
+	return stringMap(Lookup(o.raw, "metadata", "annotations"))
+}
+
+// Raw is the decoded object. Reading a released object is a defect of the caller (it
+// would see no fields, and pass what it should fail): it panics.
+func (o *Object) Raw() map[string]any {
+	if o.released {
+		panic(fmt.Sprintf("manifest: %s read after it was released", o.Ref()))
+	}
+	return o.raw
+}
+
+// Release drops the decoded tree, keeping the identity, the positions and the
+// annotations (exemptions read them). With keepText, the document's text is kept for
+// Redecode; without, it is dropped too.
+func (o *Object) Release(keepText bool) {
+	// Cloned: a substring would keep the whole document's text.
+	o.annotations = make(map[string]string, len(o.Annotations()))
+	for k, v := range o.Annotations() {
+		o.annotations[strings.Clone(k)] = strings.Clone(v)
+	}
+	o.raw, o.released = nil, true
+	o.KeepText(keepText)
+}
+
+// KeepText keeps a private copy of the text o was decoded from (for Redecode), or drops
+// it: until then it may share the whole input's buffer.
+func (o *Object) KeepText(keep bool) {
+	if keep && o.text != nil {
+		o.text = slices.Clone(o.text)
+	} else {
+		o.text = nil
+	}
+}
+
+// HasText says whether o has the text Redecode needs, if released with it.
+func (o *Object) HasText() bool { return o.text != nil }
+
+// Released says whether Release dropped o's tree.
+func (o *Object) Released() bool { return o.released }
+
+// Redecode decodes o again from its text: the tree of a released object whose text was
+// kept. ok is false when there is no text to decode.
+func (o *Object) Redecode() (raw map[string]any, ok bool) {
+	if !o.released {
+		return o.raw, true
+	}
+	if o.text == nil {
+		return nil, false
+	}
+	d := decodeChunk(chunk{data: o.text, line: 1}, o.Source)
+	if d.Err != nil || len(d.Objects) != 1 {
+		return nil, false
+	}
+	return d.Objects[0].raw, true
 }
 
 // SourceOf returns where the field at path (".spec.hostPID", "spec.containers[0].image") is
@@ -127,7 +196,7 @@ func (o *Object) SourceOf(path string) Source {
 // missing. Field lines are unknown until a locator is set (decoding, PositionsFrom,
 // LocateBy).
 func NewObject(raw map[string]any, src Source) (*Object, error) {
-	o := &Object{Raw: raw, Source: src}
+	o := &Object{raw: raw, Source: src}
 	o.APIVersion, _ = raw["apiVersion"].(string)
 	o.Kind, _ = raw["kind"].(string)
 	if o.APIVersion == "" || o.Kind == "" {
@@ -135,6 +204,9 @@ func NewObject(raw map[string]any, src Source) (*Object, error) {
 	}
 	o.Name, _ = Lookup(raw, "metadata", "name").(string)
 	o.Namespace, _ = Lookup(raw, "metadata", "namespace").(string)
+	// The identity outlives the tree (Release): substrings would keep the document's text.
+	o.APIVersion, o.Kind = strings.Clone(o.APIVersion), strings.Clone(o.Kind)
+	o.Name, o.Namespace = strings.Clone(o.Name), strings.Clone(o.Namespace)
 	return o, nil
 }
 

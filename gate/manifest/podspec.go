@@ -44,18 +44,15 @@ func (t PodTemplate) MetaPath() string {
 	return strings.TrimSuffix(t.Path, ".spec") + ".metadata"
 }
 
-// Labels are the template's labels.
-func (t PodTemplate) Labels() map[string]string { return stringMap(t.Meta["labels"]) }
-
 // PodTemplate returns the pod template of a workload object.
 func (o *Object) PodTemplate() (PodTemplate, bool) {
 	keys, ok := podTemplatePaths[o.Kind]
 	if !ok || !workloadGroups[Group(o.APIVersion)] {
 		return PodTemplate{}, false
 	}
-	tmpl := o.Raw
+	tmpl := o.Raw()
 	if keys != nil {
-		t, ok := Lookup(o.Raw, keys...).(map[string]any)
+		t, ok := Lookup(o.Raw(), keys...).(map[string]any)
 		if !ok {
 			return PodTemplate{}, false
 		}

@@ -184,7 +184,7 @@ func (s *Set) findComponents() []*Component {
 			c.layers = append(c.layers, k.layers[0])
 			delete(kubeadmKubelets, o.Source.File)
 		}
-		c.layers = append(c.layers, layer{obj: o, cfg: o.Raw})
+		c.layers = append(c.layers, layer{obj: o, cfg: o.Raw()})
 		if k := kubeadmByFile[o.Source.File]; k != nil {
 			// kubeadm fills in its own KubeletConfiguration defaults under the user's.
 			c.layers = append(c.layers, layer{obj: k, cfg: kubeadmKubeletDefaults, defaults: "kubeadm's default"})
@@ -215,7 +215,7 @@ func flagFileRank(file string) int {
 }
 
 func flagsLayer(o *manifest.Object) layer {
-	argv, _ := o.Raw["args"].([]any)
+	argv, _ := o.Raw()["args"].([]any)
 	strs, fields := make([]string, len(argv)), make([]string, len(argv))
 	for i, a := range argv {
 		strs[i], fields[i] = fmt.Sprint(a), fmt.Sprintf("args[%d]", i)
@@ -303,12 +303,12 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 	var out []*Component
 	switch o.Kind {
 	case "ClusterConfiguration":
-		version, _ := o.Raw["kubernetesVersion"].(string)
+		version, _ := o.Raw()["kubernetesVersion"].(string)
 		for _, sec := range []struct{ name, field string }{
 			{APIServer, "apiServer"}, {ControllerManager, "controllerManager"},
 			{Scheduler, "scheduler"}, {Etcd, "etcd.local"},
 		} {
-			if sec.name == Etcd && manifest.Lookup(o.Raw, "etcd", "external") != nil {
+			if sec.name == Etcd && manifest.Lookup(o.Raw(), "etcd", "external") != nil {
 				continue // an external etcd is configured elsewhere
 			}
 			c := &Component{Name: sec.name, Object: o, Field: sec.field}
@@ -323,7 +323,7 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 			out = append(out, c)
 		}
 	case "InitConfiguration", "JoinConfiguration":
-		if manifest.Lookup(o.Raw, "nodeRegistration", "kubeletExtraArgs") == nil {
+		if manifest.Lookup(o.Raw(), "nodeRegistration", "kubeletExtraArgs") == nil {
 			return nil
 		}
 		out = append(out, &Component{Name: Kubelet, Object: o, Field: "nodeRegistration.kubeletExtraArgs", ConfigFile: true, layers: []layer{
@@ -337,7 +337,7 @@ func kubeadmComponents(o *manifest.Object) []*Component {
 // extraArgs reads kubeadm's extraArgs: a map in v1beta3, a list of {name, value} in v1beta4.
 func extraArgs(o *manifest.Object, field string) Args {
 	a := Args{}
-	switch v := manifest.Lookup(o.Raw, strings.Split(field, ".")...).(type) {
+	switch v := manifest.Lookup(o.Raw(), strings.Split(field, ".")...).(type) {
 	case map[string]any:
 		for k, val := range v {
 			a[k] = []arg{{value: fmt.Sprint(val), field: manifest.Field(field, k)}}

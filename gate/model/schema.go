@@ -15,14 +15,22 @@ import (
 // schemaVerdicts validates every object once, in parallel, for all the schema rules.
 func (s *Set) SchemaVerdicts() ([]schema.Verdict, error) {
 	s.schemaOnce.Do(func() {
-		v, err := schema.NewValidator(s.Objects, s.removedAPI)
+		v, err := schema.NewValidator(s.crds, s.removedAPI)
 		if err != nil {
 			s.schemaErr = err
 			return
 		}
 		s.schemaResults = make([]schema.Verdict, len(s.Objects))
 		parallel.For(len(s.Objects), func(i int) {
-			if o := s.Objects[i]; !ConfigKind(o) {
+			switch o := s.Objects[i]; {
+			case s.derived[i].verdict != nil: // validated when it was settled
+				s.schemaResults[i] = *s.derived[i].verdict
+			case ConfigKind(o):
+			case o.Released() && !o.HasText():
+				// Released without a verdict: the schema rules are off (Settle), and only
+				// an input error of another object asked.
+				s.schemaResults[i] = schema.Verdict{NotValidated: true}
+			default:
 				s.schemaResults[i] = v.Validate(o)
 			}
 		})

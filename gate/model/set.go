@@ -21,6 +21,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
+	"github.com/kubegate/kubegate/gate/schema"
 	"github.com/kubegate/kubegate/internal/parallel"
 )
 
@@ -73,6 +74,8 @@ type Set struct {
 	components  func() []*Component // built on first use, shared by the control-plane rules
 	// staticComponents are what StaticPods run, read while sorting the pods.
 	staticComponents []*Component
+	derived          []*derived    // of Objects, by index
+	crds             []*schema.CRD // the CustomResourceDefinitions among Objects
 }
 
 // RBAC is the index of roles and bindings the RBAC rules share.
@@ -131,27 +134,25 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		opts.Policy = policy.Default()
 	}
 	s := &Set{Objects: objs, Options: opts, KubeMinor: opts.Policy.KubeMinor()}
+	// Converting is reflection-heavy: on every core, for the objects not settled already.
+	ds := make([]*derived, len(objs))
+	parallel.For(len(objs), func(i int) { ds[i] = derive(objs[i]) })
+	var podErrs []error
 	var typed []*manifest.Object
-	for _, o := range objs {
-		if t, ok := o.PodTemplate(); ok {
-			s.Pods = append(s.Pods, &Pod{Object: o, Template: t})
-		} else if _, ok := typedKindOf(o); ok {
-			typed = append(typed, o)
+	var values []any
+	var typedErrs []error
+	for i, d := range ds {
+		switch {
+		case d.pod != nil:
+			s.Pods, podErrs = append(s.Pods, d.pod), append(podErrs, d.podErr)
+		case d.typed != nil:
+			typed, values, typedErrs = append(typed, objs[i]), append(values, d.typed), append(typedErrs, d.typedErr)
+		}
+		if d.crd != nil {
+			s.crds = append(s.crds, d.crd)
 		}
 	}
-	// Both conversions are reflection-heavy: run them on every core.
-	podErrs := make([]error, len(s.Pods))
-	values, typedErrs := make([]any, len(typed)), make([]error, len(typed))
-	parallel.For(len(s.Pods)+len(typed), func(i int) {
-		if i < len(s.Pods) {
-			podErrs[i] = s.Pods[i].decode()
-			return
-		}
-		i -= len(s.Pods)
-		k, _ := typedKindOf(typed[i])
-		values[i] = k.new()
-		typedErrs[i] = fromUnstructured(typed[i].Raw, values[i])
-	})
+	s.derived = ds
 	kept := s.Pods[:0]
 	for i, p := range s.Pods {
 		switch {

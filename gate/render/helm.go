@@ -178,13 +178,13 @@ func markGenerated(objs []*manifest.Object, render func() (map[string]string, er
 	}
 	for _, o := range objs {
 		if twin, ok := twins[o.Ref().String()]; ok {
-			o.Generated = manifest.Differences(o.Raw, twin.Raw)
+			o.Generated = manifest.Differences(o.Raw(), twin.Raw())
 		}
 	}
 }
 
 func hasSecretValues(o *manifest.Object) bool {
-	return o.Kind == "Secret" && (o.Raw["data"] != nil || o.Raw["stringData"] != nil)
+	return o.Kind == "Secret" && (o.Raw()["data"] != nil || o.Raw()["stringData"] != nil)
 }
 
 // templateErrorPos finds the template position in a Go template error:

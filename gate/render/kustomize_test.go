@@ -28,8 +28,8 @@ func TestKustomizePatchPositions(t *testing.T) {
 			t.Errorf("%s at %s (via %s), want %s", field, got, got.Via, want)
 		}
 	}
-	if d.Annotations()["config.kubernetes.io/origin"] == "" || d.Raw["metadata"].(map[string]any)["labels"].(map[string]any)["app.kubernetes.io/managed-by"] != "kustomize-"+KustomizeVersion {
-		t.Errorf("buildMetadata not honoured: %v", d.Raw["metadata"])
+	if d.Annotations()["config.kubernetes.io/origin"] == "" || d.Raw()["metadata"].(map[string]any)["labels"].(map[string]any)["app.kubernetes.io/managed-by"] != "kustomize-"+KustomizeVersion {
+		t.Errorf("buildMetadata not honoured: %v", d.Raw()["metadata"])
 	}
 }
 

@@ -221,9 +221,10 @@ func relocatePatched(o *manifest.Object, baseName string, patches []*patch) {
 	if len(mine) == 0 {
 		return
 	}
+	raw := o.Raw() // kept for the lookups, after the checks release o's tree
 	o.Relocate(func(path []manifest.PathStep, decoded func([]manifest.PathStep) int) manifest.Source {
 		for i := len(mine) - 1; i >= 0; i-- {
-			if l := mine[i].line(o.Raw, path); l > 0 {
+			if l := mine[i].line(raw, path); l > 0 {
 				return manifest.Source{File: mine[i].file, Line: l}
 			}
 		}

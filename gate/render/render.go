@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/internal/glob"
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 // Options steer rendering.
@@ -33,6 +34,10 @@ type Options struct {
 	// and skipFiles) of directories and files left out when a directory is walked: a glob
 	// without "/" matches the last element, one with "/" the whole path.
 	SkipDirs, SkipFiles []string
+	// Settle, when set, is called once on every object as soon as rendering is done with
+	// it (on a plain file's decoding goroutine; after a chart's or an overlay's own
+	// processing), in parallel: the checks take what they read and release the tree.
+	Settle func(*manifest.Object)
 }
 
 // DefaultKubeVersion is the Kubernetes version charts are rendered for when neither
@@ -47,6 +52,7 @@ type Result struct {
 	Errors  []*manifest.Error // inputs (or documents) that could not be rendered
 	Notes   []string          // things skipped on purpose, warnings
 	noted   map[string]bool
+	settle  func(*manifest.Object) // Options.Settle
 	// emptyLists counts List documents without items: inputs that are Kubernetes YAML
 	// with nothing in them, not errors.
 	emptyLists int
@@ -80,7 +86,7 @@ func Render(paths []string, opts Options) *Result {
 	if opts.HelmTimeout == 0 {
 		opts.HelmTimeout = time.Minute
 	}
-	r := &Result{}
+	r := &Result{settle: opts.Settle}
 	for _, p := range paths {
 		if p != "-" {
 			// "./deploy/" and "deploy" name the same input: report it one way, with no
@@ -89,6 +95,10 @@ func Render(paths []string, opts Options) *Result {
 		}
 		before, beforeErrs, beforeEmpty := len(r.Objects), len(r.Errors), r.emptyLists
 		r.renderPath(p, opts)
+		if r.settle != nil { // a chart's or an overlay's objects; a file's are settled already
+			objs := r.Objects[before:]
+			parallel.For(len(objs), func(i int) { r.settle(objs[i]) })
+		}
 		if len(r.Objects) == before && len(r.Errors) == beforeErrs && r.emptyLists == beforeEmpty {
 			r.errorf(p, 0, "no Kubernetes objects found")
 		}
@@ -241,7 +251,7 @@ func (r *Result) renderFile(p string, explicit bool) {
 }
 
 func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
-	docs := manifest.Decode(data, src)
+	docs := manifest.DecodeEach(data, src, r.settle)
 	objects := 0
 	var foreign []int
 	for _, d := range docs {

@@ -49,7 +49,7 @@ func TestKustomizeOverlayPointsIntoBase(t *testing.T) {
 	if d.Source.Line != 3 {
 		t.Errorf("object line %d, want 3 (apiVersion of the base document)", d.Source.Line)
 	}
-	if got := manifest.Lookup(d.Raw, "spec", "replicas"); got != int64(4) {
+	if got := manifest.Lookup(d.Raw(), "spec", "replicas"); got != int64(4) {
 		t.Errorf("replicas %v, want the overlay's patch (4)", got)
 	}
 	if _, ok := d.Annotations()["config.kubernetes.io/origin"]; ok {
@@ -112,9 +112,9 @@ func TestHelmChart(t *testing.T) {
 		t.Fatal(errorsText(r))
 	}
 	d := find(t, r, "Deployment", "rel-plain")
-	if d.Namespace != "team" || manifest.Lookup(d.Raw, "spec", "replicas") != int64(3) ||
-		manifest.Lookup(d.Raw, "spec", "template", "spec", "hostNetwork") != true {
-		t.Errorf("values not applied: %v", d.Raw)
+	if d.Namespace != "team" || manifest.Lookup(d.Raw(), "spec", "replicas") != int64(3) ||
+		manifest.Lookup(d.Raw(), "spec", "template", "spec", "hostNetwork") != true {
+		t.Errorf("values not applied: %v", d.Raw())
 	}
 	tmpl := "testdata/plainchart/templates/deploy.yaml"
 	for field, want := range map[string]string{
@@ -206,7 +206,7 @@ func TestKubeletFlagsFiles(t *testing.T) {
 			t.Fatalf("kind %s", o.Kind)
 		}
 		var got []string
-		for _, a := range o.Raw["args"].([]any) {
+		for _, a := range o.Raw()["args"].([]any) {
 			got = append(got, a.(string))
 		}
 		if !slices.Equal(got, want[o.Name]) {
@@ -254,7 +254,7 @@ func TestHelmDocuments(t *testing.T) {
 		t.Fatal(errorsText(r))
 	}
 	cm := find(t, r, "ConfigMap", "release-name-end")
-	if got := manifest.Lookup(cm.Raw, "data", "script"); got != "echo done\n" {
+	if got := manifest.Lookup(cm.Raw(), "data", "script"); got != "echo done\n" {
 		t.Errorf("block scalar ending the template = %q, want helm's %q", got, "echo done\n")
 	}
 }

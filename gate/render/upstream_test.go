@@ -116,8 +116,8 @@ func TestRendersLikeHelmAndKustomize(t *testing.T) {
 			got := map[string]any{}
 			generated := map[string]map[string]bool{}
 			for _, o := range r.Objects {
-				got[objectKey(o.Raw)] = normalize(o.Raw)
-				generated[objectKey(o.Raw)] = o.Generated
+				got[objectKey(o.Raw())] = normalize(o.Raw())
+				generated[objectKey(o.Raw())] = o.Generated
 			}
 			for k, w := range want {
 				g, ok := got[k]

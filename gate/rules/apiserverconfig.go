@@ -99,7 +99,7 @@ func checkImagePolicyFailOpen(s *model.Set) []Finding {
 		if o.Kind != "AdmissionConfiguration" || !strings.HasPrefix(o.APIVersion, "apiserver.") {
 			continue
 		}
-		plugins, _ := o.Raw["plugins"].([]any)
+		plugins, _ := o.Raw()["plugins"].([]any)
 		for i, p := range plugins {
 			m, _ := p.(map[string]any)
 			if m["name"] != "ImagePolicyWebhook" {

@@ -586,7 +586,7 @@ func checkKubeconfigs(s *model.Set) []Finding {
 		if o.APIVersion != "v1" || o.Kind != "Config" {
 			continue
 		}
-		clusters, _ := o.Raw["clusters"].([]any)
+		clusters, _ := o.Raw()["clusters"].([]any)
 		for i, c := range clusters {
 			m, _ := c.(map[string]any)
 			server, _ := manifest.Lookup(m, "cluster", "server").(string)

@@ -68,7 +68,7 @@ func checkServiceSelectors(s *model.Set) []Finding {
 	templates := map[string][]labels.Set{} // namespace → the labels of its pod templates
 	for _, p := range s.AllPods() {
 		ns := s.NamespaceOf(p.Object)
-		templates[ns] = append(templates[ns], labels.Set(p.Template.Labels()))
+		templates[ns] = append(templates[ns], labels.Set(p.Meta.Labels))
 	}
 	var out []Finding
 	for _, svc := range s.Services {

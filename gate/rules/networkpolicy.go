@@ -94,7 +94,7 @@ func checkPodNotSelected(s *model.Set) []Finding {
 		if pols == nil || matchesGlob(s.Policy.Rules.Settings.NetworkPoliciesElsewhere, ns) {
 			continue
 		}
-		podLabels := labels.Set(p.Template.Labels())
+		podLabels := labels.Set(p.Meta.Labels)
 		selected := func(sels []labels.Selector) bool {
 			return slices.ContainsFunc(sels, func(sel labels.Selector) bool { return sel.Matches(podLabels) })
 		}
@@ -226,7 +226,7 @@ func webhookPorts(s *model.Set) []webhookPort {
 			o.Kind != "ValidatingWebhookConfiguration" && o.Kind != "MutatingWebhookConfiguration" {
 			continue
 		}
-		hooks, _ := o.Raw["webhooks"].([]any)
+		hooks, _ := o.Raw()["webhooks"].([]any)
 		for _, h := range hooks {
 			hm, _ := h.(map[string]any)
 			ref, _ := manifest.Lookup(hm, "clientConfig", "service").(map[string]any)

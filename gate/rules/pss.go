@@ -241,19 +241,18 @@ var quotedName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 // containers at fault ("container \"app\" must …"), or the pod ("pod must …").
 func locatePSS(p *model.Pod, meta pssMeta, detail string) (field, container string) {
 	base := p.Template.Path
-	spec := p.Template.Spec
+	spec := p.Spec
 	if meta.podField == "hostNetwork" { // host namespaces: the first one set
-		for _, f := range []string{"hostNetwork", "hostPID", "hostIPC"} {
-			if b, _ := spec[f].(bool); b {
-				return base + "." + f, ""
+		for i, set := range []bool{spec.HostNetwork, spec.HostPID, spec.HostIPC} {
+			if set {
+				return base + "." + []string{"hostNetwork", "hostPID", "hostIPC"}[i], ""
 			}
 		}
 	}
 	if meta.podField == "volumes" {
 		if m := quotedName().FindStringSubmatch(detail); m != nil {
-			vols, _ := spec["volumes"].([]any)
-			for i, v := range vols {
-				if vm, ok := v.(map[string]any); ok && vm["name"] == m[1] {
+			for i, v := range spec.Volumes {
+				if v.Name == m[1] {
 					return fmt.Sprintf("%s.volumes[%d]", base, i), ""
 				}
 			}

@@ -84,7 +84,7 @@ func checkSecretLiteralData(s *model.Set) []Finding {
 			continue
 		}
 		for _, field := range []string{"data", "stringData"} {
-			m, _ := o.Raw[field].(map[string]any)
+			m, _ := o.Raw()[field].(map[string]any)
 			var keys []string
 			for k, v := range m {
 				// Values the chart generates at render time are in no file of the repository.
@@ -221,7 +221,7 @@ func checkHardcodedCredentials(s *model.Set) []Finding {
 		if !isCore(o, "ConfigMap") {
 			continue
 		}
-		data, _ := o.Raw["data"].(map[string]any)
+		data, _ := o.Raw()["data"].(map[string]any)
 		for _, k := range slices.Sorted(maps.Keys(data)) {
 			v, _ := data[k].(string)
 			if why := looksSecret(k, v); why != "" {
@@ -236,7 +236,7 @@ func checkHardcodedCredentials(s *model.Set) []Finding {
 func checkLegacyTokenSecrets(s *model.Set) []Finding {
 	var out []Finding
 	for _, o := range s.Objects {
-		if isCore(o, "Secret") && o.Raw["type"] == "kubernetes.io/service-account-token" {
+		if isCore(o, "Secret") && o.Raw()["type"] == "kubernetes.io/service-account-token" {
 			sa := o.Annotations()["kubernetes.io/service-account.name"]
 			out = append(out, legacyTokenSecret.At(o, "type", "",
 				fmt.Sprintf("Secret %q is a non-expiring token of ServiceAccount %q (type kubernetes.io/service-account-token)", o.Name, sa)))

@@ -29,7 +29,7 @@ func BenchmarkLoad(b *testing.B) {
 // BenchmarkValidateCorpus: every object of the shared corpus, one goroutine.
 func BenchmarkValidateCorpus(b *testing.B) {
 	objs := corpusObjects(b)
-	v, err := NewValidator(objs, nil)
+	v, err := NewValidator(CRDs(objs), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

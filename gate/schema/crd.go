@@ -2,6 +2,8 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 
 	"k8s.io/kube-openapi/pkg/schemaconv"
@@ -19,30 +21,88 @@ type crdSchemas struct {
 }
 
 type crdSchema struct {
-	raw    map[string]any // openAPIV3Schema
-	once   sync.Once
-	parser *typed.Parser
-	err    error
+	crd     *CRD
+	version string
+	once    sync.Once
+	parser  *typed.Parser
+	err     error
 }
 
 const crdTypeName = "crd"
 
-func newCRDSchemas(objs []*manifest.Object) *crdSchemas {
-	c := &crdSchemas{defs: map[[3]string]*crdSchema{}}
+// CRD is what a CustomResourceDefinition says of its custom resources: read from its
+// tree while the tree is there, the versions' schemas read from it, or from its text
+// again once the tree is released, when a custom resource of the kind is validated.
+type CRD struct {
+	Group, Kind string
+	Versions    []string // the versions with a schema
+	obj         *manifest.Object
+}
+
+// ReadCRD reads a CustomResourceDefinition (apiextensions.k8s.io/v1); nil for any other
+// object.
+func ReadCRD(o *manifest.Object) *CRD {
+	if o.Kind != "CustomResourceDefinition" || o.APIVersion != "apiextensions.k8s.io/v1" {
+		return nil
+	}
+	c := &CRD{obj: o}
+	raw := o.Raw()
+	c.Group, _ = manifest.Lookup(raw, "spec", "group").(string)
+	c.Kind, _ = manifest.Lookup(raw, "spec", "names", "kind").(string)
+	for name := range crdVersions(raw) {
+		c.Versions = append(c.Versions, strings.Clone(name))
+	}
+	// Clones: substrings would keep the definition's text, which Release drops.
+	c.Group, c.Kind = strings.Clone(c.Group), strings.Clone(c.Kind)
+	return c
+}
+
+// CRDs reads the CustomResourceDefinitions among objs.
+func CRDs(objs []*manifest.Object) []*CRD {
+	var out []*CRD
 	for _, o := range objs {
-		if o.Kind != "CustomResourceDefinition" || o.APIVersion != "apiextensions.k8s.io/v1" {
-			continue
+		if c := ReadCRD(o); c != nil {
+			out = append(out, c)
 		}
-		group, _ := manifest.Lookup(o.Raw, "spec", "group").(string)
-		kind, _ := manifest.Lookup(o.Raw, "spec", "names", "kind").(string)
-		versions, _ := manifest.Lookup(o.Raw, "spec", "versions").([]any)
+	}
+	return out
+}
+
+// crdVersions yields the name and openAPIV3Schema of each version with both.
+func crdVersions(raw map[string]any) func(yield func(string, map[string]any) bool) {
+	return func(yield func(string, map[string]any) bool) {
+		versions, _ := manifest.Lookup(raw, "spec", "versions").([]any)
 		for _, v := range versions {
 			vm, _ := v.(map[string]any)
 			name, _ := vm["name"].(string)
 			s, _ := manifest.Lookup(vm, "schema", "openAPIV3Schema").(map[string]any)
-			if name != "" && s != nil {
-				c.defs[[3]string{group, name, kind}] = &crdSchema{raw: s}
+			if name != "" && s != nil && !yield(name, s) {
+				return
 			}
+		}
+	}
+}
+
+// schema is the openAPIV3Schema of version.
+func (c *CRD) schema(version string) (map[string]any, error) {
+	raw, ok := c.obj.Redecode()
+	if !ok {
+		return nil, fmt.Errorf("%s: its text is gone", c.obj.Ref())
+	}
+	var found map[string]any
+	for name, s := range crdVersions(raw) {
+		if name == version {
+			found = s // the last of a repeated version, as the definitions map keeps it
+		}
+	}
+	return found, nil
+}
+
+func newCRDSchemas(crds []*CRD) *crdSchemas {
+	c := &crdSchemas{defs: map[[3]string]*crdSchema{}}
+	for _, crd := range crds {
+		for _, name := range crd.Versions {
+			c.defs[[3]string{crd.Group, name, crd.Kind}] = &crdSchema{crd: crd, version: name}
 		}
 	}
 	return c
@@ -53,7 +113,12 @@ func (c *crdSchemas) find(group, version, kind string) *crdSchema {
 }
 
 func (s *crdSchema) validate(raw map[string]any) []Problem {
-	s.once.Do(func() { s.parser, s.err = convertCRD(s.raw) })
+	s.once.Do(func() {
+		var raw map[string]any
+		if raw, s.err = s.crd.schema(s.version); s.err == nil {
+			s.parser, s.err = convertCRD(raw)
+		}
+	})
 	if s.err != nil {
 		return []Problem{{Kind: WrongType, Msg: "the CustomResourceDefinition's openAPIV3Schema cannot be read: " + s.err.Error()}}
 	}

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"sync"
 
 	"github.com/agnivade/levenshtein"
@@ -71,6 +72,7 @@ func loadBuiltinUncached() (*builtin, error) {
 	for _, vs := range b.groups {
 		slices.Sort(vs)
 	}
+	builtinReady.Store(true)
 	return b, nil
 }
 
@@ -120,11 +122,30 @@ func Preload() { go loadBuiltin() }
 // NewValidator makes a validator knowing the CustomResourceDefinitions among objs.
 // removed (may be nil) says which kinds the target Kubernetes no longer serves, so that
 // messages list only the versions it serves.
-func NewValidator(objs []*manifest.Object, removed func(apiVersion, kind string) bool) (*Validator, error) {
+func NewValidator(crds []*CRD, removed func(apiVersion, kind string) bool) (*Validator, error) {
 	if _, err := loadBuiltin(); err != nil {
 		return nil, fmt.Errorf("embedded API schema: %v", err)
 	}
-	return &Validator{crds: newCRDSchemas(objs), removed: removed}, nil
+	return &Validator{crds: newCRDSchemas(crds), removed: removed}, nil
+}
+
+// builtinReady is set once the embedded schema is decoded.
+var builtinReady atomic.Bool
+
+// ValidateBuiltin validates o when its kind is built in and the embedded schema is
+// already decoded (Preload), without waiting for it: ok is false otherwise, and a
+// Validator validates o later. The verdict is the Validator's: a built-in kind's does not
+// depend on the other inputs.
+func ValidateBuiltin(o *manifest.Object) (v Verdict, ok bool) {
+	if !builtinReady.Load() {
+		return Verdict{}, false
+	}
+	b, _ := loadBuiltin()
+	typeName, ok := b.kinds[o.APIVersion][o.Kind]
+	if !ok {
+		return Verdict{}, false
+	}
+	return Verdict{Problems: validate(b.parser, typeName, o.Raw())}, true
 }
 
 // served says whether the target serves any kind of group/version gv.
@@ -139,10 +160,14 @@ func (v *Validator) served(b *builtin, gv string) bool {
 
 // Validate checks one object.
 func (v *Validator) Validate(o *manifest.Object) Verdict {
+	raw, ok := o.Redecode() // the tree, or a released object's decoded again
+	if !ok {
+		return Verdict{Problems: []Problem{{Kind: WrongType, Msg: "kubegate: the object's tree was released before it was validated"}}}
+	}
 	b, _ := loadBuiltin()
 	group, version := splitGV(o.APIVersion)
 	if typeName, ok := b.kinds[o.APIVersion][o.Kind]; ok {
-		return Verdict{Problems: validate(b.parser, typeName, o.Raw)}
+		return Verdict{Problems: validate(b.parser, typeName, raw)}
 	}
 	if kinds, ok := b.kinds[o.APIVersion]; ok {
 		msg := fmt.Sprintf("%s has no kind %q", o.APIVersion, o.Kind)
@@ -172,7 +197,7 @@ func (v *Validator) Validate(o *manifest.Object) Verdict {
 		return Verdict{Problems: []Problem{{Kind: UnknownAPIVersion, Field: "apiVersion", Msg: msg}}}
 	}
 	if crd := v.crds.find(group, version, o.Kind); crd != nil {
-		return Verdict{Problems: crd.validate(o.Raw)}
+		return Verdict{Problems: crd.validate(raw)}
 	}
 	if !strings.Contains(group, ".") && group != "" || version == "" {
 		// Every custom resource group has a dot: a dot-less unknown group is a typo.
