@@ -19,8 +19,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"sync"
+	"sync/atomic"
 
 	"github.com/agnivade/levenshtein"
 	"k8s.io/apimachinery/pkg/runtime"
