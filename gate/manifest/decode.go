@@ -1,9 +1,11 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,9 +56,50 @@ func Decode(data []byte, src Source) []Document { return DecodeEach(data, src, n
 // document is decoded, on the decoding goroutine: settle can take what it needs of the
 // object and release its tree before the rest of a large stream is decoded.
 func DecodeEach(data []byte, src Source, settle func(*Object)) []Document {
+	return decodeFrom(data, 1, src, settle)
+}
+
+// batchSize is how much of a stream DecodeReader reads before decoding it.
+const batchSize = 1 << 20
+
+// DecodeReader is DecodeEach on a stream read in batches of whole documents (about
+// batchSize bytes each): a large input's text is not all held at once, each batch's
+// objects being settled before the next batch is read. Cutting before a "---" line cuts
+// where splitDocuments would, so the documents are the same.
+func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var docs []Document
+	var batch []byte
+	first, lineStart := 1, true // the batch's first line; the next read starts a line
+	flush := func() {
+		docs = append(docs, decodeFrom(batch, first, src, settle)...)
+		first += bytes.Count(batch, []byte{'\n'})
+		batch = nil
+	}
+	for {
+		l, err := br.ReadSlice('\n')
+		if lineStart && len(batch) >= batchSize && isDocMarker(l) {
+			flush()
+		}
+		batch = append(batch, l...)
+		lineStart = err == nil // a line longer than the buffer continues
+		switch {
+		case err == nil, errors.Is(err, bufio.ErrBufferFull):
+		case errors.Is(err, io.EOF):
+			flush()
+			return docs, nil
+		default:
+			return docs, err
+		}
+	}
+}
+
+// decodeFrom decodes data, whose first line is line first of the input.
+func decodeFrom(data []byte, first int, src Source, settle func(*Object)) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
 	parallel.For(len(chunks), func(i int) {
+		chunks[i].line += first - 1
 		docs[i] = decodeChunk(chunks[i], src)
 		if settle != nil {
 			for _, o := range docs[i].Objects {

@@ -27,8 +27,9 @@ func (s *Set) SchemaVerdicts() ([]schema.Verdict, error) {
 				s.schemaResults[i] = *s.derived[i].verdict
 			case ConfigKind(o):
 			case o.Released() && !o.HasText():
-				// Released without a verdict: the schema rules are off (Settle), and only
-				// an input error of another object asked.
+				// Released without a verdict or text: the schema rules are off (Settle)
+				// and only an input error of another object asks, or a definition no
+				// definition validates (DropUnusedText).
 				s.schemaResults[i] = schema.Verdict{NotValidated: true}
 			default:
 				s.schemaResults[i] = v.Validate(o)

@@ -153,6 +153,7 @@ func NewSet(objs []*manifest.Object, opts Options) *Set {
 		}
 	}
 	s.derived = ds
+	schema.DropUnusedText(s.crds, objs)
 	kept := s.Pods[:0]
 	for i, p := range s.Pods {
 		switch {

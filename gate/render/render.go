@@ -111,12 +111,7 @@ func (r *Result) renderPath(p string, opts Options) {
 		if opts.Stdin == nil {
 			opts.Stdin = os.Stdin
 		}
-		data, err := io.ReadAll(opts.Stdin)
-		if err != nil {
-			r.errorf("<stdin>", 0, "read: %v", err)
-			return
-		}
-		r.decode(data, manifest.Source{File: "<stdin>"}, true)
+		r.decode(opts.Stdin, manifest.Source{File: "<stdin>"}, true)
 		return
 	}
 	info, err := os.Stat(p)
@@ -234,12 +229,12 @@ func (r *Result) renderDir(root string, opts Options) {
 // renderFile decodes one manifest file. explicit: the user named the file, so a document
 // that is not a Kubernetes object is an error rather than a note.
 func (r *Result) renderFile(p string, explicit bool) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		r.errorf(p, 0, "%v", unwrapPathError(err))
-		return
-	}
 	if isKubeletFlagsFile(p) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			r.errorf(p, 0, "%v", unwrapPathError(err))
+			return
+		}
 		if o := kubeletFlags(data, p); o != nil {
 			r.Objects = append(r.Objects, o)
 		} else {
@@ -247,11 +242,22 @@ func (r *Result) renderFile(p string, explicit bool) {
 		}
 		return
 	}
-	r.decode(data, manifest.Source{File: p}, explicit)
+	f, err := os.Open(p)
+	if err != nil {
+		r.errorf(p, 0, "%v", unwrapPathError(err))
+		return
+	}
+	defer f.Close()
+	r.decode(f, manifest.Source{File: p}, explicit)
 }
 
-func (r *Result) decode(data []byte, src manifest.Source, explicit bool) {
-	docs := manifest.DecodeEach(data, src, r.settle)
+// decode reads a stream of documents (in batches: a large file is not held whole).
+func (r *Result) decode(in io.Reader, src manifest.Source, explicit bool) {
+	docs, err := manifest.DecodeReader(in, src, r.settle)
+	if err != nil {
+		r.errorf(src.File, 0, "read: %v", unwrapPathError(err))
+		return
+	}
 	objects := 0
 	var foreign []int
 	for _, d := range docs {

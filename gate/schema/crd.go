@@ -98,6 +98,25 @@ func (c *CRD) schema(version string) (map[string]any, error) {
 	return found, nil
 }
 
+// DropUnusedText drops the text kept by the released definitions that no object of objs
+// is validated against (no custom resource of theirs is among objs, or a later definition
+// of the same kind wins): a definition's text is the largest thing the checks keep.
+func DropUnusedText(crds []*CRD, objs []*manifest.Object) {
+	defs := newCRDSchemas(crds)
+	used, validated := map[*CRD]bool{}, map[*manifest.Object]bool{}
+	for _, o := range objs {
+		group, version := splitGV(o.APIVersion)
+		if s := defs.find(group, version, o.Kind); s != nil {
+			used[s.crd], validated[o] = true, true
+		}
+	}
+	for _, c := range crds {
+		if !used[c] && !validated[c.obj] && c.obj.Released() {
+			c.obj.KeepText(false)
+		}
+	}
+}
+
 func newCRDSchemas(crds []*CRD) *crdSchemas {
 	c := &crdSchemas{defs: map[[3]string]*crdSchema{}}
 	for _, crd := range crds {
