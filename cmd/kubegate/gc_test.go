@@ -17,7 +17,7 @@ func TestGCDefaultAbove(t *testing.T) {
 		t.Fatalf("below the limit GOGC = %d, want 200", got)
 	}
 	gcDefaultAbove(1) // any live heap is past it
-	for range 3 { // the finalizer runs on its own goroutine after a collection
+	for range 3 {     // the finalizer runs on its own goroutine after a collection
 		runtime.GC()
 		runtime.Gosched()
 	}
