@@ -25,12 +25,27 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Index maps hashed field paths to the line where the field is written.
-type Index []posEntry
+// Index maps hashed field paths to the line where the field is written. It is kept for
+// every object to the end of a run: two exactly sized arrays, 12 bytes an entry, where a
+// slice of structs grown while parsing held 16 bytes and spare capacity (a third of a
+// large input's memory once the trees are released).
+type Index struct {
+	hashes []uint64
+	lines  []int32
+}
 
 type posEntry struct {
 	hash uint64
 	line int32
+}
+
+// compact makes the Index of the entries in order.
+func compact(entries []posEntry) Index {
+	x := Index{hashes: make([]uint64, len(entries)), lines: make([]int32, len(entries))}
+	for i, e := range entries {
+		x.hashes[i], x.lines[i] = e.hash, e.line
+	}
+	return x
 }
 
 const (
@@ -52,9 +67,9 @@ func hashIndex(h uint64, i int) uint64 {
 }
 
 func (x Index) lookup(h uint64) int {
-	for _, e := range x {
-		if e.hash == h {
-			return int(e.line)
+	for i, xh := range x.hashes {
+		if xh == h {
+			return int(x.lines[i])
 		}
 	}
 	return 0
@@ -89,7 +104,7 @@ type fline struct {
 type fastParser struct {
 	lines []fline
 	pos   int
-	index Index
+	index []posEntry
 	ok    bool
 	depth int
 	// noFinalNewline: the last line has no line break, which changes the value of a
@@ -102,7 +117,8 @@ type fastParser struct {
 // reachable from body as a field path — aliases followed, merge keys not — as a walk of
 // the tree by that path finds it. The tree has no duplicate keys (decoding refused them).
 // At most limit entries (aliases can multiply a tree); ok is false past it.
-func NodeIndex(body *yaml.Node, limit int) (idx Index, ok bool) {
+func NodeIndex(body *yaml.Node, limit int) (Index, bool) {
+	var idx []posEntry
 	var walk func(n *yaml.Node, h uint64) bool
 	walk = func(n *yaml.Node, h uint64) bool {
 		for n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -128,8 +144,10 @@ func NodeIndex(body *yaml.Node, limit int) (idx Index, ok bool) {
 		}
 		return true
 	}
-	ok = walk(body, hashSeed)
-	return idx, ok
+	if !walk(body, hashSeed) {
+		return Index{}, false
+	}
+	return compact(idx), true
 }
 
 // Parse decodes one document of block-style YAML, the subset rendered manifests are
@@ -138,12 +156,12 @@ func NodeIndex(body *yaml.Node, limit int) (idx Index, ok bool) {
 // subset (anchors, tags, folded scalars, …): decode it with yaml.v3 then.
 func Parse(data []byte) (v any, idx Index, rootLine int, ok bool) {
 	if !plainText(data) {
-		return nil, nil, 0, false
+		return nil, Index{}, 0, false
 	}
 	p := &fastParser{ok: true, noFinalNewline: len(data) > 0 && data[len(data)-1] != '\n'}
 	n := bytes.Count(data, []byte{'\n'}) + 1
 	p.lines = make([]fline, 0, n)
-	p.index = make(Index, 0, n)
+	p.index = make([]posEntry, 0, n)
 	text := string(data)
 	for num := 1; len(text) > 0; num++ {
 		l, rest, _ := strings.Cut(text, "\n")
@@ -154,7 +172,7 @@ func Parse(data []byte) (v any, idx Index, rootLine int, ok bool) {
 			ind++
 		}
 		if ind < len(l) && l[ind] == '\t' {
-			return nil, nil, 0, false // a tab in leading white space: yaml.v3 decides
+			return nil, Index{}, 0, false // a tab in leading white space: yaml.v3 decides
 		}
 		p.lines = append(p.lines, fline{indent: ind, text: l[ind:], raw: l, num: num})
 	}
@@ -162,29 +180,29 @@ func Parse(data []byte) (v any, idx Index, rootLine int, ok bool) {
 	for i, l := range p.lines {
 		// Document markers: only a leading "---" is ours (splitDocuments cut there).
 		if IsMarker(l.raw, "...") || IsMarker(l.raw, "---") && i != p.pos {
-			return nil, nil, 0, false
+			return nil, Index{}, 0, false
 		}
 	}
 	if p.pos < len(p.lines) && IsMarker(p.lines[p.pos].raw, "---") {
 		if rest := strings.Trim(p.lines[p.pos].raw[3:], " \t"); rest != "" && rest[0] != '#' {
-			return nil, nil, 0, false
+			return nil, Index{}, 0, false
 		}
 		p.pos++
 		p.skipBlank()
 	}
 	if p.pos >= len(p.lines) {
-		return nil, nil, 0, false
+		return nil, Index{}, 0, false
 	}
 	first := p.lines[p.pos]
 	if _, _, isKey := splitKey(first.text); !isKey || first.indent != 0 {
-		return nil, nil, 0, false // objects are mappings; anything else goes to yaml.v3
+		return nil, Index{}, 0, false // objects are mappings; anything else goes to yaml.v3
 	}
 	v = p.node(first.indent, hashSeed)
 	p.skipBlank()
 	if !p.ok || p.pos < len(p.lines) {
-		return nil, nil, 0, false // trailing content (a "..." marker, a dedent) is not ours
+		return nil, Index{}, 0, false // trailing content (a "..." marker, a dedent) is not ours
 	}
-	return v, p.index, first.num, true
+	return v, compact(p.index), first.num, true
 }
 
 // plainText rejects bytes yaml.v3 would refuse or treat specially: control characters,
