@@ -6,26 +6,24 @@ import (
 	"testing"
 )
 
-// TestGCDefaultAbove: past the limit, the first collection sets GOGC back to 100; below
-// it, GOGC stays as main set it.
-func TestGCDefaultAbove(t *testing.T) {
+// TestGCPercentAbove: past the limit, the first collection sets GOGC to the percent
+// given; below it, GOGC stays as main set it.
+func TestGCPercentAbove(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(200))
-	gcDefaultAbove(1 << 40) // never reached
+	gcPercentAbove(1<<40, 50) // never reached
 	runtime.GC()
 	runtime.GC()
 	if got := debug.SetGCPercent(200); got != 200 {
 		t.Fatalf("below the limit GOGC = %d, want 200", got)
 	}
-	gcDefaultAbove(1) // any live heap is past it
-	for range 3 {     // the finalizer runs on its own goroutine after a collection
+	gcPercentAbove(1, 50) // any live heap is past it
+	// The finalizer runs on its own goroutine after a collection.
+	for range 100 {
 		runtime.GC()
 		runtime.Gosched()
-	}
-	for range 100 {
-		if got := debug.SetGCPercent(200); got == 100 {
+		if got := debug.SetGCPercent(200); got == 50 {
 			return
 		}
-		runtime.GC()
 	}
 	t.Fatal("past the limit GOGC stayed at 200")
 }
