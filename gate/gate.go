@@ -178,8 +178,9 @@ func Run(ctx context.Context, opts Options) *Result {
 	if validate {
 		schema.Preload() // decoded while the inputs are read
 	}
-	if !opts.KeepObjects { // Compare reads the trees
-		opts.Render.Settle = func(o *manifest.Object) { model.Settle(o, validate) }
+	opts.Render.Settle = func(o *manifest.Object) { model.Settle(o, validate) }
+	if opts.KeepObjects { // Compare reads the trees; the text they were read from can go
+		opts.Render.Settle = func(o *manifest.Object) { o.KeepText(false) }
 	}
 	rendered := render.Render(opts.Paths, opts.Render)
 	set, findings := evaluate(rendered.Objects, opts)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,57 +57,87 @@ func Decode(data []byte, src Source) []Document { return DecodeEach(data, src, n
 // document is decoded, on the decoding goroutine: settle can take what it needs of the
 // object and release its tree before the rest of a large stream is decoded.
 func DecodeEach(data []byte, src Source, settle func(*Object)) []Document {
-	return decodeFrom(data, 1, src, settle)
-}
-
-// batchSize is how much of a stream DecodeReader reads before decoding it.
-const batchSize = 1 << 20
-
-// DecodeReader is DecodeEach on a stream read in batches of whole documents (about
-// batchSize bytes each): a large input's text is not all held at once, each batch's
-// objects being settled before the next batch is read. Cutting before a "---" line cuts
-// where splitDocuments would, so the documents are the same.
-func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var docs []Document
-	var batch []byte
-	first, lineStart := 1, true // the batch's first line; the next read starts a line
-	flush := func() {
-		docs = append(docs, decodeFrom(batch, first, src, settle)...)
-		first += bytes.Count(batch, []byte{'\n'})
-		batch = nil
-	}
-	for {
-		l, err := br.ReadSlice('\n')
-		if lineStart && len(batch) >= batchSize && isDocMarker(l) {
-			flush()
-		}
-		batch = append(batch, l...)
-		lineStart = err == nil // a line longer than the buffer continues
-		switch {
-		case err == nil, errors.Is(err, bufio.ErrBufferFull):
-		case errors.Is(err, io.EOF):
-			flush()
-			return docs, nil
-		default:
-			return docs, err
-		}
-	}
-}
-
-// decodeFrom decodes data, whose first line is line first of the input.
-func decodeFrom(data []byte, first int, src Source, settle func(*Object)) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
-	parallel.For(len(chunks), func(i int) {
-		chunks[i].line += first - 1
-		docs[i] = decodeChunk(chunks[i], src)
-		if settle != nil {
-			for _, o := range docs[i].Objects {
-				settle(o)
+	parallel.For(len(chunks), func(i int) { docs[i] = decodeSettled(chunks[i], src, settle) })
+	return kept(docs)
+}
+
+// DecodeReader is DecodeEach on a stream: documents are cut as they are read and decoded
+// (and settled) by one goroutine per core as they come, a few at a time, so that a large
+// input's text and trees are never held all at once. It cuts where splitDocuments does —
+// at a "---" line that does not start the stream — so the documents are Decode's.
+func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, error) {
+	type job struct {
+		c   chunk
+		out *Document
+	}
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan job, 4*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				*j.out = decodeSettled(j.c, src, settle)
 			}
+		})
+	}
+	var out []*Document
+	var doc, long []byte // the document being read; a line longer than the read buffer
+	docLine, line := 1, 1
+	emit := func() {
+		if len(doc) > 0 {
+			out = append(out, new(Document))
+			jobs <- job{chunk{doc, docLine}, out[len(out)-1]}
 		}
-	})
+		doc = nil
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var err error
+	for err == nil {
+		var l []byte
+		l, err = br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) { // judge the marker on the whole line
+			long = append(long[:0], l...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				l, err = br.ReadSlice('\n')
+				long = append(long, l...)
+			}
+			l = long
+		}
+		if len(doc) > 0 && isDocMarker(l) {
+			emit()
+			docLine = line
+		}
+		doc = append(doc, l...)
+		line++
+	}
+	emit()
+	close(jobs)
+	wg.Wait()
+	if !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	docs := make([]Document, len(out))
+	for i, d := range out {
+		docs[i] = *d
+	}
+	return kept(docs), nil
+}
+
+// decodeSettled decodes one document and settles its objects.
+func decodeSettled(c chunk, src Source, settle func(*Object)) Document {
+	d := decodeChunk(c, src)
+	if settle != nil {
+		for _, o := range d.Objects {
+			settle(o)
+		}
+	}
+	return d
+}
+
+// kept drops the documents with nothing in them (only comments, "---", null).
+func kept(docs []Document) []Document {
 	out := docs[:0]
 	for _, d := range docs {
 		if d.Err != nil || d.NotKubernetes || d.EmptyList || len(d.Objects) > 0 {

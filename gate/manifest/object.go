@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 	"go.yaml.in/yaml/v3"
@@ -81,7 +82,8 @@ type Object struct {
 	annotations map[string]string // metadata.annotations, kept by Release
 	// text is the document the object was decoded from, when it is one object alone:
 	// what Redecode reads after Release.
-	text []byte
+	text           []byte
+	textCompressed bool // text is zstd-compressed (KeepText)
 	// Derived is what the checks derived from the object before it was released (its API
 	// type, its schema verdict); the owner of that work sets and reads it.
 	Derived any `json:"-"`
@@ -126,26 +128,36 @@ func (o *Object) Raw() map[string]any {
 // Redecode; without, it is dropped too.
 func (o *Object) Release(keepText bool) {
 	// Cloned: a substring would keep the whole document's text.
-	o.annotations = make(map[string]string, len(o.Annotations()))
-	for k, v := range o.Annotations() {
+	ann := o.Annotations()
+	o.annotations = make(map[string]string, len(ann))
+	for k, v := range ann {
 		o.annotations[strings.Clone(k)] = strings.Clone(v)
 	}
 	o.raw, o.released = nil, true
 	o.KeepText(keepText)
 }
 
-// KeepText keeps a private, compressed copy of the text o was decoded from (for
-// Redecode), or drops it: until then it shares the input's buffer. Compressed: a
-// CustomResourceDefinition's text is the largest thing the checks keep, and YAML shrinks
-// about tenfold at a few ms per MB.
+// KeepText keeps a private copy of the text o was decoded from (for Redecode), or drops
+// it: until then it shares the input's buffer. Past compressAbove bytes kept in all, the
+// copies are compressed: a CustomResourceDefinition's text is the largest thing the
+// checks keep, and YAML shrinks about tenfold, at a few ms per MB that a small input
+// does not need to pay.
 func (o *Object) KeepText(keep bool) {
-	if keep && o.text != nil {
-		// EncodeAll's buffer has the text's capacity: copied, to keep only what it holds.
-		o.text = slices.Clone(textEncoder().EncodeAll(o.text, nil))
-	} else {
+	switch {
+	case !keep || o.text == nil:
 		o.text = nil
+	case textKept.Add(int64(len(o.text))) > compressAbove:
+		// EncodeAll's buffer has the text's capacity: copied, to keep only what it holds.
+		o.text, o.textCompressed = slices.Clone(textEncoder().EncodeAll(o.text, nil)), true
+	default:
+		o.text = slices.Clone(o.text)
 	}
 }
+
+// compressAbove is how much text objects keep uncompressed, in all (textKept).
+const compressAbove = 4 << 20
+
+var textKept atomic.Int64
 
 var (
 	textEncoder = sync.OnceValue(func() *zstd.Encoder {
@@ -180,9 +192,12 @@ func (o *Object) Redecode() (raw map[string]any, ok bool) {
 	if o.text == nil {
 		return nil, false
 	}
-	text, err := textDecoder().DecodeAll(o.text, nil)
-	if err != nil {
-		return nil, false
+	text := o.text
+	if o.textCompressed {
+		var err error
+		if text, err = textDecoder().DecodeAll(o.text, nil); err != nil {
+			return nil, false
+		}
 	}
 	d := decodeChunk(chunk{data: text, line: 1}, o.Source)
 	if d.Err != nil || len(d.Objects) != 1 {

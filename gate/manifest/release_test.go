@@ -11,29 +11,28 @@ import (
 	"testing/iotest"
 )
 
-// TestDecodeReaderMatchesDecode: reading a stream in batches cuts only before "---"
-// lines, where splitDocuments cuts, so the documents, their lines and their errors are
-// those of decoding it whole: on the corpus (several batches), and on a stream with a
-// line longer than the read buffer, a "---#" marker, a malformed document across a batch
-// boundary, and no final newline.
+// TestDecodeReaderMatchesDecode: cutting a stream into documents as it is read cuts where
+// splitDocuments cuts, so the documents, their lines and their errors are those of
+// decoding it whole: on the corpus, and on a stream with lines longer than the read
+// buffer (one whose second read starts with "--- "), a "---#" marker, a
+// malformed document, and no final newline, read one byte at a time.
 func TestDecodeReaderMatchesDecode(t *testing.T) {
 	corpus, err := os.ReadFile("../../../shared/corpus/charts-1383-clean.yaml")
 	if err != nil {
 		t.Skip("the shared corpus is not next to the repository")
 	}
 	var b strings.Builder
-	for i := range 3 * batchSize / 100 {
+	for i := range 1000 {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c%d}\ndata: {k: v}\n", i)
-		if i == batchSize/100 {
+		if i == 500 {
 			fmt.Fprintf(&b, "---# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: long}\ndata: {k: %s}\n", strings.Repeat("x", 200_000))
 			b.WriteString("---\napiVersion: v1\nkind: [broken\n")
+			// A line whose second 64 KiB read starts with "--- ": not a line of its own.
+			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: long2}\ndata:\n  k: %s--- y\n", strings.Repeat("x", 64<<10-len("  k: ")))
 		}
 	}
 	b.WriteString("---\napiVersion: v1\nkind: Secret\nmetadata: {name: last}") // no newline
 	for name, data := range map[string][]byte{"corpus": corpus, "crafted": []byte(b.String())} {
-		if len(data) < 2*batchSize {
-			t.Fatalf("%s: %d bytes is one batch: nothing is tested", name, len(data))
-		}
 		want := Decode(data, Source{File: "in.yaml"})
 		// One byte at a time: every read ends mid-line.
 		got, err := DecodeReader(iotest.OneByteReader(bytes.NewReader(data)), Source{File: "in.yaml"}, nil)
@@ -41,12 +40,12 @@ func TestDecodeReaderMatchesDecode(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(got) != len(want) {
-			t.Fatalf("%s: %d documents read in batches, %d whole", name, len(got), len(want))
+			t.Fatalf("%s: %d documents read as a stream, %d whole", name, len(got), len(want))
 		}
 		for i := range want {
 			w, g := describe(want[i]), describe(got[i])
 			if w != g {
-				t.Fatalf("%s: document %d read in batches is\n%s\nwhole it is\n%s", name, i, g, w)
+				t.Fatalf("%s: document %d read as a stream is\n%s\nwhole it is\n%s", name, i, g, w)
 			}
 		}
 	}
@@ -69,31 +68,36 @@ func TestDecodeReaderReadError(t *testing.T) {
 }
 
 // TestReleaseAndRedecode: a released object keeps its identity, positions and
-// annotations; with its text kept (compressed) it decodes again to the same tree; without,
-// Redecode says so; and reading its tree panics rather than reading nothing.
+// annotations; with its text kept (copied, or compressed once much text is kept) it
+// decodes again to the same tree; without, Redecode says so; and reading its tree panics
+// rather than reading nothing.
 func TestReleaseAndRedecode(t *testing.T) {
+	defer textKept.Store(textKept.Load())
 	data := []byte("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  annotations: {a: b}\nspec:\n  size: " + strings.Repeat("big ", 5000) + "\n")
 	for _, keep := range []bool{true, false} {
-		o := Decode(data, Source{File: "w.yaml"})[0].Objects[0]
-		tree := o.Raw()
-		o.Release(keep)
-		if o.Ref().String() != "Widget w" || o.SourceOf("spec.size").Line != 7 || o.Annotations()["a"] != "b" {
-			t.Errorf("released: %v, spec.size at %v, annotations %v", o.Ref(), o.SourceOf("spec.size"), o.Annotations())
-		}
-		again, ok := o.Redecode()
-		if ok != keep || keep && !reflect.DeepEqual(again, tree) {
-			t.Errorf("keep %v: Redecode = %v, %v", keep, ok, again)
-		}
-		if keep && len(o.text) > len(data)/10 {
-			t.Errorf("the kept text is %d bytes of %d: not compressed", len(o.text), len(data))
-		}
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "Widget w read after it was released") {
-					t.Errorf("reading a released tree: recovered %v, want a panic naming the object", r)
-				}
+		for _, kept := range []int64{0, compressAbove} { // text kept before by other objects
+			textKept.Store(kept)
+			o := Decode(data, Source{File: "w.yaml"})[0].Objects[0]
+			tree := o.Raw()
+			o.Release(keep)
+			if o.Ref().String() != "Widget w" || o.SourceOf("spec.size").Line != 7 || o.Annotations()["a"] != "b" {
+				t.Errorf("released: %v, spec.size at %v, annotations %v", o.Ref(), o.SourceOf("spec.size"), o.Annotations())
+			}
+			again, ok := o.Redecode()
+			if ok != keep || keep && !reflect.DeepEqual(again, tree) {
+				t.Errorf("keep %v: Redecode = %v, %v", keep, ok, again)
+			}
+			if compressed := len(o.text) < len(data)/10; keep && compressed != (kept > 0) {
+				t.Errorf("with %d bytes kept before, the kept text is %d bytes of %d", kept, len(o.text), len(data))
+			}
+			func() {
+				defer func() {
+					if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "Widget w read after it was released") {
+						t.Errorf("reading a released tree: recovered %v, want a panic naming the object", r)
+					}
+				}()
+				o.Raw()
 			}()
-			o.Raw()
-		}()
+		}
 	}
 }
