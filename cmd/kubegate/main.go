@@ -27,8 +27,9 @@ func main() {
 	// A gate run is short and its heap only grows: collecting half as often saves ~7% of
 	// wall time on the 1,388-object corpus; collecting less often than that costs more in
 	// page faults than it saves. Past a large live heap memory is worth more than time (a
-	// CI runner has a few GiB): the heap then grows to 1.5× what is live, not 3×, for ~9%
-	// more wall time (20,685 objects: 362 → 295 MiB). The user's GOGC wins.
+	// CI runner has a few GiB): the heap then grows to 1.5× what is live, not 3× (20,685
+	// objects: 362 → 295 MiB against GOGC=100, for ~9% more wall time). The user's GOGC
+	// wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 		gcPercentAbove(largeHeap, 50)
