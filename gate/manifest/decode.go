@@ -51,20 +51,17 @@ type Document struct {
 // Decode splits a YAML (or JSON) stream into documents and decodes them in parallel, each
 // once: block-style documents by the fast path (fastyaml.go), which also indexes field
 // lines, the rest by yaml.v3. Empty documents are dropped. Results keep stream order.
-func Decode(data []byte, src Source) []Document { return DecodeEach(data, src, nil) }
-
-// DecodeEach is Decode calling settle (when not nil) on every object as soon as its
-// document is decoded, on the decoding goroutine: settle can take what it needs of the
-// object and release its tree before the rest of a large stream is decoded.
-func DecodeEach(data []byte, src Source, settle func(*Object)) []Document {
+func Decode(data []byte, src Source) []Document {
 	chunks := splitDocuments(data)
 	docs := make([]Document, len(chunks))
-	parallel.For(len(chunks), func(i int) { docs[i] = decodeSettled(chunks[i], src, settle) })
+	parallel.For(len(chunks), func(i int) { docs[i] = decodeChunk(chunks[i], src) })
 	return kept(docs)
 }
 
-// DecodeReader is DecodeEach on a stream: documents are cut as they are read and decoded
-// (and settled) by one goroutine per core as they come, a few at a time, so that a large
+// DecodeReader is Decode on a stream, calling settle (when not nil) on every object as
+// soon as its document is decoded, on the decoding goroutine: settle can take what it
+// needs of the object and release its tree. Documents are cut as they are read and
+// decoded by one goroutine per core as they come, a few at a time, so that a large
 // input's text and trees are never held all at once. It cuts where splitDocuments does —
 // at a "---" line that does not start the stream — so the documents are Decode's.
 func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, error) {

@@ -251,7 +251,8 @@ func (r *Result) renderFile(p string, explicit bool) {
 	r.decode(f, manifest.Source{File: p}, explicit)
 }
 
-// decode reads a stream of documents (in batches: a large file is not held whole).
+// decode reads a stream of documents, decoding them as they are read: a large file is not
+// held whole.
 func (r *Result) decode(in io.Reader, src manifest.Source, explicit bool) {
 	docs, err := manifest.DecodeReader(in, src, r.settle)
 	if err != nil {
