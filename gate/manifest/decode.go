@@ -80,8 +80,8 @@ func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, er
 		})
 	}
 	var out []*Document
-	var doc, long []byte // the document being read; a line longer than the read buffer
-	docLine, line := 1, 1
+	var doc []byte // the document being read
+	docLine, line, lineStart := 1, 1, true
 	emit := func() {
 		if len(doc) > 0 {
 			out = append(out, new(Document))
@@ -94,20 +94,18 @@ func DecodeReader(r io.Reader, src Source, settle func(*Object)) ([]Document, er
 	for err == nil {
 		var l []byte
 		l, err = br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) { // judge the marker on the whole line
-			long = append(long[:0], l...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				l, err = br.ReadSlice('\n')
-				long = append(long, l...)
-			}
-			l = long
-		}
-		if len(doc) > 0 && isDocMarker(l) {
+		// A line longer than the buffer comes in pieces: only the first starts a line (a
+		// marker is judged on its first four bytes).
+		if lineStart && len(doc) > 0 && isDocMarker(l) {
 			emit()
 			docLine = line
 		}
 		doc = append(doc, l...)
-		line++
+		if lineStart = !errors.Is(err, bufio.ErrBufferFull); lineStart {
+			line++
+		} else {
+			err = nil
+		}
 	}
 	emit()
 	close(jobs)

@@ -15,7 +15,7 @@ import (
 // splitDocuments cuts, so the documents, their lines and their errors are those of
 // decoding it whole: on the corpus, and on a stream with lines longer than the read
 // buffer (one whose second read starts with "--- "), a "---#" marker, a
-// malformed document, and no final newline, read one byte at a time.
+// malformed document, CRLF line ends, and no final newline, read one byte at a time.
 func TestDecodeReaderMatchesDecode(t *testing.T) {
 	corpus, err := os.ReadFile("../../../shared/corpus/charts-1383-clean.yaml")
 	if err != nil {
@@ -27,6 +27,7 @@ func TestDecodeReaderMatchesDecode(t *testing.T) {
 		if i == 500 {
 			fmt.Fprintf(&b, "---# a comment\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: long}\ndata: {k: %s}\n", strings.Repeat("x", 200_000))
 			b.WriteString("---\napiVersion: v1\nkind: [broken\n")
+			b.WriteString("---\r\napiVersion: v1\r\nkind: ConfigMap\r\nmetadata: {name: crlf}\r\n---\t# tab\r\n")
 			// A line whose second 64 KiB read starts with "--- ": not a line of its own.
 			fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: long2}\ndata:\n  k: %s--- y\n", strings.Repeat("x", 64<<10-len("  k: ")))
 		}
