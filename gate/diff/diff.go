@@ -16,15 +16,17 @@ import (
 )
 
 // Findings sets the Status of each head finding — New unless the base has a finding with
-// the same key — and returns the base findings the head no longer has (fixed). A key is
-// matched first with the plain file's path (FileKey: the same object in two files stays
-// apart), then without it (Key: a renamed file is not a new finding). Each base finding
-// matches one head finding.
+// the same key, at the same severity or higher — and returns the base findings the head
+// no longer has (fixed). A key is matched first with the plain file's path (FileKey: the
+// same object in two files stays apart), then without it (Key: a renamed file is not a
+// new finding). Each base finding matches one head finding. A finding the change made
+// more severe (a NetworkPolicy rule that no longer only admits a webhook's callers) is
+// new: the key leaves severity out.
 func Findings(head []finding.Finding, base []finding.Finding) (fixed []finding.Finding) {
 	pair, used := match(head, base, finding.Finding.FileKey, finding.Finding.Key)
 	for i := range head {
 		head[i].Status = finding.New
-		if pair[i] >= 0 {
+		if pair[i] >= 0 && head[i].Severity <= base[pair[i]].Severity {
 			head[i].Status = finding.Unchanged
 		}
 	}

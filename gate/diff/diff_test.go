@@ -39,6 +39,17 @@ func TestFindings(t *testing.T) {
 	if len(fixed) != 1 || fixed[0].RuleID != "c" {
 		t.Errorf("fixed %v", fixed)
 	}
+	// A finding the change made more severe is new; one it made less severe is not.
+	low, high := f("a", "p.yaml", "web"), f("a", "p.yaml", "web")
+	low.Severity, high.Severity = finding.Low, finding.High
+	head = []finding.Finding{high}
+	if Findings(head, []finding.Finding{low}); head[0].Status != finding.New {
+		t.Errorf("low in the base, high in the head: %s, want new", head[0].Status)
+	}
+	head = []finding.Finding{low}
+	if Findings(head, []finding.Finding{high}); head[0].Status != finding.Unchanged {
+		t.Errorf("high in the base, low in the head: %s, want unchanged", head[0].Status)
+	}
 	// Twice the same finding in the head, once in the base: one of them is new.
 	head = []finding.Finding{f("a", "p.yaml", "web"), f("a", "p.yaml", "web")}
 	if Findings(head, base[:1]); head[0].Status != finding.Unchanged || head[1].Status != finding.New {
