@@ -75,12 +75,12 @@ func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, s
 		return nil, "", err
 	}
 	// A values file outside the work tree (a CI secret) is no part of the change: both
-	// runs read it.
+	// runs read it, by its absolute path (the base run is made from another directory).
 	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, func(p string) (string, error) {
 		if in, err := inside(p); err == nil {
 			return in, nil
 		}
-		return p, nil
+		return filepath.Abs(p)
 	}); err != nil {
 		return nil, "", err
 	}

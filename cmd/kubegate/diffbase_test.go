@@ -255,6 +255,20 @@ func TestDiffBase(t *testing.T) {
 		if code != 2 || !strings.Contains(errOut, "is outside the git work tree") {
 			t.Errorf("a relative path outside the work tree: exit %d %s", code, errOut)
 		}
+		// A values file outside the work tree (a CI secret), named relative to the working
+		// directory: both runs read that file, so what it sets is no change.
+		write(t, outside, "secret-values.yaml", "hostNetwork: true\n")
+		git("checkout", "-q", "--", ".")
+		wd, _ := os.Getwd()
+		rel, err := filepath.Rel(wd, filepath.Join(outside, "secret-values.yaml"))
+		if err != nil || !strings.HasPrefix(rel, "..") {
+			t.Fatalf("relative path %q from %s: %v", rel, wd, err)
+		}
+		code, out, errOut = kubegate(t, "", "check", "--offline", "--diff-base", "main", "--format", "json", "-f", rel, "charts/app")
+		r = jsonReport(t, out)
+		if news, unchanged := statuses(r); len(news) != 0 || unchanged == 0 {
+			t.Errorf("a relative values file outside the work tree: exit %d, new %v, %d unchanged %s\nnotes %v", code, news, unchanged, errOut, r.Notes)
+		}
 	})
 
 	t.Run("mistakes", func(t *testing.T) {
