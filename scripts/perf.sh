@@ -53,5 +53,6 @@ done | awk -v objects="${objects:-0}" '
 if command -v /usr/bin/time >/dev/null; then
   rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
   echo "peak RSS kube-score $(( $(rss "$ks" score "${inputs[@]}") / 1024 )) MiB  kubegate $(( $(rss "$kg" check --offline "${inputs[@]}") / 1024 )) MiB (with --format json $(( $(rss "$kg" check --offline --format json "${inputs[@]}") / 1024 )) MiB)"
+  echo "peak RSS of version (what a process starts with) kube-score $(( $(rss "$ks" version) / 1024 )) MiB  kubegate $(( $(rss "$kg" version) / 1024 )) MiB"
 fi
 echo "($rounds interleaved rounds, medians of whole-process wall time and of each round's ratio; kube-score $KUBE_SCORE_VERSION; $(nproc) cores; input ${inputs[*]:0:3}$([ ${#inputs[@]} -gt 3 ] && echo " …"))"

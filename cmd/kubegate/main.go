@@ -28,8 +28,8 @@ func main() {
 	// wall time on the 1,388-object corpus; collecting less often than that costs more in
 	// page faults than it saves. Past a large live heap memory is worth more than time (a
 	// CI runner has a few GiB): the heap then grows to 1.5× what is live, not 3× (20,685
-	// objects: 362 → 295 MiB against GOGC=100, for ~9% more wall time). The user's GOGC
-	// wins.
+	// objects: 311 MiB, against 356 with GOGC=100: `GOGC=100 REPEAT=15 scripts/perf.sh`).
+	// The user's GOGC wins.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 		gcPercentAbove(largeHeap, 50)
