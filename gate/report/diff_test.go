@@ -108,6 +108,25 @@ func TestGitHubAnnotationsOnlyNew(t *testing.T) {
 	}
 }
 
+// TestUnchangedFailingIsShown: an unchanged finding that fails the gate all the same (an
+// image that could not be checked) is annotated and listed: a failing gate shows why.
+func TestUnchangedFailingIsShown(t *testing.T) {
+	r := diffResult()
+	r.Findings[1].FailClosed = true
+	if !r.Fails(r.Findings[1]) {
+		t.Fatal("the fail-closed unchanged finding does not fail: nothing is tested")
+	}
+	if got := string(write(t, "github", r, Options{})); !strings.Contains(got, "base/d.yaml") {
+		t.Errorf("annotations leave out the failing unchanged finding:\n%s", got)
+	}
+	md := string(write(t, "markdown", r, Options{}))
+	for _, want := range []string{"**1 new** (1 unchanged, which do not fail but for 1 on images that could not be checked, listed too)", "`base/d.yaml"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary lacks %q:\n%s", want, md)
+		}
+	}
+}
+
 func TestJSONDiff(t *testing.T) {
 	got := string(write(t, "json", diffResult(), Options{}))
 	for _, want := range []string{

@@ -14,15 +14,15 @@ import (
 // the runner turns each into an annotation on the file and line, in the log and on the
 // pull request. Findings that fail the gate are errors, info findings notices, the rest
 // warnings; input errors are errors. Against a base (--diff-base) only new findings are
-// annotated.
+// annotated, and unchanged ones that fail the gate all the same.
 func GitHubAnnotations(w io.Writer, r *gate.Result, o Options) error {
 	var b strings.Builder
 	for _, e := range r.Errors {
 		workflowCommand(&b, "error", o.path(e.File), e.Line, "kubegate: input error", e.Msg)
 	}
 	for _, f := range r.Findings {
-		if f.Status == finding.Unchanged {
-			continue // against a base, only what the change introduces is annotated
+		if !againstBase(r, f) {
+			continue
 		}
 		cmd := level(r.Fails(f), f.Severity)
 		if cmd == "note" {
@@ -60,6 +60,13 @@ func escapeProperty(s string) string { return propertyEscaper.Replace(s) }
 // summary to 1 MiB, and the full list is in the other reports.
 const summaryRows = 200
 
+// againstBase says whether a finding is shown where a change is reviewed against its base
+// (annotations, the summary): when the change introduces it, or when it fails the gate
+// anyway (an unchanged image that could not be checked): a failing gate shows why.
+func againstBase(r *gate.Result, f finding.Finding) bool {
+	return f.Status != finding.Unchanged || r.Fails(f)
+}
+
 // MarkdownLimit is the most the Markdown report writes: GitHub's limit on a pull request
 // comment (65,536 characters; counted here in bytes, which are never fewer). What does not
 // fit is left out with a count.
@@ -89,12 +96,17 @@ func Markdown(w io.Writer, r *gate.Result, o Options) error {
 	if d := r.Diff; d != nil {
 		shown = nil
 		for _, f := range r.Findings {
-			if f.Status == finding.New {
+			if againstBase(r, f) {
 				shown = append(shown, f)
 			}
 		}
-		fmt.Fprintf(head, "Against `%s`: **%d new** (%d unchanged, which do not fail), %d fixed; rendered objects: %d added, %d removed, %d changed.\n\n",
-			d.Base, len(shown), len(r.Findings)-len(shown), len(d.Fixed), len(d.Objects.Added), len(d.Objects.Removed), len(d.Objects.Changed))
+		news := countStatus(r.Findings, finding.New)
+		unchanged := fmt.Sprintf("%d unchanged, which do not fail", len(r.Findings)-news)
+		if failing := len(shown) - news; failing > 0 {
+			unchanged = fmt.Sprintf("%d unchanged, which do not fail but for %d on images that could not be checked, listed too", len(r.Findings)-news, failing)
+		}
+		fmt.Fprintf(head, "Against `%s`: **%d new** (%s), %d fixed; rendered objects: %d added, %d removed, %d changed.\n\n",
+			d.Base, news, unchanged, len(d.Fixed), len(d.Objects.Added), len(d.Objects.Removed), len(d.Objects.Changed))
 	}
 	fmt.Fprintf(head, "Findings at or above **%s** fail the gate, and so does every image that could not be checked.\n", r.FailOn)
 	b.add(head.String())
