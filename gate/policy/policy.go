@@ -63,6 +63,8 @@ type RuleSettings struct {
 	Disable  []string                    `yaml:"disable"`
 	Severity map[string]finding.Severity `yaml:"severity"`
 	Settings Settings                    `yaml:"settings"`
+	// Custom are the project's own rules, in CEL.
+	Custom []CustomRule `yaml:"custom"`
 }
 
 // Images is the images section: where images may come from, how they are referenced, and
@@ -384,6 +386,10 @@ func friendlyType(t string) string {
 		return "vulnerabilities"
 	case "VulnIgnore":
 		return "an ignored vulnerability"
+	case "CustomRule":
+		return "a custom rule"
+	case "CustomMatch":
+		return "a custom rule's match"
 	case "Baseline":
 		return "the baseline"
 	case "BaselineEntry":
@@ -416,23 +422,24 @@ func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 			errAt(line("kubernetesVersion"), "%v", err)
 		}
 	}
+	p.validateCustom(line, cat)
 	for i, id := range p.Rules.Disable {
-		r, ok := cat.Get(id)
+		r, ok := p.knownRule(cat, id)
 		switch {
 		case !ok:
-			errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q%s (see `kubegate rules`)", id, suggest.Hint(id, ruleIDs(cat)))
-		case r.FailClosed:
+			errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "unknown rule %q%s (see `kubegate rules`)", id, p.unknownRuleHint(cat, id))
+		case r != nil && r.FailClosed:
 			errAt(line(fmt.Sprintf("rules.disable[%d]", i)), "%s cannot be disabled: an image that could not be checked never passes. "+
 				"To stop requiring signatures drop signature from the image rule, to stop scanning set vulnerabilities.failOn: off, "+
 				"and to admit one workload add an exemption with an owner, a reason and an expiry", id)
 		}
 	}
 	for id := range p.Rules.Severity {
-		r, ok := cat.Get(id)
+		r, ok := p.knownRule(cat, id)
 		switch {
 		case !ok:
-			errAt(line("rules.severity."+id), "unknown rule %q%s (see `kubegate rules`)", id, suggest.Hint(id, ruleIDs(cat)))
-		case r.FailClosed:
+			errAt(line("rules.severity."+id), "unknown rule %q%s (see `kubegate rules`)", id, p.unknownRuleHint(cat, id))
+		case r != nil && r.FailClosed:
 			errAt(line("rules.severity."+id), "%s fails the gate whatever its severity (an image that could not be checked never passes): an override would only mislabel it", id)
 		}
 	}
@@ -459,8 +466,8 @@ func (p *Policy) validate(root *yaml.Node, cat *finding.Catalogue) error {
 		switch {
 		case e.Rule == "":
 			errAt(l, "exemption needs a rule (an ID or a glob such as pss-*)")
-		case !matchesAnyRule(cat, e.Rule):
-			errAt(l, "exemption rule %q matches no rule%s (see `kubegate rules`)", e.Rule, suggest.Hint(e.Rule, ruleIDs(cat)))
+		case !p.matchesAnyRule(cat, e.Rule):
+			errAt(l, "exemption rule %q matches no rule%s (see `kubegate rules`)", e.Rule, p.unknownRuleHint(cat, e.Rule))
 		case strings.TrimSpace(e.Owner) == "":
 			errAt(l, "exemption for %s needs an owner (who answers for it)", e.Rule)
 		case strings.TrimSpace(e.Reason) == "":
@@ -482,6 +489,11 @@ func (p *Policy) validateSettings(line func(string) int) {
 	st := p.Rules.Settings
 	errAt := func(path, format string, args ...any) {
 		p.problems = append(p.problems, &Error{File: p.File, Line: line("rules.settings." + path), Msg: fmt.Sprintf(format, args...)})
+	}
+	for a := range st.AdmissionPolicyActions {
+		if a != "Deny" && a != "Warn" && a != "Audit" {
+			errAt("admissionPolicyActions."+a, "admissionPolicyActions: want Deny, Warn or Audit (a binding's validationActions), got %q", a)
+		}
 	}
 	if t := st.MaxTokenExpirationSeconds; t != 0 && t < 600 {
 		errAt("maxTokenExpirationSeconds", "maxTokenExpirationSeconds must be at least 600 (the API server's minimum), got %d", t)
@@ -523,9 +535,14 @@ func ruleIDs(cat *finding.Catalogue) []string {
 	return ids
 }
 
-func matchesAnyRule(cat *finding.Catalogue, glob string) bool {
-	for _, r := range cat.All() {
-		if ok, _ := filepath.Match(glob, r.ID); ok {
+// matchesAnyRule says whether an exemption's rule glob matches a built-in or custom rule,
+// or names admission policies' validations (vap:…, known once the inputs are read).
+func (p *Policy) matchesAnyRule(cat *finding.Catalogue, glob string) bool {
+	if strings.HasPrefix(glob, "vap:") {
+		return true
+	}
+	for _, id := range append(ruleIDs(cat), p.customIDs()...) {
+		if ok, _ := filepath.Match(glob, id); ok {
 			return true
 		}
 	}

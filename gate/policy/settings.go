@@ -1,5 +1,7 @@
 package policy
 
+import "github.com/kubegate/kubegate/gate/finding"
+
 // Settings are the per-rule settings of the policy file (rules.settings in kubegate.yaml).
 // Every field has a secure default; the policy package validates them.
 type Settings struct {
@@ -16,6 +18,10 @@ type Settings struct {
 	// resources.limits.ephemeral-storage too (a container filling the node's disk evicts
 	// its neighbours). Off by default: many clusters cap it with a LimitRange instead.
 	RequireEphemeralStorageLimit bool `yaml:"requireEphemeralStorageLimit"`
+	// AdmissionPolicyActions remaps the severity of a ValidatingAdmissionPolicy finding by
+	// its binding's validationActions (Deny, Warn, Audit); default Deny high, Warn low,
+	// Audit info.
+	AdmissionPolicyActions map[string]finding.Severity `yaml:"admissionPolicyActions"`
 }
 
 // DefaultMaxTokenExpiration is one day: the kubelet refreshes projected tokens long before.
