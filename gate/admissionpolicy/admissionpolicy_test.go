@@ -69,3 +69,30 @@ func TestDocumentationExamples(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Each mistake in a policy is an error at its file and line, and nothing is evaluated
+// silently without the policy it concerns.
+func TestLoadErrors(t *testing.T) {
+	objs := read(t, filepath.Join("testdata", "errors", "policies.yaml"))
+	ps, errs := Load(objs, "")
+	var got []string
+	for _, e := range errs {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"testdata/errors/policies.yaml:13: ValidatingAdmissionPolicy does-not-compile: spec.validations[0].expression: compilation failed: ERROR: <input>:1:24: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | object.spec.replicas <=\n | .......................^",
+		"testdata/errors/policies.yaml:14: ValidatingAdmissionPolicy does-not-compile: spec.validations[1].expression: must evaluate to bool but got dyn",
+		"testdata/errors/policies.yaml:16: ValidatingAdmissionPolicy does-not-compile: spec.validations[2].messageExpression: compilation failed: ERROR: <input>:1:1: undeclared reference to 'params' (in container '')\n | params.max\n | ^",
+		"testdata/errors/policies.yaml:48: ValidatingAdmissionPolicyBinding to-nothing binds policy \"no-such-policy\", which is not among the inputs (policies: needs-params); give it with --admission-policies",
+		"testdata/errors/policies.yaml:59: ValidatingAdmissionPolicyBinding missing-param: param ReplicaLimit default/absent (paramKind of policy needs-params) is not among the inputs; give it with --admission-policies, as CI cannot read the cluster's",
+		"testdata/errors/policies.yaml:67: ValidatingAdmissionPolicyBinding no-actions sets no validationActions (Deny, Warn or Audit): the API server rejects it",
+		"testdata/errors/policies.yaml:81: ValidatingAdmissionPolicy misspelled: strict decoding error: unknown field \"spec.validation\"",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The policies with errors are left out: the errors fail the run.
+	if len(ps.policies) != 1 || ps.policies[0].name != "needs-params" || len(ps.policies[0].bindings) != 0 {
+		t.Errorf("policies kept: %+v", ps.policies)
+	}
+}

@@ -237,10 +237,12 @@ func denyMessage(v admv1.Validation, messages []cel.EvaluationResult, i int) str
 func evalError(err error) string {
 	msg := err.Error()
 	if strings.Contains(msg, "no such key") {
-		msg += " (the object does not set the field: kubegate evaluates objects as written, before the API server's defaulting; guard the expression with has())"
+		msg += defaultingHint
 	}
 	return msg
 }
+
+const defaultingHint = " (the object does not set the field: kubegate evaluates objects as written, before the API server's defaulting; guard the expression with has())"
 
 // criteria is match resources as the matcher reads them (the plugin's matchCriteria).
 type criteria struct{ m *admv1.MatchResources }

@@ -14,7 +14,9 @@
 package admissionpolicy
 
 import (
+	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -64,7 +66,7 @@ type binding struct {
 func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manifest.Error) {
 	ps := &Policies{params: newParamIndex(objs, defaultNamespace)}
 	var errs []*manifest.Error
-	byName := map[string]*compiled{}
+	byName, broken := map[string]*compiled{}, map[string]bool{}
 	var bindings []*binding
 	for _, o := range objs {
 		if !IsPolicyKind(o) {
@@ -87,7 +89,9 @@ func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manif
 			}
 			c, cerrs := compilePolicy(&p, o)
 			errs = append(errs, cerrs...)
-			if c != nil {
+			if c == nil {
+				broken[p.Name] = true // its errors say why; its bindings need not
+			} else {
 				byName[p.Name] = c
 				ps.policies = append(ps.policies, c)
 				ps.Rules = append(ps.Rules, c.rules...)
@@ -110,6 +114,7 @@ func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manif
 	for _, b := range bindings {
 		c := byName[b.Spec.PolicyName]
 		switch {
+		case broken[b.Spec.PolicyName]:
 		case b.Spec.PolicyName == "":
 			errs = append(errs, errAt(b.obj, "spec", "ValidatingAdmissionPolicyBinding %s names no policy (spec.policyName)", b.Name))
 		case c == nil:
@@ -125,6 +130,9 @@ func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manif
 			c.bindings = append(c.bindings, b)
 		}
 	}
+	slices.SortStableFunc(errs, func(a, b *manifest.Error) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
 	for _, c := range ps.policies {
 		if len(c.bindings) == 0 {
 			ps.Notes = append(ps.Notes, fmt.Sprintf("admission policies: ValidatingAdmissionPolicy %s (%s) has no binding among the inputs: it is not evaluated, as a cluster would not", c.name, c.obj.Source))
@@ -140,10 +148,16 @@ func (ps *Policies) Empty() bool { return ps == nil || len(ps.policies) == 0 && 
 // otherwise be dropped, and the policy would check less than its author wrote.
 func fromTree(o *manifest.Object, into runtime.Object) *manifest.Error {
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Raw(), into, true); err != nil {
-		return errAt(o, "", "%s %s: %v", o.Kind, o.Name, err)
+		path := ""
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			path = m[1]
+		}
+		return errAt(o, path, "%s %s: %v", o.Kind, o.Name, err)
 	}
 	return nil
 }
+
+var unknownField = regexp.MustCompile(`unknown field "([^"]+)"`)
 
 // defaultPolicy and defaultBinding set what the API server defaults when the object is
 // created (pkg/apis/admissionregistration/v1/defaults.go in Kubernetes), which a file
