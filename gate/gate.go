@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubegate/kubegate/gate/admissionpolicy"
 	"github.com/kubegate/kubegate/gate/diff"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
@@ -38,6 +39,10 @@ type Options struct {
 	Baseline *policy.Baseline
 	// KeepObjects keeps the rendered objects in the result, for Compare.
 	KeepObjects bool
+	// AdmissionPolicies are files, directories or Kustomize roots that hold
+	// ValidatingAdmissionPolicies, their bindings and params (--admission-policies):
+	// evaluated against the checked objects, and not checked themselves.
+	AdmissionPolicies []string
 }
 
 // Verdict is the outcome of a run.
@@ -68,6 +73,9 @@ type Result struct {
 	// Diff compares the run with the base of the change it checks (check --diff-base):
 	// findings are then new or unchanged, and unchanged ones do not fail. nil otherwise.
 	Diff *Diff
+	// Rules describe the rules of the run the catalogue does not hold: each validation of
+	// an admission policy, each custom rule of the policy file.
+	Rules []*finding.Rule
 
 	objects []*manifest.Object // with Options.KeepObjects
 }
@@ -139,6 +147,19 @@ func (r *Result) Compare(base *Result, name string) {
 	}
 }
 
+// Rule describes a rule of the run: of the catalogue, or of Rules.
+func (r *Result) Rule(id string) (*finding.Rule, bool) {
+	if rule, ok := rules.Lookup(id); ok {
+		return rule, true
+	}
+	for _, rule := range r.Rules {
+		if rule.ID == id {
+			return rule, true
+		}
+	}
+	return nil, false
+}
+
 // Checked is one object the rules saw.
 type Checked struct {
 	Object manifest.Ref
@@ -179,11 +200,38 @@ func Run(ctx context.Context, opts Options) *Result {
 		schema.Preload() // decoded while the inputs are read
 	}
 	opts.Render.Settle = func(o *manifest.Object) { model.Settle(o, validate) }
-	if opts.KeepObjects { // Compare reads the trees; the text they were read from can go
-		opts.Render.Settle = func(o *manifest.Object) { o.KeepText(false) }
+	// Compare and the admission policies read the trees; the text they were read from can go.
+	keepTrees := func(o *manifest.Object) { o.KeepText(false) }
+	keep := opts.KeepObjects || len(opts.AdmissionPolicies) > 0 || len(policyOf(opts).Rules.Custom) > 0
+	if keep {
+		opts.Render.Settle = keepTrees
+	}
+	var spool *spooled
+	if !keep && slices.Contains(opts.Paths, "-") && opts.Render.Stdin != nil {
+		// Read once more if it holds admission policies; without a place to keep a
+		// copy, every tree is kept from the start.
+		var err error
+		if spool, err = newSpool(opts.Render.Stdin); err != nil {
+			keep, opts.Render.Settle = true, keepTrees
+		} else {
+			opts.Render.Stdin = spool
+		}
 	}
 	rendered := render.Render(opts.Paths, opts.Render)
+	if !keep && slices.ContainsFunc(rendered.Objects, admissionpolicy.IsPolicyKind) {
+		// The inputs hold admission policies, which read every object's tree, released
+		// as it was rendered: render again, keeping them. Only a run whose inputs hold
+		// policies pays for this (--admission-policies names them in advance).
+		opts.Render.Settle = keepTrees
+		if spool != nil {
+			opts.Render.Stdin = spool.again()
+		}
+		rendered = render.Render(opts.Paths, opts.Render)
+	}
+	spool.close()
+	admission := admissionStage(ctx, rendered.Objects, opts)
 	set, findings := evaluate(rendered.Objects, opts)
+	findings = append(findings, enabled(opts, admission.findings)...)
 	used := images.Collect(set)
 	var verdicts []*images.Verdict
 	if !opts.Offline && opts.Images != nil {
@@ -192,14 +240,16 @@ func Run(ctx context.Context, opts Options) *Result {
 	}
 	res := judge(rendered.Objects, set, findings, opts)
 	res.Images = verdicts
+	res.Rules = admission.rules
 	if opts.KeepObjects {
 		res.objects = rendered.Objects
 	}
-	res.Errors = append(rendered.Errors, res.Errors...)
+	res.Errors = append(append(rendered.Errors, admission.errors...), res.Errors...)
 	slices.SortStableFunc(res.Errors, func(a, b *manifest.Error) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	res.Notes = append(res.Notes, rendered.Notes...)
+	res.Notes = append(res.Notes, admission.notes...)
 	switch {
 	case verdicts != nil:
 		cached := 0
@@ -264,8 +314,13 @@ func RunNode(root string, stat node.Stat, opts Options) *Result {
 // Check runs the rules and the policy over rendered objects; of opts it reads the policy,
 // the time and the namespace objects without one are deployed to.
 func Check(objs []*manifest.Object, opts Options) *Result {
+	admission := admissionStage(context.Background(), objs, opts)
 	set, findings := evaluate(objs, opts)
-	return judge(objs, set, findings, opts)
+	res := judge(objs, set, append(findings, enabled(opts, admission.findings)...), opts)
+	res.Rules = admission.rules
+	res.Errors = append(admission.errors, res.Errors...)
+	res.Notes = append(res.Notes, admission.notes...)
+	return res
 }
 
 func policyOf(opts Options) *policy.Policy {
@@ -300,7 +355,7 @@ func enabled(opts Options, fs []finding.Finding) []finding.Finding {
 func judge(objs []*manifest.Object, set *model.Set, findings []finding.Finding, opts Options) *Result {
 	p, now := policyOf(opts), nowOf(opts)
 	// Whether a finding fails closed is the catalogue's word, whatever stage made it.
-	for i, f := range findings {
+	for i, f := range findings { // (no rule of the run's own, Result.Rules, fails closed)
 		if r, ok := rules.Lookup(f.RuleID); ok && r.FailClosed {
 			findings[i].FailClosed = true
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/admissionpolicy"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
@@ -28,6 +29,7 @@ type inputFlags struct {
 	kubeVersion         string
 	render              render.Options
 	skipDirs, skipFiles []string
+	admissionPolicies   []string // check --admission-policies
 }
 
 func (f *inputFlags) register(fs *pflag.FlagSet) {
@@ -76,6 +78,9 @@ func (f *inputFlags) loadPolicy() (*policy.Policy, error) {
 		p, err = policy.Discover(".", rules.Catalogue())
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := admissionpolicy.CheckCustom(p); err != nil {
 		return nil, err
 	}
 	if f.kubeVersion != "" {
@@ -347,6 +352,7 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&writeBaseline, "write-baseline", "", "record the current findings in FILE as the baseline (and pass, unless an input fails)")
 	images.register(cmd.Flags())
 	cmd.Flags().StringVar(&diffBase, "diff-base", "", "gate the change, not the history: also check the inputs at git commit REF (exported from the repository, no checkout) and fail only on findings the working tree adds; the report lists them as new, the ones it removes as fixed, and the rendered objects added, removed and changed")
+	cmd.Flags().StringArrayVar(&in.admissionPolicies, "admission-policies", nil, "ValidatingAdmissionPolicies, their bindings and params to enforce on the checked objects, as the API server would on their creation: a file, directory or Kustomize root (repeatable); policies among the checked inputs are enforced too")
 	cmd.Flags().BoolVar(&validateOnly, "validate-only", false, "check the flags, arguments and policy, and stop (what `hook install` does with the hook's arguments)")
 	_ = cmd.Flags().MarkHidden("validate-only")
 	return cmd
@@ -362,7 +368,7 @@ func runGate(cmd *cobra.Command, paths []string, in inputFlags, p *policy.Policy
 	}
 	defer release()
 	opts := gate.Options{Paths: paths, Render: in.render, Policy: p, Offline: images.offline,
-		Images: checker, Baseline: baseline, KeepObjects: diffBase != ""}
+		Images: checker, Baseline: baseline, KeepObjects: diffBase != "", AdmissionPolicies: in.admissionPolicies}
 	res := gate.Run(cmd.Context(), opts)
 	if images.attester != nil { // made by checker, which refuses it with --offline
 		attestVerdicts(cmd.Context(), images.attester, res)

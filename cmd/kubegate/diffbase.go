@@ -74,14 +74,19 @@ func runBase(cmd *cobra.Command, ref string, opts gate.Options) (*gate.Result, s
 	if opts.Paths, err = mapPaths(opts.Paths, inside); err != nil {
 		return nil, "", err
 	}
-	// A values file outside the work tree (a CI secret) is no part of the change: both
-	// runs read it, by its absolute path (the base run is made from another directory).
-	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, func(p string) (string, error) {
+	// A values file or admission policy outside the work tree (a CI secret, the
+	// cluster's policies) is no part of the change: both runs read it, by its absolute
+	// path (the base run is made from another directory).
+	insideOrAbs := func(p string) (string, error) {
 		if in, err := inside(p); err == nil {
 			return in, nil
 		}
 		return filepath.Abs(p)
-	}); err != nil {
+	}
+	if opts.Render.ValuesFiles, err = mapPaths(opts.Render.ValuesFiles, insideOrAbs); err != nil {
+		return nil, "", err
+	}
+	if opts.AdmissionPolicies, err = mapPaths(opts.AdmissionPolicies, insideOrAbs); err != nil {
 		return nil, "", err
 	}
 	opts.KeepObjects = true

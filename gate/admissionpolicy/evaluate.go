@@ -63,11 +63,7 @@ func (ps *Policies) Evaluate(ctx context.Context, objs []*manifest.Object, opts 
 	matcher := matching.NewMatcher(ns, nil)
 	results := make([][]finding.Finding, len(objs))
 	parallel.For(len(objs), func(i int) {
-		o := objs[i]
-		if o.Released() {
-			return // not a Kubernetes object the API server would see (a config file)
-		}
-		r := newRequest(o, api, opts.Namespace)
+		r := newRequest(objs[i], api, opts.Namespace)
 		var nsObj *corev1.Namespace
 		if r.namespace != "" && !(r.gvk.Group == "" && r.gvk.Kind == "Namespace") {
 			nsObj, _ = ns.Get(r.namespace)

@@ -67,7 +67,10 @@ func (r *CustomRule) Rule() *finding.Rule {
 	}
 }
 
-var ruleIDPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+var (
+	ruleIDPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	kindPattern   = regexp.MustCompile(`^([a-z0-9.-]+/)?([A-Z][A-Za-z0-9]*|\*)$`)
+)
 
 // validateCustom checks rules.custom; the expressions are compiled by
 // gate/admissionpolicy (CheckCustom), which the policy package does not import.
@@ -101,7 +104,7 @@ func (p *Policy) validateCustom(line func(string) int, cat *finding.Catalogue) {
 			errAt("custom rule %s needs match.kinds (Deployment, apps/Deployment, or * for every object)", r.ID)
 		}
 		for _, k := range r.Match.Kinds {
-			if g, name, _ := strings.Cut(k, "/"); strings.TrimSpace(k) == "" || name == "" && g != "" || strings.ContainsAny(k, " *") && k != "*" && !strings.HasSuffix(k, "/*") {
+			if !kindPattern.MatchString(k) {
 				errAt("custom rule %s: match.kinds: want Kind, group/Kind or *, got %q", r.ID, k)
 			}
 		}

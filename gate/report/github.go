@@ -7,7 +7,6 @@ import (
 
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // GitHubAnnotations writes GitHub Actions workflow commands (`::error file=…,line=…::…`):
@@ -29,7 +28,7 @@ func GitHubAnnotations(w io.Writer, r *gate.Result, o Options) error {
 			cmd = "notice"
 		}
 		msg := f.Object.String() + ": " + f.Message
-		if rule, ok := rules.Lookup(f.RuleID); ok {
+		if rule, ok := r.Rule(f.RuleID); ok {
 			msg += "\nFix: " + rule.Fix
 		}
 		workflowCommand(&b, cmd, o.path(f.Source.File), f.Source.Line, fmt.Sprintf("kubegate %s (%s)", f.RuleID, f.Severity), msg)

@@ -11,7 +11,6 @@ import (
 	"github.com/kubegate/kubegate/gate/diff"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // JSONFinding is one finding in the JSON report. The key names are a contract: later
@@ -75,12 +74,12 @@ func NewJSONReport(r *gate.Result) JSONReport {
 		out.Notes = []string{}
 	}
 	for _, f := range r.Findings {
-		out.Findings = append(out.Findings, jsonFinding(f))
+		out.Findings = append(out.Findings, jsonFinding(r, f))
 	}
 	if d := r.Diff; d != nil {
 		out.Fixed = []JSONFinding{}
 		for _, f := range d.Fixed {
-			out.Fixed = append(out.Fixed, jsonFinding(f))
+			out.Fixed = append(out.Fixed, jsonFinding(r, f))
 		}
 		out.Diff = &JSONDiff{Base: d.Base, Objects: d.Objects}
 		for _, l := range []*[]diff.Object{&out.Diff.Added, &out.Diff.Removed, &out.Diff.Changed} {
@@ -96,13 +95,13 @@ func NewJSONReport(r *gate.Result) JSONReport {
 	return out
 }
 
-func jsonFinding(f finding.Finding) JSONFinding {
+func jsonFinding(r *gate.Result, f finding.Finding) JSONFinding {
 	jf := JSONFinding{
 		Rule: f.RuleID, Severity: f.Severity, Practices: []string{}, Refs: []string{},
 		Object: f.Object, Field: f.Field, Container: f.Container, Message: f.Message, Source: f.Source,
 		Fingerprint: f.Fingerprint, Status: f.Status,
 	}
-	if rule, ok := rules.Lookup(f.RuleID); ok {
+	if rule, ok := r.Rule(f.RuleID); ok {
 		jf.Practices = append(jf.Practices, rule.Practices...)
 		jf.Refs = append(jf.Refs, rule.Refs...)
 		jf.Fix = rule.Fix

@@ -9,7 +9,6 @@ import (
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // The JUnit XML elements GitLab and Jenkins read.
@@ -95,7 +94,7 @@ func JUnit(w io.Writer, r *gate.Result, o Options) error {
 			name += " (" + f.Field + ")"
 		}
 		c := junitCase{Name: name, Classname: "kubegate." + f.RuleID, File: o.path(f.Source.File), Line: f.Source.Line}
-		body := findingText(o, f)
+		body := findingText(r, o, f)
 		if r.Fails(f) {
 			c.Failure = &junitProblem{Message: f.Message, Type: f.Severity.String(), Body: body}
 			s.Failures++
@@ -138,11 +137,11 @@ func inputOf(o Options, s manifest.Source) string {
 }
 
 // findingText is a finding in a few plain lines: where, what, and the fix.
-func findingText(o Options, f finding.Finding) string {
+func findingText(r *gate.Result, o Options, f finding.Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n%s %s: %s: %s\n", o.at(f.Source.File, f.Source.Line),
 		strings.ToUpper(f.Severity.String()), f.RuleID, f.Object, f.Message)
-	if rule, ok := rules.Lookup(f.RuleID); ok {
+	if rule, ok := r.Rule(f.RuleID); ok {
 		fmt.Fprintf(&b, "Fix: %s\n", rule.Fix)
 	}
 	return b.String()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
-	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // Options apply to every format.
@@ -88,16 +87,16 @@ const RuleDocs = "https://github.com/kubegate/kubegate/blob/main/docs/rules.md"
 func RuleURL(id string) string { return RuleDocs + "#" + id }
 
 // firedRules are the rules of the findings, in order of first appearance.
-func firedRules(fs []finding.Finding) []*finding.Rule {
+func firedRules(r *gate.Result) []*finding.Rule {
 	var out []*finding.Rule
 	seen := map[string]bool{}
-	for _, f := range fs {
+	for _, f := range r.Findings {
 		if seen[f.RuleID] {
 			continue
 		}
 		seen[f.RuleID] = true
-		if r, ok := rules.Lookup(f.RuleID); ok {
-			out = append(out, r)
+		if rule, ok := r.Rule(f.RuleID); ok {
+			out = append(out, rule)
 		} else {
 			out = append(out, &finding.Rule{ID: f.RuleID, Title: f.RuleID, Severity: f.Severity})
 		}

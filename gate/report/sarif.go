@@ -43,7 +43,7 @@ func SARIF(w io.Writer, r *gate.Result, o Options) error {
 		})
 	}
 	index := map[string]int{}
-	for i, rule := range firedRules(r.Findings) {
+	for i, rule := range firedRules(r) {
 		index[rule.ID] = i
 		run.AddRule(rule.ID).
 			WithName(rule.Title).

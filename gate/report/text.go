@@ -75,7 +75,7 @@ func Text(w io.Writer, r *gate.Result, o Options) error {
 			b.WriteString(paint("\x1b[2m", indent+strings.Join(where, "; ")) + "\n")
 		}
 	}
-	if fired := firedRules(r.Findings); len(fired) > 0 {
+	if fired := firedRules(r); len(fired) > 0 {
 		b.WriteString("\n" + paint("\x1b[1m", "How to fix") + "\n")
 		for _, rule := range fired {
 			if rule.Fix != "" {
