@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 
 	"fmt"
 	"io"
@@ -18,31 +19,43 @@ import (
 )
 
 func newRulesCmd() *cobra.Command {
-	var format string
+	var format, config string
 	cmd := &cobra.Command{
 		Use:   "rules [ID]",
 		Short: "List every rule, or explain one",
+		Long: "List every rule: the built-in catalogue, then the custom rules of the policy file\n" +
+			"(kubegate.yaml in the working directory, or --config). The markdown format is the\n" +
+			"built-in catalogue alone (docs/rules.md).",
 		Example: "  kubegate rules\n  kubegate rules pss-privileged\n" +
 			"  kubegate rules --format markdown > docs/rules.md",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out := cmd.OutOrStdout()
-			list := rules.Catalogue().All()
+			if format == "markdown" {
+				return rulesMarkdown(out)
+			}
+			in := inputFlags{config: config}
+			p, err := in.loadPolicy()
+			if err != nil {
+				return err
+			}
+			list := slices.Clone(rules.Catalogue().All())
+			for i := range p.Rules.Custom {
+				list = append(list, p.Rules.Custom[i].Rule())
+			}
 			if len(args) == 1 {
-				r, ok := rules.Lookup(args[0])
-				if !ok {
+				i := slices.IndexFunc(list, func(r *finding.Rule) bool { return r.ID == args[0] })
+				if i < 0 {
 					ids := make([]string, len(list))
 					for i, r := range list {
 						ids[i] = r.ID
 					}
 					return fmt.Errorf("unknown rule %q%s (run `kubegate rules` for the list)", args[0], suggest.Hint(args[0], ids))
 				}
-				list = []*finding.Rule{r}
+				list = list[i : i+1]
 			}
 			switch format {
 			case "text":
-			case "markdown":
-				return rulesMarkdown(out)
 			case "json":
 				return rulesJSON(out, list, len(args) == 1)
 			default:
@@ -59,13 +72,18 @@ func newRulesCmd() *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSEVERITY\tPRACTICES\tCIS\tTITLE")
-			for _, r := range rules.Catalogue().All() {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, strings.Join(r.Practices, ","), cisIDs(r.Refs), r.Title)
+			for _, r := range list {
+				practices := strings.Join(r.Practices, ",")
+				if _, builtin := rules.Lookup(r.ID); !builtin {
+					practices = "custom"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, practices, cisIDs(r.Refs), r.Title)
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "text", "text, json, or markdown: the whole catalogue as a document (docs/rules.md)")
+	cmd.Flags().StringVar(&format, "format", "text", "text, json, or markdown: the built-in catalogue as a document (docs/rules.md)")
+	cmd.Flags().StringVar(&config, "config", "", "policy file whose custom rules to list too (default: kubegate.yaml in the working directory, if any)")
 	deprecatedAlias(cmd.Flags(), "format", "", "o", "in trivy -o names the output file; here files are written with --output FORMAT=PATH")
 	return cmd
 }
