@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	admv1 "k8s.io/api/admissionregistration/v1"
 
 	"github.com/kubegate/kubegate/gate"
+	"github.com/kubegate/kubegate/gate/admissionpolicy"
 	gen "github.com/kubegate/kubegate/gate/generate"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
@@ -18,11 +20,12 @@ import (
 func newGenerateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Generate the cluster-side configs: ImagePolicyWebhook, encryption at rest, audit policy",
+		Short: "Generate the cluster-side configs: ImagePolicyWebhook, encryption at rest, audit policy, admission policies",
 		Long: "Write the kube-apiserver configuration files the hardening guides call for, each with the\n" +
-			"flags, mounts and kubeadm patch that enable it. Generated files pass kubegate's own rules.",
+			"flags, mounts and kubeadm patch that enable it, and the ValidatingAdmissionPolicies that\n" +
+			"enforce kubegate's rules in the cluster. Generated files pass kubegate's own rules.",
 	}
-	cmd.AddCommand(newGenerateImagePolicyCmd(), newGenerateEncryptionCmd(), newGenerateAuditPolicyCmd())
+	cmd.AddCommand(newGenerateImagePolicyCmd(), newGenerateEncryptionCmd(), newGenerateAuditPolicyCmd(), newGenerateAdmissionPoliciesCmd())
 	return cmd
 }
 
@@ -258,4 +261,66 @@ func replaceFile(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+func newGenerateAdmissionPoliciesCmd() *cobra.Command {
+	var (
+		in     inputFlags
+		action string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "admission-policies",
+		Short: "ValidatingAdmissionPolicies that enforce kubegate's per-object rules in the cluster",
+		Long: "Print (or write with --out) a ValidatingAdmissionPolicy and its binding for each rule of\n" +
+			"kubegate that judges one object by itself and that the policy file enables: the cluster then\n" +
+			"refuses what CI fails (at CREATE and UPDATE). The profile and the token limit come from the\n" +
+			"policy file. Left out: the set-level rules (NetworkPolicy coverage, RBAC joins, Services and\n" +
+			"their pods, token mounts), the image rules (the registry; the ImagePolicyWebhook does those),\n" +
+			"the repository-only ones (literal Secret data, hard-coded credentials) and the Pod Security\n" +
+			"Standards, which the cluster's own Pod Security Admission enforces from the namespace labels.\n" +
+			"kubegate.dev/exempt annotations exempt nothing in the cluster. Roll out with --action Warn,\n" +
+			"then Deny. `kubegate check --admission-policies FILE` evaluates the file as the API server would.",
+		Example: "  kubegate generate admission-policies --action Warn --out kubegate-policies.yaml\n" +
+			"  kubectl apply -f kubegate-policies.yaml",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var a admv1.ValidationAction
+			switch strings.ToLower(action) {
+			case "deny":
+				a = admv1.Deny
+			case "warn":
+				a = admv1.Warn
+			case "audit":
+				a = admv1.Audit
+			default:
+				return fmt.Errorf("--action must be Deny, Warn or Audit, got %q", action)
+			}
+			p, err := in.loadPolicy()
+			if err != nil {
+				return err
+			}
+			data, err := admissionpolicy.Generate(p, a)
+			if err != nil {
+				return err
+			}
+			f := gen.File{Name: "admission policies", Data: data}
+			if err := selfCheck(f); err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err := cmd.OutOrStdout().Write(data)
+				return err
+			}
+			if err := replaceFile(out, data); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "# wrote %s: kubectl apply -f %s\n", out, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in.config, "config", "", "policy file: its profile, token limit and disabled rules (default: kubegate.yaml in the working directory, if any)")
+	cmd.Flags().StringVar(&action, "action", "Deny", "the bindings' validationActions: Deny, Warn or Audit")
+	cmd.Flags().StringVar(&out, "out", "", "file to write (default: print)")
+	return cmd
 }

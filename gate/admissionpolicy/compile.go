@@ -123,32 +123,39 @@ func (c *compiled) compile(vars []admv1.Variable, conds []admv1.MatchCondition, 
 	for i, v := range vars {
 		checked(fmt.Sprintf("spec.variables[%d].expression", i), comp.CompileAndStoreVariable(variable{v.Name, v.Expression}, opts, mode))
 	}
-	var condExprs []cel.ExpressionAccessor
-	for i := range conds {
-		e := (*matchconditions.MatchCondition)(&conds[i])
-		checked(fmt.Sprintf("spec.matchConditions[%d].expression", i), comp.CompileCELExpression(e, opts, mode))
-		condExprs = append(condExprs, e)
+	// Each list is compiled once, into its evaluator; its expressions are compiled again
+	// one by one only when it has errors, to name their lines.
+	compileList := func(field string, exprs []cel.ExpressionAccessor, o cel.OptionalVariableDeclarations) cel.ConditionEvaluator {
+		ev := comp.CompileCondition(exprs, o, mode)
+		if len(ev.CompilationErrors()) > 0 {
+			for i, e := range exprs {
+				if e != nil {
+					checked(fmt.Sprintf(field, i), comp.CompileCELExpression(e, o, mode))
+				}
+			}
+		}
+		return ev
+	}
+	if len(conds) > 0 {
+		condExprs := make([]cel.ExpressionAccessor, len(conds))
+		for i := range conds {
+			condExprs[i] = (*matchconditions.MatchCondition)(&conds[i])
+		}
+		c.matcher = matchconditions.NewMatcher(compileList("spec.matchConditions[%d].expression", condExprs, opts),
+			c.spec.FailurePolicy, "policy", "validate", c.name)
 	}
 	valExprs := make([]cel.ExpressionAccessor, len(vals))
 	msgExprs := make([]cel.ExpressionAccessor, len(vals))
 	for i, v := range vals {
 		valExprs[i] = boolExpr(v.Expression)
-		checked(fmt.Sprintf("spec.validations[%d].expression", i), comp.CompileCELExpression(valExprs[i], opts, mode))
 		if v.MessageExpression != "" {
 			msgExprs[i] = stringExpr(v.MessageExpression)
-			checked(fmt.Sprintf("spec.validations[%d].messageExpression", i), comp.CompileCELExpression(msgExprs[i], msgOpts, mode))
 		}
 		c.validations = append(c.validations, validation{Validation: v, field: fieldOf(v.Expression)})
 	}
-	if failed {
-		return false
-	}
-	if len(condExprs) > 0 {
-		c.matcher = matchconditions.NewMatcher(comp.CompileCondition(condExprs, opts, mode), c.spec.FailurePolicy, "policy", "validate", c.name)
-	}
-	c.filter = comp.CompileCondition(valExprs, opts, mode)
-	c.messages = comp.CompileCondition(msgExprs, msgOpts, mode)
-	return true
+	c.filter = compileList("spec.validations[%d].expression", valExprs, opts)
+	c.messages = compileList("spec.validations[%d].messageExpression", msgExprs, msgOpts)
+	return !failed
 }
 
 // policyRule describes validation i of a policy for the reports.

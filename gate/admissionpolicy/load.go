@@ -27,6 +27,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
+	"github.com/kubegate/kubegate/internal/parallel"
 )
 
 const group = "admissionregistration.k8s.io"
@@ -66,8 +67,13 @@ type binding struct {
 func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manifest.Error) {
 	ps := &Policies{params: newParamIndex(objs, defaultNamespace)}
 	var errs []*manifest.Error
-	byName, broken := map[string]*compiled{}, map[string]bool{}
+	type source struct {
+		p   *admv1.ValidatingAdmissionPolicy
+		obj *manifest.Object
+	}
+	var sources []source
 	var bindings []*binding
+	defined := map[string]*manifest.Object{}
 	for _, o := range objs {
 		if !IsPolicyKind(o) {
 			continue
@@ -83,19 +89,12 @@ func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manif
 				errs = append(errs, err)
 				continue
 			}
-			if prev := byName[p.Name]; prev != nil {
-				errs = append(errs, errAt(o, "metadata.name", "ValidatingAdmissionPolicy %q is defined twice (first at %s)", p.Name, prev.obj.Source))
+			if prev := defined[p.Name]; prev != nil {
+				errs = append(errs, errAt(o, "metadata.name", "ValidatingAdmissionPolicy %q is defined twice (first at %s)", p.Name, prev.Source))
 				continue
 			}
-			c, cerrs := compilePolicy(&p, o)
-			errs = append(errs, cerrs...)
-			if c == nil {
-				broken[p.Name] = true // its errors say why; its bindings need not
-			} else {
-				byName[p.Name] = c
-				ps.policies = append(ps.policies, c)
-				ps.Rules = append(ps.Rules, c.rules...)
-			}
+			defined[p.Name] = o
+			sources = append(sources, source{&p, o})
 		case "ValidatingAdmissionPolicyBinding":
 			var b admv1.ValidatingAdmissionPolicyBinding
 			if err := fromTree(o, &b); err != nil {
@@ -105,6 +104,22 @@ func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manif
 			defaultBinding(&b)
 			bindings = append(bindings, &binding{&b, o})
 		}
+	}
+	// Compiling is most of the cost of a policy (a CEL environment of its own, its
+	// expressions parsed and checked): on every core.
+	compiledOnes := make([]*compiled, len(sources))
+	compileErrs := make([][]*manifest.Error, len(sources))
+	parallel.For(len(sources), func(i int) { compiledOnes[i], compileErrs[i] = compilePolicy(sources[i].p, sources[i].obj) })
+	byName, broken := map[string]*compiled{}, map[string]bool{}
+	for i, c := range compiledOnes {
+		errs = append(errs, compileErrs[i]...)
+		if c == nil {
+			broken[sources[i].p.Name] = true // its errors say why; its bindings need not
+			continue
+		}
+		byName[c.name] = c
+		ps.policies = append(ps.policies, c)
+		ps.Rules = append(ps.Rules, c.rules...)
 	}
 	names := make([]string, 0, len(byName))
 	for n := range byName {
