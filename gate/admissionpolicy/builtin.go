@@ -57,7 +57,9 @@ var podVariables = []admv1.Variable{
 		"has(variables.podSpec.securityContext.windowsOptions.hostProcess) && variables.podSpec.securityContext.windowsOptions.hostProcess == true)"},
 }
 
-func fixed(expr string) func(*policy.Policy) string { return func(*policy.Policy) string { return expr } }
+func fixed(expr string) func(*policy.Policy) string {
+	return func(*policy.Policy) string { return expr }
+}
 
 // verbsOn is a CEL test that a role rule r grants one of verbs on resource (a
 // subresource, "pods/exec"), as rules.grants reads it.
