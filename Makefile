@@ -15,7 +15,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN     := bin/kubegate
 PKGS    := ./...
 
-.PHONY: all build test bench perf bench-webhook bench-verdicts lint demo fuzz crosscheck release-check clean
+.PHONY: all build test bench perf bench-webhook bench-verdicts bench-admission lint demo fuzz crosscheck release-check clean
 
 # Tools the tests run, installed through the Go module proxy into .cache/bin once. The
 # cosign CLI is the one the GitHub Action verifies releases with; its version is go.mod's
@@ -66,6 +66,11 @@ bench-webhook:
 ## review of an unseen image), medians of interleaved rounds: make bench-verdicts ROUNDS=7
 bench-verdicts:
 	./scripts/bench-verdicts.sh $(ROUNDS)
+
+## bench-admission: what ten ValidatingAdmissionPolicies cost a check (--admission-policies),
+## medians of interleaved rounds: make bench-admission [ROUNDS=15] [INPUT="files"]
+bench-admission:
+	./scripts/bench-admission.sh $(ROUNDS) $(INPUT)
 
 ## lint: formatting and vet.
 lint:
