@@ -44,10 +44,14 @@ done | awk '
       printf "%-8s base %6.1f ms  head %6.1f ms  head/base %.2f (median of the rounds'"'"' ratios)\n", what, median(t["base " what]), median(t["head " what]), median(r[what])
     }
   }'
-if command -v /usr/bin/time >/dev/null; then # one run each: memory varies little between runs
+if command -v /usr/bin/time >/dev/null; then # the median of 5 interleaved runs each: a single run varies by ±5 MiB
   rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+  med5() { sort -n | sed -n 3p; }
   for format in text json; do
-    echo "peak RSS check --format $format  base $(( $(rss "$work/base-kubegate" check --offline --format $format "${inputs[@]}") / 1024 )) MiB  head $(( $(rss "$work/head-kubegate" check --offline --format $format "${inputs[@]}") / 1024 )) MiB"
+    for _ in 1 2 3 4 5; do
+      echo "$(rss "$work/base-kubegate" check --offline --format $format "${inputs[@]}") $(rss "$work/head-kubegate" check --offline --format $format "${inputs[@]}")"
+    done > "$work/rss"
+    echo "peak RSS check --format $format  base $(( $(cut -d' ' -f1 "$work/rss" | med5) / 1024 )) MiB  head $(( $(cut -d' ' -f2 "$work/rss" | med5) / 1024 )) MiB (medians of 5)"
   done
 fi
 echo "($rounds interleaved rounds, medians of whole-process wall time; base $base; input ${inputs[*]:0:3}$([ ${#inputs[@]} -gt 3 ] && echo " …"))"

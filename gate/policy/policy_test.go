@@ -144,6 +144,13 @@ func TestParseErrorsNameTheLine(t *testing.T) {
 		{"exemption bad date", "exemptions:\n  - rule: pss-privileged\n    expires: next week\n", "p.yaml:5: expires: want a date like 2027-01-31"},
 		{"exemption matching no rule", "exemptions:\n  - rule: psp-*\n    owner: me\n    reason: r\n    expires: 2027-01-01\n", `p.yaml:4: exemption rule "psp-*" matches no rule`},
 		{"wrong kind", "kind: Config\n", `p.yaml:2: kind must be Policy, got "Config"`},
+		{"custom rule without expression", "rules:\n  custom:\n    - id: team\n      title: T\n      match: {kinds: [Deployment]}\n", "p.yaml:5: custom rule team needs an expression"},
+		{"custom rule bad id", "rules:\n  custom:\n    - id: Team_Label\n      title: T\n      match: {kinds: [Deployment]}\n      expression: \"true\"\n", `p.yaml:5: custom rule id "Team_Label": want kebab-case`},
+		{"custom rule bad kind", "rules:\n  custom:\n    - id: team\n      title: T\n      match: {kinds: [deployments]}\n      expression: \"true\"\n", `p.yaml:5: custom rule team: match.kinds: want Kind, group/Kind or *, got "deployments"`},
+		{"custom rule twice", "rules:\n  custom:\n    - {id: team, title: T, match: {kinds: ['*']}, expression: \"true\"}\n    - {id: team, title: T, match: {kinds: ['*']}, expression: \"true\"}\n", `p.yaml:6: custom rule id "team" is used twice`},
+		{"custom rule unknown key", "rules:\n  custom:\n    - id: team\n      expresion: \"true\"\n", `p.yaml:6: unknown key "expresion" (in a custom rule) (did you mean expression?)`},
+		{"admission action", "rules:\n  settings:\n    admissionPolicyActions: {Block: high}\n", `p.yaml:5: admissionPolicyActions: want Deny, Warn or Audit (a binding's validationActions), got "Block"`},
+		{"admission severity", "rules:\n  settings:\n    admissionPolicyActions: {Warn: loud}\n", `p.yaml:5: unknown severity "loud"`},
 		{"not YAML", "- a\n", "p.yaml:3: did not find expected key"},
 		{"unknown settings key", "rules:\n  settings:\n    maxTokenTTL: 600\n", `p.yaml:5: unknown key "maxTokenTTL" (in rules.settings)`},
 		{"short token lifetime", "rules:\n  settings:\n    maxTokenExpirationSeconds: 60\n", "p.yaml:5: maxTokenExpirationSeconds must be at least 600"},
@@ -446,5 +453,35 @@ func TestEnvKeysAreReadWhenImagesAreChecked(t *testing.T) {
 	t.Setenv("KUBEGATE_TEST_KEY", string(pem))
 	if err := p.CheckEnvKeys(); err != nil {
 		t.Errorf("a PEM key: %v", err)
+	}
+}
+
+// Custom rules and admission policies' validations are rules the policy may name: in
+// rules.disable, rules.severity and exemptions.
+func TestCustomAndAdmissionRulesAreNamed(t *testing.T) {
+	body := `apiVersion: kubegate.dev/v1alpha1
+kind: Policy
+rules:
+  custom:
+    - id: require-team-label
+      title: Deployments name their team
+      match: {kinds: [apps/Deployment]}
+      expression: "has(object.metadata.labels)"
+  disable: [vap:replicas/0]
+  severity: {require-team-label: low, "vap:replicas/1": critical}
+exemptions:
+  - {rule: "require-*", owner: me, reason: r, expires: 2027-01-01}
+  - {rule: "vap:replicas/*", owner: me, reason: r, expires: 2027-01-01}
+`
+	p, err := Parse([]byte(body), "p.yaml", testCatalogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Rules.Custom[0]
+	if r.Line != 5 || r.ExpressionLine != 8 || r.SeverityOrDefault() != finding.Medium || !r.Match.Matches("apps", "Deployment") || r.Match.Matches("", "Deployment") {
+		t.Errorf("custom rule read as %+v", r)
+	}
+	if p.Enabled("vap:replicas/0") || !p.Enabled("vap:replicas/1") {
+		t.Error("rules.disable does not disable an admission policy's validation")
 	}
 }
