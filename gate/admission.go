@@ -63,7 +63,8 @@ func admissionStage(ctx context.Context, objs []*manifest.Object, opts Options) 
 	actions := p.Rules.Settings.AdmissionPolicyActions
 	// The API server never sees a configuration file (a KubeletConfiguration).
 	objs = slices.DeleteFunc(slices.Clone(objs), model.ConfigKind)
-	out.findings = ps.Evaluate(ctx, objs, admissionpolicy.Options{
+	var notes []string
+	out.findings, notes = ps.Evaluate(ctx, objs, admissionpolicy.Options{
 		Namespace: opts.Render.Namespace,
 		Severity: func(a admv1.ValidationAction) finding.Severity {
 			if s, ok := actions[string(a)]; ok {
@@ -73,6 +74,7 @@ func admissionStage(ctx context.Context, objs []*manifest.Object, opts Options) 
 		},
 	})
 	out.rules = ps.Rules
+	out.notes = append(out.notes, notes...)
 	return out
 }
 

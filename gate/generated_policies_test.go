@@ -40,7 +40,8 @@ func compareGenerated(t *testing.T, name string, objs []*manifest.Object, ps *ad
 	}
 	want := verdictPairs(ids, refs)
 	ids, refs = nil, nil
-	for _, f := range ps.Evaluate(context.Background(), slices.DeleteFunc(slices.Clone(objs), model.ConfigKind), admissionpolicy.Options{Namespace: namespace}) {
+	fs, _ := ps.Evaluate(context.Background(), slices.DeleteFunc(slices.Clone(objs), model.ConfigKind), admissionpolicy.Options{Namespace: namespace})
+	for _, f := range fs {
 		policyName, _, _ := strings.Cut(strings.TrimPrefix(f.RuleID, "vap:"), "/")
 		id, ok := admissionpolicy.RuleOfPolicy(policyName)
 		if !ok {

@@ -51,7 +51,11 @@ func TestDocumentationExamples(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("errors: %v", errs)
 	}
-	got := verdicts(ps.Evaluate(context.Background(), objs, Options{}))
+	fs, notes := ps.Evaluate(context.Background(), objs, Options{})
+	if len(notes) > 0 {
+		t.Errorf("notes: %v", notes)
+	}
+	got := verdicts(fs)
 	want := []string{
 		// demo-policy: at most 5 replicas in namespaces labelled environment: test.
 		"vap:demo-policy.example.com/0 | high | Deployment test/large | objects.yaml:52 | failed expression: object.spec.replicas <= 5 (ValidatingAdmissionPolicy demo-policy.example.com, binding demo-binding-test.example.com: Deny)",
@@ -94,5 +98,23 @@ func TestLoadErrors(t *testing.T) {
 	// The policies with errors are left out: the errors fail the run.
 	if len(ps.policies) != 1 || ps.policies[0].name != "needs-params" || len(ps.policies[0].bindings) != 0 {
 		t.Errorf("policies kept: %+v", ps.policies)
+	}
+}
+
+// A binding that selects namespaces by label cannot tell what an unknown namespace is
+// labelled: the run says so rather than pass in silence.
+func TestUnknownNamespaceIsNoted(t *testing.T) {
+	objs := read(t, filepath.Join("testdata", "docs", "replicas.yaml"))
+	for _, d := range manifest.Decode([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 9}\n"), manifest.Source{File: "web.yaml"}) {
+		objs = append(objs, d.Objects...)
+	}
+	ps, errs := Load(objs, "")
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	fs, notes := ps.Evaluate(context.Background(), objs[len(objs)-1:], Options{})
+	want := "admission policies: demo-policy.example.com selects namespaces by label, and namespace shop is not among the inputs: 1 objects there were judged as if it had no label but kubernetes.io/metadata.name; add the Namespace objects to the inputs or to --admission-policies"
+	if len(fs) != 0 || len(notes) != 1 || notes[0] != want {
+		t.Errorf("findings %v, notes %q", fs, notes)
 	}
 }

@@ -50,18 +50,20 @@ func DefaultSeverity(a admv1.ValidationAction) finding.Severity {
 // Evaluate judges every object of objs (the checked inputs) against the policies as the
 // API server would judge its CREATE, and against the custom rules: one finding per
 // validation that denies it (per binding), per custom rule it fails, and per policy that
-// could not be applied to it with failurePolicy Fail.
-func (ps *Policies) Evaluate(ctx context.Context, objs []*manifest.Object, opts Options) []finding.Finding {
+// could not be applied to it with failurePolicy Fail. The notes say which policies
+// selected namespaces by labels CI does not know.
+func (ps *Policies) Evaluate(ctx context.Context, objs []*manifest.Object, opts Options) ([]finding.Finding, []string) {
 	if ps.Empty() {
-		return nil
+		return nil, nil
 	}
 	if opts.Severity == nil {
 		opts.Severity = DefaultSeverity
 	}
 	api := ps.params.api
-	ns := newNamespaces(objs)
+	ns := newNamespaces(append(slices.Clip(ps.params.objs), objs...))
 	matcher := matching.NewMatcher(ns, nil)
 	results := make([][]finding.Finding, len(objs))
+	unknown := make([][]string, len(objs)) // policies that selected by the labels of an unknown namespace
 	parallel.For(len(objs), func(i int) {
 		r := newRequest(objs[i], api, opts.Namespace)
 		var nsObj *corev1.Namespace
@@ -70,12 +72,43 @@ func (ps *Policies) Evaluate(ctx context.Context, objs []*manifest.Object, opts 
 		}
 		for _, c := range ps.policies {
 			results[i] = append(results[i], ps.evaluatePolicy(ctx, c, r, matcher, nsObj, opts)...)
+			if r.namespace != "" && !ns.known(r.namespace) && c.selectsNamespaces() {
+				unknown[i] = append(unknown[i], c.name)
+			}
 		}
 		for _, c := range ps.custom {
 			results[i] = append(results[i], c.evaluateCustom(ctx, r, nsObj)...)
 		}
 	})
-	return slices.Concat(results...)
+	var notes []string
+	for _, c := range ps.policies {
+		var spaces []string
+		n := 0
+		for i, names := range unknown {
+			if slices.Contains(names, c.name) {
+				n++
+				if ns := newRequest(objs[i], api, opts.Namespace).namespace; !slices.Contains(spaces, ns) {
+					spaces = append(spaces, ns)
+				}
+			}
+		}
+		if n > 0 {
+			slices.Sort(spaces)
+			notes = append(notes, fmt.Sprintf("admission policies: %s selects namespaces by label, and namespace %s is not among the inputs: "+
+				"%d objects there were judged as if it had no label but kubernetes.io/metadata.name; add the Namespace objects to the inputs or to --admission-policies",
+				c.name, strings.Join(spaces, ", "), n))
+		}
+	}
+	return slices.Concat(results...), notes
+}
+
+// selectsNamespaces says whether the policy or one of its bindings selects namespaces by
+// label.
+func (c *compiled) selectsNamespaces() bool {
+	selects := func(m *admv1.MatchResources) bool {
+		return m != nil && m.NamespaceSelector != nil && (len(m.NamespaceSelector.MatchLabels) > 0 || len(m.NamespaceSelector.MatchExpressions) > 0)
+	}
+	return selects(c.spec.MatchConstraints) || slices.ContainsFunc(c.bindings, func(b *binding) bool { return selects(b.Spec.MatchResources) })
 }
 
 // evaluatePolicy is the validating plugin's dispatch of one policy (dispatcher.go):

@@ -195,13 +195,14 @@ var objectInterfaces = admission.NewObjectInterfacesFromScheme(runtime.NewScheme
 
 // paramIndex finds the params a binding names among the inputs.
 type paramIndex struct {
+	objs             []*manifest.Object            // what Load read: params, definitions, namespaces
 	byKind           map[string][]*manifest.Object // apiVersion + "/" + kind
 	api              *apiIndex
 	defaultNamespace string
 }
 
 func newParamIndex(objs []*manifest.Object, namespace string) *paramIndex {
-	x := &paramIndex{byKind: map[string][]*manifest.Object{}, api: newAPIIndex(objs), defaultNamespace: namespace}
+	x := &paramIndex{objs: objs, byKind: map[string][]*manifest.Object{}, api: newAPIIndex(objs), defaultNamespace: namespace}
 	for _, o := range objs {
 		k := o.APIVersion + "/" + o.Kind
 		x.byKind[k] = append(x.byKind[k], o)
