@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -207,11 +208,15 @@ func Run(ctx context.Context, opts Options) *Result {
 		opts.Render.Settle = keepTrees
 	}
 	var spool *spooled
-	if !keep && slices.Contains(opts.Paths, "-") && opts.Render.Stdin != nil {
+	if !keep && slices.Contains(opts.Paths, "-") {
 		// Read once more if it holds admission policies; without a place to keep a
 		// copy, every tree is kept from the start.
+		in := opts.Render.Stdin
+		if in == nil {
+			in = os.Stdin
+		}
 		var err error
-		if spool, err = newSpool(opts.Render.Stdin); err != nil {
+		if spool, err = newSpool(in); err != nil {
 			keep, opts.Render.Settle = true, keepTrees
 		} else {
 			opts.Render.Stdin = spool

@@ -306,6 +306,9 @@ func newCheckCmd() *cobra.Command {
 				}
 				p.Profile = policy.Profile(profile)
 			}
+			if slices.Contains(in.admissionPolicies, "-") {
+				return errors.New("--admission-policies -: name the files or directories of the policies (standard input is for the objects to check)")
+			}
 			if diffBase != "" {
 				if slices.Contains(args, "-") {
 					return errors.New("--diff-base compares two commits' files; standard input (-) has no base: name the files")
