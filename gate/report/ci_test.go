@@ -250,3 +250,36 @@ func TestWriteUnknownFormat(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// The rules a run makes of admission policies and custom rules are described like the
+// catalogue's: SARIF's rule descriptors (valid against the schema), JSON's fix and refs.
+func TestRunOwnRulesAreDescribed(t *testing.T) {
+	r := result()
+	r.Errors = nil
+	r.Rules = []*finding.Rule{{ID: "vap:replicas/0", Title: "ValidatingAdmissionPolicy replicas: at most 5", Severity: finding.High,
+		Refs: []string{"policies/replicas.yaml:14"}, Fix: "Change the object so that `object.spec.replicas <= 5` holds."}}
+	r.Findings = append(r.Findings, finding.Finding{RuleID: "vap:replicas/0", Severity: finding.High,
+		Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
+		Field:   "spec.replicas", Message: "failed expression: object.spec.replicas <= 5 (ValidatingAdmissionPolicy replicas, binding b: Deny)",
+		Source:  manifest.Source{File: "base/d.yaml", Line: 7}, Fingerprint: "fp-vap"})
+	out := write(t, "sarif", r, Options{Version: "v1.2.3"})
+	schematest.Validate(t, "sarif-schema-2.1.0.json", out, false)
+	for _, want := range []string{`"id": "vap:replicas/0"`, `"text": "ValidatingAdmissionPolicy replicas: at most 5"`, `"helpUri": "` + AdmissionPolicyDocs + `"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("SARIF lacks %s", want)
+		}
+	}
+	var doc struct {
+		Findings []struct {
+			Rule, Fix string
+			Refs      []string
+		}
+	}
+	if err := json.Unmarshal(write(t, "json", r, Options{}), &doc); err != nil {
+		t.Fatal(err)
+	}
+	f := doc.Findings[len(doc.Findings)-1]
+	if f.Rule != "vap:replicas/0" || !slices.Equal(f.Refs, []string{"policies/replicas.yaml:14"}) || !strings.HasPrefix(f.Fix, "Change the object so that") {
+		t.Errorf("JSON finding %+v", f)
+	}
+}

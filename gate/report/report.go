@@ -13,6 +13,7 @@ import (
 
 	"github.com/kubegate/kubegate/gate"
 	"github.com/kubegate/kubegate/gate/finding"
+	"github.com/kubegate/kubegate/gate/rules"
 )
 
 // Options apply to every format.
@@ -82,9 +83,18 @@ func startLine(n int) int { return max(n, 1) }
 // RuleDocs is where each rule is documented (helpUri in SARIF, links in the summary).
 const RuleDocs = "https://github.com/kubegate/kubegate/blob/main/docs/rules.md"
 
-// ruleURL links to the rule's section of the rule docs.
-// RuleURL is the documentation of one rule.
-func RuleURL(id string) string { return RuleDocs + "#" + id }
+// AdmissionPolicyDocs documents the rules a run makes of admission policies and custom
+// rules (vap:…, rules.custom), which the catalogue's document does not hold.
+const AdmissionPolicyDocs = "https://github.com/kubegate/kubegate/blob/main/README.md#admission-policies-validatingadmissionpolicy-and-custom-cel-rules"
+
+// RuleURL is the documentation of one rule: its section of the rule docs, or for a rule
+// of the run's own, how admission policies and custom rules work.
+func RuleURL(id string) string {
+	if _, builtin := rules.Lookup(id); !builtin {
+		return AdmissionPolicyDocs
+	}
+	return RuleDocs + "#" + id
+}
 
 // firedRules are the rules of the findings, in order of first appearance.
 func firedRules(r *gate.Result) []*finding.Rule {
