@@ -259,9 +259,9 @@ func TestRunOwnRulesAreDescribed(t *testing.T) {
 	r.Rules = []*finding.Rule{{ID: "vap:replicas/0", Title: "ValidatingAdmissionPolicy replicas: at most 5", Severity: finding.High,
 		Refs: []string{"policies/replicas.yaml:14"}, Fix: "Change the object so that `object.spec.replicas <= 5` holds."}}
 	r.Findings = append(r.Findings, finding.Finding{RuleID: "vap:replicas/0", Severity: finding.High,
-		Object:  manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
-		Field:   "spec.replicas", Message: "failed expression: object.spec.replicas <= 5 (ValidatingAdmissionPolicy replicas, binding b: Deny)",
-		Source:  manifest.Source{File: "base/d.yaml", Line: 7}, Fingerprint: "fp-vap"})
+		Object: manifest.Ref{APIVersion: "apps/v1", Kind: "Deployment", Name: "d"},
+		Field:  "spec.replicas", Message: "failed expression: object.spec.replicas <= 5 (ValidatingAdmissionPolicy replicas, binding b: Deny)",
+		Source: manifest.Source{File: "base/d.yaml", Line: 7}, Fingerprint: "fp-vap"})
 	out := write(t, "sarif", r, Options{Version: "v1.2.3"})
 	schematest.Validate(t, "sarif-schema-2.1.0.json", out, false)
 	for _, want := range []string{`"id": "vap:replicas/0"`, `"text": "ValidatingAdmissionPolicy replicas: at most 5"`, `"helpUri": "` + AdmissionPolicyDocs + `"`} {
