@@ -118,3 +118,84 @@ func TestUnknownNamespaceIsNoted(t *testing.T) {
 		t.Errorf("findings %v, notes %q", fs, notes)
 	}
 }
+
+// Params selected by label in the namespace of each object, as the plugin's
+// CollectParams finds them: every param judges, a missing one follows
+// parameterNotFoundAction.
+func TestParamsBySelector(t *testing.T) {
+	text := func(action string) string {
+		return `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: replica-limits}
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: "object.spec.replicas <= int(params.data.max)"
+    messageExpression: "'at most ' + params.data.max + ' replicas (' + params.metadata.name + ')'"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: replica-limits}
+spec:
+  policyName: replica-limits
+  validationActions: [Deny]
+  paramRef:
+    selector: {matchLabels: {limits: replicas}}
+    parameterNotFoundAction: ` + action + `
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: limit, namespace: team-a, labels: {limits: replicas}}
+data: {max: "3"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: loose, namespace: team-c, labels: {limits: replicas}}
+data: {max: "10"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: strict, namespace: team-c, labels: {limits: replicas}}
+data: {max: "2"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unlabelled, namespace: team-b}
+data: {max: "1"}
+`
+	}
+	deployments := ""
+	for _, ns := range []string{"team-a", "team-b", "team-c"} {
+		deployments += "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: " + ns + "}\nspec: {replicas: 5}\n"
+	}
+	for action, want := range map[string][]string{
+		"Deny": {
+			"vap:replica-limits | high | Deployment team-b/web | objects.yaml:7 | ValidatingAdmissionPolicy replica-limits could not be applied (failurePolicy Fail denies): failed to configure binding replica-limits: no params found for policy binding with `Deny` parameterNotFoundAction (ConfigMap selected by limits=replicas in namespace \"team-b\" is not among the inputs)",
+			"vap:replica-limits/0 | high | Deployment team-a/web | objects.yaml:5 | at most 3 replicas (limit) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
+			"vap:replica-limits/0 | high | Deployment team-c/web | objects.yaml:15 | at most 2 replicas (strict) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
+		},
+		"Allow": {
+			"vap:replica-limits/0 | high | Deployment team-a/web | objects.yaml:5 | at most 3 replicas (limit) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
+			"vap:replica-limits/0 | high | Deployment team-c/web | objects.yaml:15 | at most 2 replicas (strict) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
+		},
+	} {
+		var objs, checked []*manifest.Object
+		for _, d := range manifest.Decode([]byte(text(action)), manifest.Source{File: "policy.yaml"}) {
+			objs = append(objs, d.Objects...)
+		}
+		for _, d := range manifest.Decode([]byte(deployments), manifest.Source{File: "objects.yaml"}) {
+			checked = append(checked, d.Objects...)
+		}
+		ps, errs := Load(append(objs, checked...), "")
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		fs, _ := ps.Evaluate(context.Background(), checked, Options{})
+		if got := verdicts(fs); !slices.Equal(got, want) {
+			t.Errorf("parameterNotFoundAction %s: got\n%s\nwant\n%s", action, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
