@@ -173,7 +173,7 @@ data: {max: "1"}
 	}
 	for action, want := range map[string][]string{
 		"Deny": {
-			"vap:replica-limits | high | Deployment team-b/web | objects.yaml:7 | ValidatingAdmissionPolicy replica-limits could not be applied (failurePolicy Fail denies): failed to configure binding replica-limits: no params found for policy binding with `Deny` parameterNotFoundAction (ConfigMap selected by limits=replicas in namespace \"team-b\" is not among the inputs)",
+			"vap:replica-limits | high | Deployment team-b/web | objects.yaml:7 | ValidatingAdmissionPolicy replica-limits with binding replica-limits could not be applied (failurePolicy Fail denies): failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction (ConfigMap selected by limits=replicas in namespace \"team-b\" is not among the inputs)",
 			"vap:replica-limits/0 | high | Deployment team-a/web | objects.yaml:5 | at most 3 replicas (limit) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
 			"vap:replica-limits/0 | high | Deployment team-c/web | objects.yaml:15 | at most 2 replicas (strict) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
 		},

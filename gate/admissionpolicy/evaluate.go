@@ -122,12 +122,13 @@ func (ps *Policies) evaluatePolicy(ctx context.Context, c *compiled, r *request,
 		if *c.spec.FailurePolicy == admv1.Ignore {
 			return
 		}
-		what := "policy"
+		// The API server's words ("failed to configure binding: …"), with the binding named.
+		what, msg := "ValidatingAdmissionPolicy "+c.name, "failed to configure policy: "
 		if b != nil {
-			what = "binding " + b.Name
+			what, msg = fmt.Sprintf("ValidatingAdmissionPolicy %s with binding %s", c.name, b.Name), "failed to configure binding: "
 		}
 		f := finding.Finding{RuleID: ConfigRuleID(c.name), Severity: opts.Severity(admv1.Deny), Object: r.obj.Ref(), Source: r.obj.Source,
-			Message: fmt.Sprintf("ValidatingAdmissionPolicy %s could not be applied (failurePolicy Fail denies): failed to configure %s: %v", c.name, what, err)}
+			Message: fmt.Sprintf("%s could not be applied (failurePolicy Fail denies): %s%v", what, msg, err)}
 		if b != nil {
 			f.Subject = b.Name
 		}

@@ -11,6 +11,9 @@ import (
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kschema "k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/cel"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/generic"
@@ -19,6 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
 	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/apiserver/pkg/warning"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubegate/kubegate/gate/manifest"
 )
@@ -75,12 +79,42 @@ type annotated struct {
 
 func (a *annotated) AddAnnotation(k, v string) error { a.annotations[k] = v; return nil }
 
+var notAmongInputs = regexp.MustCompile(` \([^()]* is not among the inputs\)$`)
+
 var pluginPrefix = regexp.MustCompile(`^.*(denied request|with binding '[^']*'): `)
 
-// viaPlugin is the validating plugin's dispatch of one request.
-func viaPlugin(t *testing.T, c *compiled, p *admv1.ValidatingAdmissionPolicy, r *request, ns *namespaces) recorded {
+// paramInformer serves params to the plugin from objects, as a synced informer would.
+type paramInformer struct{ lister cache.GenericLister }
+
+func (p paramInformer) Informer() cache.SharedIndexInformer { return synced{} }
+func (p paramInformer) Lister() cache.GenericLister         { return p.lister }
+
+// synced is an informer that has synced; the plugin asks it nothing else.
+type synced struct{ cache.SharedIndexInformer }
+
+func (synced) HasSynced() bool { return true }
+
+func newParamInformer(t *testing.T, params []*manifest.Object) paramInformer {
+	t.Helper()
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	for _, o := range params {
+		if o.Kind != "ConfigMap" {
+			continue
+		}
+		if err := indexer.Add(&unstructured.Unstructured{Object: o.Raw()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return paramInformer{cache.NewGenericLister(indexer, kschema.GroupResource{Resource: "configmaps"})}
+}
+
+// viaPlugin is the validating plugin's dispatch of one request; params are ConfigMaps.
+func viaPlugin(t *testing.T, c *compiled, p *admv1.ValidatingAdmissionPolicy, r *request, ns *namespaces, params ...*manifest.Object) recorded {
 	t.Helper()
 	hook := validating.PolicyHook{Policy: p, Evaluator: pluginValidator(t, p)}
+	if p.Spec.ParamKind != nil {
+		hook.ParamInformer, hook.ParamScope = newParamInformer(t, params), meta.RESTScopeNamespace
+	}
 	for _, b := range c.bindings {
 		hook.Bindings = append(hook.Bindings, b.ValidatingAdmissionPolicyBinding)
 	}
@@ -107,6 +141,17 @@ func viaPlugin(t *testing.T, c *compiled, p *admv1.ValidatingAdmissionPolicy, r 
 	return out
 }
 
+// same says whether kubegate's record is the plugin's. The plugin refuses a request with
+// its first denying decision only, where kubegate reports each (one finding per
+// validation and param): kubegate must deny when the plugin does, with the plugin's
+// message among its own, and warn and audit alike.
+func same(got, want recorded) bool {
+	sorted := func(l []string) []string { return slices.Sorted(slices.Values(l)) }
+	return (len(got.deny) > 0) == (len(want.deny) > 0) && len(want.deny) <= 1 &&
+		(len(want.deny) == 0 || slices.Contains(got.deny, want.deny[0])) &&
+		slices.Equal(sorted(got.warn), sorted(want.warn)) && slices.Equal(sorted(got.audit), sorted(want.audit))
+}
+
 // viaKubegate is kubegate's evaluation of the same request, as the same record.
 func viaKubegate(ps *Policies, r *request, ns *namespaces, m *matching.Matcher) recorded {
 	var nsObj *corev1.Namespace
@@ -116,8 +161,8 @@ func viaKubegate(ps *Policies, r *request, ns *namespaces, m *matching.Matcher) 
 	var out recorded
 	for _, f := range ps.evaluatePolicy(context.Background(), ps.policies[0], r, m, nsObj, Options{Severity: DefaultSeverity}) {
 		// A policy that could not be configured denies whatever the binding's actions.
-		if msg, ok := strings.CutPrefix(f.Message, fmt.Sprintf("ValidatingAdmissionPolicy %s could not be applied (failurePolicy Fail denies): ", ps.policies[0].name)); ok {
-			out.deny = append(out.deny, msg)
+		if _, msg, ok := strings.Cut(f.Message, " could not be applied (failurePolicy Fail denies): "); ok {
+			out.deny = append(out.deny, notAmongInputs.ReplaceAllString(msg, "")) // kubegate's word on why, after the plugin's
 			continue
 		}
 		msg, actions, _ := strings.Cut(f.Message, " (ValidatingAdmissionPolicy ")
@@ -231,7 +276,7 @@ spec:
 					for _, o := range objs {
 						r := newRequest(o, ps.params.api, "")
 						want, got := viaPlugin(t, ps.policies[0], &p, r, ns), viaKubegate(ps, r, ns, m)
-						if !slices.Equal(got.deny, want.deny) || !slices.Equal(got.warn, want.warn) || !slices.Equal(got.audit, want.audit) {
+						if !same(got, want) {
 							t.Errorf("%s, failurePolicy %s, %s, binding %s, %s:\n got  %+v\n want %+v", name, failure, actions, bname, o.Ref(), got, want)
 						}
 						checked++
@@ -241,6 +286,97 @@ spec:
 		}
 	}
 	if checked < 500 {
+		t.Fatalf("only %d verdicts compared", checked)
+	}
+}
+
+// Params, by name and by selector, present and missing, with parameterNotFoundAction
+// Deny and Allow: kubegate's verdict is the plugin's.
+func TestParamParityWithPlugin(t *testing.T) {
+	objs := read(t, "testdata/parity/objects.yaml")
+	params := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: limit, namespace: test, labels: {limits: replicas}}
+data: {max: "2"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other, namespace: test, labels: {limits: replicas}}
+data: {max: "5"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: limit, namespace: prod}
+data: {max: "0"}
+`
+	var paramObjs []*manifest.Object
+	for _, d := range manifest.Decode([]byte(params), manifest.Source{File: "params.yaml"}) {
+		paramObjs = append(paramObjs, d.Objects...)
+	}
+	ns := newNamespaces(objs)
+	m := matching.NewMatcher(ns, nil)
+	checked := 0
+	for name, ref := range map[string]string{
+		"by name in the object's namespace": "name: limit",
+		"by name in a set namespace":        "name: limit\n    namespace: test",
+		"by selector":                       "selector: {matchLabels: {limits: replicas}}",
+		"by selector, everything":           "selector: {}",
+	} {
+		for _, action := range []string{"Deny", "Allow"} {
+			for _, failure := range []string{"Fail", "Ignore"} {
+				text := fmt.Sprintf(`apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata:
+  name: parity
+spec:
+  failurePolicy: %s
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: "object.spec.replicas <= int(params.data.max)"
+    messageExpression: "'at most ' + params.data.max + ' (' + params.metadata.name + ')'"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata:
+  name: parity-binding
+spec:
+  policyName: parity
+  validationActions: [Deny]
+  paramRef:
+    %s
+    parameterNotFoundAction: %s
+`, failure, strings.ReplaceAll(ref, "\\n", "\n"), action)
+				var pobjs []*manifest.Object
+				for _, d := range manifest.Decode([]byte(text), manifest.Source{File: "policy.yaml"}) {
+					pobjs = append(pobjs, d.Objects...)
+				}
+				ps, errs := Load(slices.Concat(pobjs, paramObjs, objs), "")
+				if len(errs) > 0 {
+					t.Fatalf("%s: %v", name, errs)
+				}
+				var p admv1.ValidatingAdmissionPolicy
+				if err := fromTree(pobjs[0], &p); err != nil {
+					t.Fatal(err)
+				}
+				defaultPolicy(&p)
+				for _, o := range objs {
+					if o.Kind != "Deployment" || o.Namespace == "" {
+						continue // the plugin refuses a namespaced param for a cluster-scoped request alike
+					}
+					r := newRequest(o, ps.params.api, "")
+					want, got := viaPlugin(t, ps.policies[0], &p, r, ns, slices.Concat(paramObjs, objs)...), viaKubegate(ps, r, ns, m)
+					if !same(got, want) {
+						t.Errorf("%s, parameterNotFoundAction %s, failurePolicy %s, %s:\n got  %+v\n want %+v", name, action, failure, o.Ref(), got, want)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	if checked < 30 {
 		t.Fatalf("only %d verdicts compared", checked)
 	}
 }
