@@ -2,9 +2,12 @@ package gate
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/kubegate/kubegate/gate/finding"
 	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/model"
+	"github.com/kubegate/kubegate/gate/policy"
 	"github.com/kubegate/kubegate/gate/render"
 )
 
@@ -57,6 +61,7 @@ func admissionStage(ctx context.Context, objs []*manifest.Object, opts Options) 
 		// may not have been.
 		out.errors = append(out.errors, &manifest.Error{File: p.File, Msg: err.Error()})
 	}
+	out.notes = append(out.notes, unknownVAPRules(p, ps.Rules)...)
 	if ps.Empty() {
 		return out
 	}
@@ -75,6 +80,25 @@ func admissionStage(ctx context.Context, objs []*manifest.Object, opts Options) 
 	})
 	out.rules = ps.Rules
 	out.notes = append(out.notes, notes...)
+	return out
+}
+
+// unknownVAPRules notes the admission policies' rule IDs the policy file disables or
+// re-rates that no policy of the run has: the file can name them only once the inputs are
+// read, and a misspelt one would otherwise leave a severity as it was without a word.
+func unknownVAPRules(p *policy.Policy, rules []*finding.Rule) []string {
+	known := map[string]bool{}
+	for _, r := range rules {
+		known[r.ID] = true
+	}
+	named := slices.AppendSeq(slices.Clone(p.Rules.Disable), maps.Keys(p.Rules.Severity))
+	slices.Sort(named)
+	var out []string
+	for _, id := range slices.Compact(named) {
+		if strings.HasPrefix(id, "vap:") && !known[id] {
+			out = append(out, fmt.Sprintf("admission policies: %s names %s, which no admission policy among the inputs has (rules: vap:<policy>/<validation index>, vap:<policy>)", p.File, id))
+		}
+	}
 	return out
 }
 

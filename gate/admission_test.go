@@ -179,6 +179,11 @@ exemptions:
 	if n != 4 {
 		t.Errorf("%d findings on the policies and bindings, want 4 (each is named demo and has no namespace)", n)
 	}
+	// A vap: rule the policy file names that no policy has is said, not ignored.
+	res = checkText(t, text, "rules:\n  severity:\n    vap:demo-policy.example.com/7: critical\n")
+	if !slices.Contains(res.Notes, "admission policies: kubegate.yaml names vap:demo-policy.example.com/7, which no admission policy among the inputs has (rules: vap:<policy>/<validation index>, vap:<policy>)") {
+		t.Errorf("notes: %q", res.Notes)
+	}
 	// Warn remapped to medium fails the gate at failOn medium.
 	res = checkText(t, text, "rules:\n  settings:\n    admissionPolicyActions: {Warn: medium}\n  disable: [vap:demo-policy.example.com/0]\n")
 	fails := slices.ContainsFunc(res.Findings, func(f finding.Finding) bool {

@@ -197,5 +197,11 @@ data: {max: "1"}
 		if got := verdicts(fs); !slices.Equal(got, want) {
 			t.Errorf("parameterNotFoundAction %s: got\n%s\nwant\n%s", action, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+		// Every finding's rule is described for the reports, the policy's own included.
+		for _, f := range fs {
+			if !slices.ContainsFunc(ps.Rules, func(r *finding.Rule) bool { return r.ID == f.RuleID && r.Fix != "" }) {
+				t.Errorf("rule %s is not described", f.RuleID)
+			}
+		}
 	}
 }

@@ -98,6 +98,15 @@ func compilePolicy(p *admv1.ValidatingAdmissionPolicy, o *manifest.Object) (*com
 	for i, v := range c.validations {
 		c.rules = append(c.rules, policyRule(c, i, v))
 	}
+	c.rules = append(c.rules, &finding.Rule{
+		ID:       ConfigRuleID(c.name),
+		Title:    fmt.Sprintf("ValidatingAdmissionPolicy %s could not be applied", c.name),
+		Severity: finding.High,
+		Refs:     []string{c.obj.Source.String()},
+		Fix:      "Give the policy what it needs for the object (its param among the inputs, matchConditions that evaluate), or set failurePolicy: Ignore.",
+		Doc: fmt.Sprintf("The ValidatingAdmissionPolicy %s (%s) could not be applied to the object: a param its binding names was not found "+
+			"(parameterNotFoundAction: Deny), or a selector or matchCondition errs. With failurePolicy Fail the API server denies the object, whatever the binding's actions.", c.name, c.obj.Source),
+	})
 	return c, nil
 }
 
