@@ -63,37 +63,30 @@ func (ps *Policies) Evaluate(ctx context.Context, objs []*manifest.Object, opts 
 	ns := newNamespaces(append(slices.Clip(ps.params.objs), objs...))
 	matcher := matching.NewMatcher(ns, nil)
 	results := make([][]finding.Finding, len(objs))
-	unknown := make([][]string, len(objs)) // policies that selected by the labels of an unknown namespace
+	unknown := make([]string, len(objs)) // the object's namespace, when it is not among the inputs
 	parallel.For(len(objs), func(i int) {
 		r := newRequest(objs[i], api, opts.Namespace)
 		var nsObj *corev1.Namespace
 		if r.namespace != "" && !(r.gvk.Group == "" && r.gvk.Kind == "Namespace") {
 			nsObj, _ = ns.Get(r.namespace)
 		}
+		if r.namespace != "" && !ns.known(r.namespace) {
+			unknown[i] = r.namespace
+		}
 		for _, c := range ps.policies {
 			results[i] = append(results[i], ps.evaluatePolicy(ctx, c, r, matcher, nsObj, opts)...)
-			if r.namespace != "" && !ns.known(r.namespace) && c.selectsNamespaces() {
-				unknown[i] = append(unknown[i], c.name)
-			}
 		}
 		for _, c := range ps.custom {
 			results[i] = append(results[i], c.evaluateCustom(ctx, r, nsObj)...)
 		}
 	})
+	spaces := slices.DeleteFunc(unknown, func(s string) bool { return s == "" })
+	n := len(spaces) // objects in namespaces not among the inputs
+	slices.Sort(spaces)
+	spaces = slices.Compact(spaces)
 	var notes []string
 	for _, c := range ps.policies {
-		var spaces []string
-		n := 0
-		for i, names := range unknown {
-			if slices.Contains(names, c.name) {
-				n++
-				if ns := newRequest(objs[i], api, opts.Namespace).namespace; !slices.Contains(spaces, ns) {
-					spaces = append(spaces, ns)
-				}
-			}
-		}
-		if n > 0 {
-			slices.Sort(spaces)
+		if len(spaces) > 0 && c.selectsNamespaces() {
 			notes = append(notes, fmt.Sprintf("admission policies: %s selects namespaces by label, and namespace %s is not among the inputs: "+
 				"%d objects there were judged as if it had no label but kubernetes.io/metadata.name; add the Namespace objects to the inputs or to --admission-policies",
 				c.name, strings.Join(spaces, ", "), n))

@@ -64,8 +64,9 @@ type binding struct {
 // field at fault: an expression that does not compile, a binding to an unknown policy,
 // a param that is not among the inputs. A policy with errors is left out; the errors
 // fail the run.
-func Load(objs []*manifest.Object, defaultNamespace string) (*Policies, []*manifest.Error) {
-	ps := &Policies{params: newParamIndex(objs, defaultNamespace)}
+// namespace is where objects without one are deployed (-n), "" for kubectl's default.
+func Load(objs []*manifest.Object, namespace string) (*Policies, []*manifest.Error) {
+	ps := &Policies{params: newParamIndex(objs, namespace)}
 	var errs []*manifest.Error
 	type source struct {
 		p   *admv1.ValidatingAdmissionPolicy

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 
+	admv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -169,17 +170,23 @@ var ciUser = &user.DefaultInfo{Name: "kubegate", Groups: []string{user.AllAuthen
 // no -n: its context's namespace, "default" unless configured.
 const defaultNamespace = "default"
 
+// namespaceOf is where a namespaced object is deployed: its own namespace, else the -n
+// namespace, else kubectl's default.
+func namespaceOf(o *manifest.Object, namespace string) string {
+	switch {
+	case o.Namespace != "":
+		return o.Namespace
+	case namespace != "":
+		return namespace
+	}
+	return defaultNamespace
+}
+
 func newRequest(o *manifest.Object, api *apiIndex, namespace string) *request {
 	gvk := gvkOf(o)
 	r := &request{obj: o, gvk: gvk}
 	if !api.clusterScoped(gvk.GroupKind()) {
-		r.namespace = o.Namespace
-		if r.namespace == "" {
-			r.namespace = namespace
-		}
-		if r.namespace == "" {
-			r.namespace = defaultNamespace
-		}
+		r.namespace = namespaceOf(o, namespace)
 	}
 	obj := &unstructured.Unstructured{Object: o.Raw()}
 	r.attr = admission.NewAttributesRecord(obj, nil, gvk, r.namespace, o.Name, api.resource(gvk), "",
@@ -195,29 +202,19 @@ var objectInterfaces = admission.NewObjectInterfacesFromScheme(runtime.NewScheme
 
 // paramIndex finds the params a binding names among the inputs.
 type paramIndex struct {
-	objs             []*manifest.Object            // what Load read: params, definitions, namespaces
-	byKind           map[string][]*manifest.Object // apiVersion + "/" + kind
-	api              *apiIndex
-	defaultNamespace string
+	objs      []*manifest.Object            // what Load read: params, definitions, namespaces
+	byKind    map[string][]*manifest.Object // apiVersion + "/" + kind
+	api       *apiIndex
+	namespace string // -n
 }
 
 func newParamIndex(objs []*manifest.Object, namespace string) *paramIndex {
-	x := &paramIndex{objs: objs, byKind: map[string][]*manifest.Object{}, api: newAPIIndex(objs), defaultNamespace: namespace}
+	x := &paramIndex{objs: objs, byKind: map[string][]*manifest.Object{}, api: newAPIIndex(objs), namespace: namespace}
 	for _, o := range objs {
 		k := o.APIVersion + "/" + o.Kind
 		x.byKind[k] = append(x.byKind[k], o)
 	}
 	return x
-}
-
-func (x *paramIndex) namespaceOf(o *manifest.Object) string {
-	switch {
-	case o.Namespace != "":
-		return o.Namespace
-	case x.defaultNamespace != "":
-		return x.defaultNamespace
-	}
-	return defaultNamespace
 }
 
 // check reports, at the binding's line, a param the binding names that no input holds:
@@ -239,7 +236,7 @@ func (x *paramIndex) check(c *compiled, b *binding) *manifest.Error {
 		return nil // a selector may select nothing: parameterNotFoundAction decides
 	}
 	for _, o := range x.byKind[pk.APIVersion+"/"+pk.Kind] {
-		if o.Name == ref.Name && (ref.Namespace == "" || x.api.clusterScoped(gk) || x.namespaceOf(o) == ref.Namespace) {
+		if o.Name == ref.Name && (ref.Namespace == "" || x.api.clusterScoped(gk) || namespaceOf(o, x.namespace) == ref.Namespace) {
 			return nil
 		}
 	}
@@ -279,15 +276,16 @@ func (x *paramIndex) collect(c *compiled, b *binding, namespace string) ([]runti
 	}
 	var params []runtime.Object
 	for _, o := range x.byKind[pk.APIVersion+"/"+pk.Kind] {
-		if ns != "" && x.namespaceOf(o) != ns || ref.Name != "" && o.Name != ref.Name {
+		if ns != "" && namespaceOf(o, x.namespace) != ns || ref.Name != "" && o.Name != ref.Name {
 			continue
 		}
-		if ref.Name == "" && !sel.Matches(labels.Set(stringLabels(o))) {
+		param := &unstructured.Unstructured{Object: o.Raw()}
+		if ref.Name == "" && !sel.Matches(labels.Set(param.GetLabels())) {
 			continue
 		}
-		params = append(params, &unstructured.Unstructured{Object: o.Raw()})
+		params = append(params, param)
 	}
-	if len(params) == 0 && ref.ParameterNotFoundAction != nil && *ref.ParameterNotFoundAction == "Deny" {
+	if len(params) == 0 && ref.ParameterNotFoundAction != nil && *ref.ParameterNotFoundAction == admv1.DenyAction {
 		what := ref.Name
 		if what == "" {
 			what = "selected by " + sel.String()
@@ -295,13 +293,4 @@ func (x *paramIndex) collect(c *compiled, b *binding, namespace string) ([]runti
 		return nil, fmt.Errorf("no params found for policy binding with `Deny` parameterNotFoundAction (%s %s in namespace %q is not among the inputs)", pk.Kind, what, ns)
 	}
 	return params, nil
-}
-
-func stringLabels(o *manifest.Object) map[string]string {
-	m, _ := manifest.Lookup(o.Raw(), "metadata", "labels").(map[string]any)
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = fmt.Sprint(v)
-	}
-	return out
 }
