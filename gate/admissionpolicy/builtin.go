@@ -23,8 +23,8 @@ import (
 type celRule struct {
 	id        string
 	resources []admv1.NamedRuleWithOperations
-	// pods: the expression reads the pod template (variables podSpec and containers).
-	pods       bool
+	// variables the expression reads (the pod template's, for workloads).
+	variables  []admv1.Variable
 	expression func(p *policy.Policy) string
 }
 
@@ -45,17 +45,18 @@ var (
 	bindingResources = []admv1.NamedRuleWithOperations{resourcesOf("rbac.authorization.k8s.io", "rolebindings", "clusterrolebindings")}
 )
 
-// podVariables find the pod template of every workload kind, and its containers.
-var podVariables = []admv1.Variable{
-	{Name: "podSpec", Expression: "object.kind == 'Pod' ? object.spec : object.kind == 'PodTemplate' ? object.template.spec : " +
-		"object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec"},
-	{Name: "containers", Expression: "(has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + " +
+// The variables of the workload rules: the pod template of every workload kind, its
+// containers, and whether it runs on Windows.
+var (
+	podSpec = admv1.Variable{Name: "podSpec", Expression: "object.kind == 'Pod' ? object.spec : object.kind == 'PodTemplate' ? object.template.spec : " +
+		"object.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec"}
+	containers = admv1.Variable{Name: "containers", Expression: "(has(variables.podSpec.initContainers) ? variables.podSpec.initContainers : []) + " +
 		"(has(variables.podSpec.containers) ? variables.podSpec.containers : []) + " +
-		"(has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])"},
-	{Name: "windows", Expression: "(has(variables.podSpec.os) && has(variables.podSpec.os.name) && variables.podSpec.os.name == 'windows') || " +
+		"(has(variables.podSpec.ephemeralContainers) ? variables.podSpec.ephemeralContainers : [])"}
+	windows = admv1.Variable{Name: "windows", Expression: "(has(variables.podSpec.os) && has(variables.podSpec.os.name) && variables.podSpec.os.name == 'windows') || " +
 		"(has(variables.podSpec.securityContext) && has(variables.podSpec.securityContext.windowsOptions) && " +
-		"has(variables.podSpec.securityContext.windowsOptions.hostProcess) && variables.podSpec.securityContext.windowsOptions.hostProcess == true)"},
-}
+		"has(variables.podSpec.securityContext.windowsOptions.hostProcess) && variables.podSpec.securityContext.windowsOptions.hostProcess == true)"}
+)
 
 func fixed(expr string) func(*policy.Policy) string {
 	return func(*policy.Policy) string { return expr }
@@ -70,14 +71,14 @@ func verbsOn(resource string, verbs ...string) string {
 }
 
 var celRules = []celRule{
-	{id: "read-only-root-filesystem", resources: workloadResources, pods: true, expression: fixed(
+	{id: "read-only-root-filesystem", resources: workloadResources, variables: []admv1.Variable{podSpec, containers, windows}, expression: fixed(
 		"variables.windows || variables.containers.all(c, has(c.securityContext) && has(c.securityContext.readOnlyRootFilesystem) && c.securityContext.readOnlyRootFilesystem == true)")},
 	{id: "workload-default-namespace", resources: workloadResources, expression: fixed("request.namespace != 'default'")},
 	{id: "workload-system-namespace", resources: workloadResources, expression: fixed("!(request.namespace in ['kube-system', 'kube-public'])")},
-	{id: "secret-env-var", resources: workloadResources, pods: true, expression: fixed(
+	{id: "secret-env-var", resources: workloadResources, variables: []admv1.Variable{podSpec, containers}, expression: fixed(
 		"variables.containers.all(c, (!has(c.env) || c.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef))) && " +
 			"(!has(c.envFrom) || c.envFrom.all(e, !has(e.secretRef))))")},
-	{id: "projected-token-expiration", resources: workloadResources, pods: true, expression: func(p *policy.Policy) string {
+	{id: "projected-token-expiration", resources: workloadResources, variables: []admv1.Variable{podSpec}, expression: func(p *policy.Policy) string {
 		limit := p.Rules.Settings.MaxTokenExpirationSeconds
 		if limit <= 0 {
 			limit = policy.DefaultMaxTokenExpiration
@@ -160,12 +161,8 @@ func Generate(p *policy.Policy, action admv1.ValidationAction) ([]byte, error) {
 				"reason":     "Invalid",
 			}},
 		}
-		if cr.pods {
-			vars := podVariables
-			if cr.id != "read-only-root-filesystem" {
-				vars = vars[:2]
-			}
-			spec["variables"] = vars
+		if len(cr.variables) > 0 {
+			spec["variables"] = cr.variables
 		}
 		docs := []map[string]any{{
 			"apiVersion": group + "/v1", "kind": "ValidatingAdmissionPolicy",
