@@ -31,6 +31,15 @@ func read(t *testing.T, files ...string) []*manifest.Object {
 	return out
 }
 
+// decode decodes YAML text, named file, into objects.
+func decode(text, file string) []*manifest.Object {
+	var out []*manifest.Object
+	for _, d := range manifest.Decode([]byte(text), manifest.Source{File: file}) {
+		out = append(out, d.Objects...)
+	}
+	return out
+}
+
 // verdict is one finding in brief: rule, severity, object, line and message.
 func verdicts(fs []finding.Finding) []string {
 	var out []string
@@ -104,10 +113,8 @@ func TestLoadErrors(t *testing.T) {
 // A binding that selects namespaces by label cannot tell what an unknown namespace is
 // labelled: the run says so rather than pass in silence.
 func TestUnknownNamespaceIsNoted(t *testing.T) {
-	objs := read(t, filepath.Join("testdata", "docs", "replicas.yaml"))
-	for _, d := range manifest.Decode([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 9}\n"), manifest.Source{File: "web.yaml"}) {
-		objs = append(objs, d.Objects...)
-	}
+	objs := append(read(t, filepath.Join("testdata", "docs", "replicas.yaml")),
+		decode("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {replicas: 9}\n", "web.yaml")...)
 	ps, errs := Load(objs, "")
 	if len(errs) > 0 {
 		t.Fatal(errs)
@@ -182,13 +189,7 @@ data: {max: "1"}
 			"vap:replica-limits/0 | high | Deployment team-c/web | objects.yaml:15 | at most 2 replicas (strict) (ValidatingAdmissionPolicy replica-limits, binding replica-limits: Deny)",
 		},
 	} {
-		var objs, checked []*manifest.Object
-		for _, d := range manifest.Decode([]byte(text(action)), manifest.Source{File: "policy.yaml"}) {
-			objs = append(objs, d.Objects...)
-		}
-		for _, d := range manifest.Decode([]byte(deployments), manifest.Source{File: "objects.yaml"}) {
-			checked = append(checked, d.Objects...)
-		}
+		objs, checked := decode(text(action), "policy.yaml"), decode(deployments, "objects.yaml")
 		ps, errs := Load(append(objs, checked...), "")
 		if len(errs) > 0 {
 			t.Fatal(errs)

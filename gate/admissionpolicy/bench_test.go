@@ -5,7 +5,6 @@ import (
 
 	admv1 "k8s.io/api/admissionregistration/v1"
 
-	"github.com/kubegate/kubegate/gate/manifest"
 	"github.com/kubegate/kubegate/gate/policy"
 )
 
@@ -16,10 +15,7 @@ func BenchmarkLoadGenerated(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var objs []*manifest.Object
-	for _, d := range manifest.Decode(out, manifest.Source{File: "generated.yaml"}) {
-		objs = append(objs, d.Objects...)
-	}
+	objs := decode(string(out), "generated.yaml")
 	for b.Loop() {
 		if _, errs := Load(objs, ""); len(errs) > 0 {
 			b.Fatal(errs)

@@ -181,6 +181,23 @@ func viaKubegate(ps *Policies, r *request, ns *namespaces, m *matching.Matcher) 
 	return out
 }
 
+// loadPolicy loads the policy and binding of text with others, and reads the policy as
+// the API server keeps it (defaulted), for the plugin.
+func loadPolicy(t *testing.T, text string, others []*manifest.Object) (*Policies, *admv1.ValidatingAdmissionPolicy) {
+	t.Helper()
+	pobjs := decode(text, "policy.yaml")
+	ps, errs := Load(append(pobjs, others...), "")
+	if len(errs) > 0 {
+		t.Fatalf("%s", errs)
+	}
+	var p admv1.ValidatingAdmissionPolicy
+	if err := fromTree(pobjs[0], &p); err != nil {
+		t.Fatal(err)
+	}
+	defaultPolicy(&p)
+	return ps, &p
+}
+
 // For each validation action and failure policy, and for validations that pass, fail,
 // err, and matchConditions that skip or err, kubegate's verdict is the plugin's.
 func TestParityWithPlugin(t *testing.T) {
@@ -260,22 +277,10 @@ spec:
   policyName: parity
   validationActions: %s%s
 `, failure, vals, actions, match)
-					var pobjs []*manifest.Object
-					for _, d := range manifest.Decode([]byte(text), manifest.Source{File: "policy.yaml"}) {
-						pobjs = append(pobjs, d.Objects...)
-					}
-					ps, errs := Load(append(pobjs, objs...), "")
-					if len(errs) > 0 {
-						t.Fatalf("%s: %v", name, errs)
-					}
-					var p admv1.ValidatingAdmissionPolicy
-					if err := fromTree(pobjs[0], &p); err != nil {
-						t.Fatal(err)
-					}
-					defaultPolicy(&p)
+					ps, p := loadPolicy(t, text, objs)
 					for _, o := range objs {
 						r := newRequest(o, ps.params.api, "")
-						want, got := viaPlugin(t, ps.policies[0], &p, r, ns), viaKubegate(ps, r, ns, m)
+						want, got := viaPlugin(t, ps.policies[0], p, r, ns), viaKubegate(ps, r, ns, m)
 						if !same(got, want) {
 							t.Errorf("%s, failurePolicy %s, %s, binding %s, %s:\n got  %+v\n want %+v", name, failure, actions, bname, o.Ref(), got, want)
 						}
@@ -309,10 +314,7 @@ kind: ConfigMap
 metadata: {name: limit, namespace: prod}
 data: {max: "0"}
 `
-	var paramObjs []*manifest.Object
-	for _, d := range manifest.Decode([]byte(params), manifest.Source{File: "params.yaml"}) {
-		paramObjs = append(paramObjs, d.Objects...)
-	}
+	paramObjs := decode(params, "params.yaml")
 	ns := newNamespaces(objs)
 	m := matching.NewMatcher(ns, nil)
 	checked := 0
@@ -349,25 +351,13 @@ spec:
     %s
     parameterNotFoundAction: %s
 `, failure, strings.ReplaceAll(ref, "\\n", "\n"), action)
-				var pobjs []*manifest.Object
-				for _, d := range manifest.Decode([]byte(text), manifest.Source{File: "policy.yaml"}) {
-					pobjs = append(pobjs, d.Objects...)
-				}
-				ps, errs := Load(slices.Concat(pobjs, paramObjs, objs), "")
-				if len(errs) > 0 {
-					t.Fatalf("%s: %v", name, errs)
-				}
-				var p admv1.ValidatingAdmissionPolicy
-				if err := fromTree(pobjs[0], &p); err != nil {
-					t.Fatal(err)
-				}
-				defaultPolicy(&p)
+				ps, p := loadPolicy(t, text, slices.Concat(paramObjs, objs))
 				for _, o := range objs {
 					if o.Kind != "Deployment" || o.Namespace == "" {
 						continue // the plugin refuses a namespaced param for a cluster-scoped request alike
 					}
 					r := newRequest(o, ps.params.api, "")
-					want, got := viaPlugin(t, ps.policies[0], &p, r, ns, slices.Concat(paramObjs, objs)...), viaKubegate(ps, r, ns, m)
+					want, got := viaPlugin(t, ps.policies[0], p, r, ns, slices.Concat(paramObjs, objs)...), viaKubegate(ps, r, ns, m)
 					if !same(got, want) {
 						t.Errorf("%s, parameterNotFoundAction %s, failurePolicy %s, %s:\n got  %+v\n want %+v", name, action, failure, o.Ref(), got, want)
 					}
